@@ -1,0 +1,36 @@
+import { CanActivate, ExecutionContext, ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ApiKeyService } from './api-key.service';
+import { AuthenticatedRequest, PUBLIC_ROUTE, REQUIRED_PERMISSION } from './decorators';
+import { Permission, roleHasPermission } from './roles';
+
+/**
+ * Global guard, deny by default: a route passes only if it is marked @Public() or names a permission
+ * that the caller's role holds in the roles matrix. A route someone forgot to annotate is closed.
+ */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly apiKeys: ApiKeyService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
+
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer ([A-Za-z0-9_\-.~+/=]{16,200})$/.exec(header);
+    if (!match) throw new UnauthorizedException('Send an API key as "Authorization: Bearer <key>"');
+    const principal = await this.apiKeys.authenticate(match[1]);
+    if (!principal) throw new UnauthorizedException('API key is unknown or revoked');
+    request.principal = principal;
+
+    const permission = this.reflector.getAllAndOverride<Permission | undefined>(REQUIRED_PERMISSION, targets);
+    if (!permission || !roleHasPermission(principal.role, permission)) {
+      throw new ForbiddenException(`Role "${principal.role}" may not perform this action`);
+    }
+    return true;
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Who may do what: the single roles matrix that the global guard reads (DESIGN.md §5). A route names
+ * one permission; a permission absent from this table, or a route naming none, is denied to everyone.
+ * Tenant scoping is separate and always applies: a key sees only its own manufacturer's objects.
+ */
+export const ROLES = ['admin', 'manufacturer', 'quality', 'researcher', 'auditor'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const PERMISSIONS = {
+  /** Create tenants (manufacturers) and issue API keys: platform operators only. */
+  'tenants:manage': ['admin'],
+  /** Register products, model versions, sites, devices, data sources; rotate their secrets. */
+  'registry:write': ['admin', 'manufacturer'],
+  'registry:read': ['admin', 'manufacturer', 'quality', 'auditor'],
+  /**
+   * Row-level analyses (no pseudonyms, but per-patient records). Researchers get aggregates only
+   * (evidence queries); the platform admin operates the service but has no business reading them.
+   */
+  'analyses:read': ['manufacturer', 'quality', 'auditor'],
+  /** Platform-wide ingestion counters and consumer lag: they span tenants, so operators only. */
+  'ingestion:read': ['admin'],
+} as const satisfies Record<string, readonly Role[]>;
+
+export type Permission = keyof typeof PERMISSIONS;
+
+export function roleHasPermission(role: Role, permission: Permission): boolean {
+  return (PERMISSIONS[permission] as readonly Role[]).includes(role);
+}
+
+/** The authenticated caller, attached to the request by the guard. */
+export interface Principal {
+  apiKeyId: string;
+  role: Role;
+  /** null only for platform admin keys (bootstrap or issued without a tenant). */
+  manufacturerId: string | null;
+}

@@ -1,0 +1,132 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+  ValidationError,
+} from 'class-validator';
+
+/** The machine's local PostgreSQL (trust auth), as on the project's development and CI machines. */
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/fieldwatch';
+
+/** The database URL alone, for tools (migrations) that need no secrets. */
+export function databaseUrlFrom(environment: NodeJS.ProcessEnv = process.env): string {
+  return environment.DATABASE_URL || DEFAULT_DATABASE_URL;
+}
+
+/**
+ * The platform's whole environment, described and validated as one DTO (immich's env.dto.ts shape):
+ * a wrong or missing variable stops the process at start with a message naming the variable, instead
+ * of failing later on the first event.
+ */
+export class EnvironmentVariables {
+  @IsString()
+  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL = DEFAULT_DATABASE_URL;
+
+  /** Comma-separated bootstrap brokers. The local broker of `npm run kafka:start` listens on 19092. */
+  @IsString()
+  @Matches(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, { message: 'KAFKA_BROKERS must be host:port[,host:port…]' })
+  KAFKA_BROKERS = '127.0.0.1:19092';
+
+  @IsString()
+  @Matches(/^[a-zA-Z0-9._-]*$/, { message: 'KAFKA_TOPIC_PREFIX may hold letters, digits, dot, dash and underscore' })
+  KAFKA_TOPIC_PREFIX = '';
+
+  @IsString()
+  @MinLength(1)
+  KAFKA_CONSUMER_GROUP = 'fieldwatch-ingestion';
+
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  KAFKA_TOPIC_PARTITIONS = 6;
+
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 3000;
+
+  /** `all` runs API and consumers in one process; `api` and `ingest` split them to scale separately. */
+  @IsIn(['all', 'api', 'ingest'])
+  FW_PROCESS_ROLE: 'all' | 'api' | 'ingest' = 'all';
+
+  /** Becomes an admin API key at start (idempotent), so automation can begin (DESIGN.md §5). */
+  @IsOptional()
+  @IsString()
+  @MinLength(24, { message: 'FW_BOOTSTRAP_ADMIN_TOKEN must be at least 24 characters' })
+  FW_BOOTSTRAP_ADMIN_TOKEN?: string;
+
+  /**
+   * Key of the keyed hash that replaces patientRef/studyRef before anything is stored. 32 bytes,
+   * hex or base64. Losing it breaks linkage of new outcomes to stored analyses; leaking it lets a
+   * holder of site pseudonyms test them against the database.
+   */
+  @IsString()
+  @Matches(/^([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/, {
+    message: 'FW_PSEUDONYM_KEY must be 32 bytes as 64 hex characters or base64',
+  })
+  FW_PSEUDONYM_KEY: string;
+
+  /** AES-256-GCM key that encrypts device and data-source signing secrets at rest. 32 bytes, hex or base64. */
+  @IsString()
+  @Matches(/^([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/, {
+    message: 'FW_MASTER_KEY must be 32 bytes as 64 hex characters or base64',
+  })
+  FW_MASTER_KEY: string;
+
+  /** Largest accepted Kafka message value; larger ones go to the DLQ as message_too_large. */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(1024)
+  @Max(10 * 1024 * 1024)
+  FW_MAX_MESSAGE_BYTES = 256 * 1024;
+
+  /** How many partitions one consumer process works on at once (overlaps database I/O). */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  FW_INGEST_CONCURRENCY = 3;
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL = 'info';
+}
+
+export type AppConfig = Readonly<EnvironmentVariables>;
+
+function describe(errors: ValidationError[]): string {
+  return errors
+    .flatMap((error) => Object.values(error.constraints ?? {}).map((text) => `  - ${error.property}: ${text}`))
+    .join('\n');
+}
+
+/** Validates the environment; throws one error listing every problem (never echoes a secret's value). */
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppConfig {
+  const declared = Object.keys(new EnvironmentVariables());
+  const present: Record<string, string> = {};
+  for (const [name, value] of Object.entries(environment)) {
+    if (value !== undefined && value !== '' && (declared.includes(name) || name.startsWith('FW_'))) {
+      present[name] = value;
+    }
+  }
+  const config = plainToInstance(EnvironmentVariables, present, { exposeDefaultValues: true });
+  const errors = validateSync(config, { skipMissingProperties: false, whitelist: false });
+  if (errors.length > 0) {
+    throw new Error(`Invalid configuration:\n${describe(errors)}`);
+  }
+  return Object.freeze(config);
+}
+
+/** 32-byte key from hex or base64, as the two key variables accept. */
+export function decodeKey(encoded: string): Buffer {
+  return /^[0-9a-fA-F]{64}$/.test(encoded) ? Buffer.from(encoded, 'hex') : Buffer.from(encoded, 'base64');
+}

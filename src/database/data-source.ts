@@ -1,0 +1,37 @@
+import 'reflect-metadata';
+import { join } from 'node:path';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { AppConfig } from '../config/config';
+import { ENTITIES } from './entities';
+
+/**
+ * The one TypeORM options object, used by the Nest module and the migration CLI alike (twenty's
+ * core.datasource.ts shape). `synchronize` is off for good: the schema changes only through
+ * reviewed migrations in migrations/.
+ */
+export function dataSourceOptions(config: Pick<AppConfig, 'DATABASE_URL'>): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: config.DATABASE_URL,
+    entities: ENTITIES,
+    migrations: [join(__dirname, '..', '..', 'migrations', '*.{ts,js}')],
+    migrationsTableName: 'typeorm_migrations',
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    migrationsRun: false,
+    // Off: TypeORM's error log prints SQL with its parameters (values, ciphertexts); the HTTP filter
+    // logs the SQLSTATE instead.
+    logging: false,
+    extra: {
+      max: 12,
+      application_name: 'fieldwatch',
+      // A runaway API query must not hold connections that ingestion needs.
+      statement_timeout: 30_000,
+      idle_in_transaction_session_timeout: 60_000,
+    },
+  };
+}
+
+export function createDataSource(config: Pick<AppConfig, 'DATABASE_URL'>): DataSource {
+  return new DataSource(dataSourceOptions(config));
+}

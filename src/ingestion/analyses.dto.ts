@@ -1,0 +1,10 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsISO8601, IsOptional, IsString, Length } from 'class-validator';
+import { ListQueryDto } from '../registry/registry.dto';
+
+export class AnalysesQueryDto extends ListQueryDto {
+  @ApiPropertyOptional({ example: 'DVF-SH-0001' }) @IsOptional() @IsString() @Length(1, 64) deviceId?: string;
+  @ApiPropertyOptional({ example: 'SH-RJ' }) @IsOptional() @IsString() @Length(1, 64) siteId?: string;
+  @ApiPropertyOptional({ description: 'occurredAt ≥ from (ISO 8601)' }) @IsOptional() @IsISO8601({ strict: true }) from?: string;
+  @ApiPropertyOptional({ description: 'occurredAt < to (ISO 8601)' }) @IsOptional() @IsISO8601({ strict: true }) to?: string;
+}

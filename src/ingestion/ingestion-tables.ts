@@ -1,0 +1,138 @@
+import { CopyValue } from './copy-text';
+import { AcceptedEvent } from './event-decoder';
+import { IngestTopicRole } from './event-validation';
+import { Pseudonymiser } from './pseudonymiser';
+
+/** One staging table filled by COPY, then merged into its target by the role's merge statement. */
+export interface StagedTable {
+  stage: string;
+  target: string;
+  columns: readonly string[];
+}
+
+export interface TableSpec<R extends IngestTopicRole> {
+  tables: readonly StagedTable[];
+  /** Rows per staged table, in `tables` order, for a set of accepted events. */
+  toRows(events: AcceptedEvent<R>[], partition: number, pseudonymiser: Pseudonymiser): CopyValue[][][];
+  /** Merges staging into the targets idempotently and returns the number of new events as `stored`. */
+  mergeSql: string;
+}
+
+const ANALYSIS_COLUMNS = [
+  'event_id', 'manufacturer_id', 'product_id', 'device_id', 'site_id', 'occurred_at', 'software_version',
+  'model_version', 'patient_key', 'study_key', 'age_years', 'sex', 'bmi', 'scanner_vendor', 'scanner_model',
+  'slice_thickness_mm', 'tube_voltage_kv', 'heart_rate_bpm', 'agatston_score', 'nitrates', 'image_quality_score',
+  'status', 'rejection_reason', 'processing_seconds', 'vessel_count', 'unknown_fields', 'kafka_partition',
+  'kafka_offset',
+] as const;
+const VESSEL_COLUMNS = [
+  'analysis_event_id', 'vessel_index', 'vessel', 'segment', 'ct_ffr', 'stenosis_percent', 'measurement_point',
+] as const;
+const OUTCOME_COLUMNS = [
+  'event_id', 'manufacturer_id', 'data_source_id', 'site_id', 'patient_key', 'type', 'measured_at', 'vessel',
+  'segment', 'invasive_ffr', 'hyperemia', 'clinical_event', 'occurred_at', 'unknown_fields', 'kafka_partition',
+  'kafka_offset',
+] as const;
+const DEVICE_EVENT_COLUMNS = [
+  'event_id', 'manufacturer_id', 'device_id', 'occurred_at', 'kind', 'code', 'message', 'software_version',
+  'unknown_fields', 'kafka_partition', 'kafka_offset',
+] as const;
+
+const list = (columns: readonly string[]): string => columns.join(', ');
+const json = (value: Record<string, unknown> | null): string | null => (value ? JSON.stringify(value) : null);
+
+const analyses: TableSpec<'analyses'> = {
+  tables: [
+    { stage: 'stage_analyses', target: 'analyses', columns: ANALYSIS_COLUMNS },
+    { stage: 'stage_analysis_vessels', target: 'analysis_vessels', columns: VESSEL_COLUMNS },
+  ],
+  toRows(events, partition, pseudonymiser) {
+    const analysisRows: CopyValue[][] = [];
+    const vesselRows: CopyValue[][] = [];
+    for (const { event, sender, message, unknownFields } of events) {
+      const vessels = event.vessels ?? [];
+      const acquisition = event.acquisition ?? {};
+      const patient = event.patient ?? {};
+      analysisRows.push([
+        event.eventId, sender.manufacturerId, sender.productId, sender.id, sender.siteId, event.occurredAt,
+        event.softwareVersion, event.modelVersion,
+        pseudonymiser.keyFor('patientRef', sender.siteId, event.patientRef),
+        pseudonymiser.keyFor('studyRef', sender.siteId, event.studyRef),
+        patient.ageYears, patient.sex, patient.bmi, acquisition.scannerVendor, acquisition.scannerModel,
+        acquisition.sliceThicknessMm, acquisition.tubeVoltageKv, acquisition.heartRateBpm, acquisition.agatstonScore,
+        acquisition.nitrates, acquisition.imageQualityScore, event.status, event.rejectionReason,
+        event.processingSeconds, vessels.length, json(unknownFields), partition, message.offset,
+      ]);
+      vessels.forEach((vessel, index) =>
+        vesselRows.push([
+          event.eventId, index, vessel.vessel, vessel.segment, vessel.ctFfr, vessel.stenosisPercent,
+          vessel.measurementPoint,
+        ]),
+      );
+    }
+    return [analysisRows, vesselRows];
+  },
+  // Both inserts are one statement, so the vessels' foreign key is checked after the analyses exist.
+  mergeSql: `
+    WITH inserted AS (
+      INSERT INTO analyses (${list(ANALYSIS_COLUMNS)})
+      SELECT ${list(ANALYSIS_COLUMNS)} FROM stage_analyses
+      ON CONFLICT (event_id) DO NOTHING
+      RETURNING event_id
+    ), vessels AS (
+      INSERT INTO analysis_vessels (${list(VESSEL_COLUMNS)})
+      SELECT ${VESSEL_COLUMNS.map((c) => 'v.' + c).join(', ')}
+        FROM stage_analysis_vessels v JOIN inserted i ON i.event_id = v.analysis_event_id
+    )
+    SELECT count(*)::int AS stored FROM inserted`,
+};
+
+const outcomes: TableSpec<'outcomes'> = {
+  tables: [{ stage: 'stage_outcomes', target: 'outcomes', columns: OUTCOME_COLUMNS }],
+  toRows(events, partition, pseudonymiser) {
+    return [
+      events.map(({ event, sender, message, unknownFields }) => [
+        event.eventId, sender.manufacturerId, sender.id, sender.siteId,
+        pseudonymiser.keyFor('patientRef', sender.siteId, event.patientRef), event.type,
+        event.type === 'invasive_ffr' ? event.measuredAt : null,
+        event.type === 'invasive_ffr' ? event.vessel : null,
+        event.type === 'invasive_ffr' ? event.segment : null,
+        event.type === 'invasive_ffr' ? event.value : null,
+        event.type === 'invasive_ffr' ? event.hyperemia : null,
+        event.type === 'clinical_event' ? event.event : null,
+        event.type === 'clinical_event' ? event.occurredAt : null,
+        json(unknownFields), partition, message.offset,
+      ]),
+    ];
+  },
+  mergeSql: `
+    WITH inserted AS (
+      INSERT INTO outcomes (${list(OUTCOME_COLUMNS)})
+      SELECT ${list(OUTCOME_COLUMNS)} FROM stage_outcomes
+      ON CONFLICT (event_id) DO NOTHING
+      RETURNING 1
+    )
+    SELECT count(*)::int AS stored FROM inserted`,
+};
+
+const deviceEvents: TableSpec<'deviceEvents'> = {
+  tables: [{ stage: 'stage_device_events', target: 'device_events', columns: DEVICE_EVENT_COLUMNS }],
+  toRows(events, partition) {
+    return [
+      events.map(({ event, sender, message, unknownFields }) => [
+        event.eventId, sender.manufacturerId, sender.id, event.occurredAt, event.kind, event.code, event.message,
+        event.softwareVersion, json(unknownFields), partition, message.offset,
+      ]),
+    ];
+  },
+  mergeSql: `
+    WITH inserted AS (
+      INSERT INTO device_events (${list(DEVICE_EVENT_COLUMNS)})
+      SELECT ${list(DEVICE_EVENT_COLUMNS)} FROM stage_device_events
+      ON CONFLICT (event_id) DO NOTHING
+      RETURNING 1
+    )
+    SELECT count(*)::int AS stored FROM inserted`,
+};
+
+export const TABLE_SPECS: { [R in IngestTopicRole]: TableSpec<R> } = { analyses, outcomes, deviceEvents };

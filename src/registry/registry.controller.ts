@@ -1,0 +1,154 @@
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiKeyService } from '../auth/api-key.service';
+import { CurrentPrincipal, RequirePermission } from '../auth/decorators';
+import { Principal } from '../auth/roles';
+import { tenantForWrite } from '../auth/tenant-scope';
+import {
+  CreateApiKeyDto,
+  CreateDataSourceDto,
+  CreateDeviceDto,
+  CreateManufacturerDto,
+  CreateModelVersionDto,
+  CreateProductDto,
+  CreateSiteDto,
+  ListQueryDto,
+  UpdateDeviceDto,
+} from './registry.dto';
+import { RegistryService } from './registry.service';
+
+@ApiTags('registry')
+@ApiBearerAuth()
+@Controller('api/v1')
+export class RegistryController {
+  constructor(
+    private readonly registry: RegistryService,
+    private readonly apiKeys: ApiKeyService,
+  ) {}
+
+  @Post('manufacturers')
+  @RequirePermission('tenants:manage')
+  @ApiOperation({ summary: 'Register a manufacturer (tenant)' })
+  async createManufacturer(@Body() dto: CreateManufacturerDto): Promise<{ id: string; name: string }> {
+    const saved = await this.registry.createManufacturer(dto);
+    return { id: saved.id, name: saved.name };
+  }
+
+  @Get('manufacturers')
+  @RequirePermission('tenants:manage')
+  listManufacturers(@Query() query: ListQueryDto) {
+    return this.registry.listManufacturers(query);
+  }
+
+  @Post('api-keys')
+  @RequirePermission('tenants:manage')
+  @ApiOperation({ summary: 'Issue an API key; the key is in this response only, and stored hashed' })
+  async createApiKey(@CurrentPrincipal() principal: Principal, @Body() dto: CreateApiKeyDto) {
+    const manufacturerId = dto.role === 'admin' && !dto.manufacturerId ? null : tenantForWrite(principal, dto.manufacturerId);
+    if (manufacturerId) await this.registry.requireManufacturer(manufacturerId);
+    const { apiKey, key } = await this.apiKeys.issue(manufacturerId, dto.role, dto.name);
+    return { id: apiKey.id, key, role: apiKey.role, manufacturerId: apiKey.manufacturerId, name: apiKey.name };
+  }
+
+  @Post('products')
+  @RequirePermission('registry:write')
+  createProduct(@CurrentPrincipal() principal: Principal, @Body() dto: CreateProductDto) {
+    return this.registry.createProduct(principal, dto);
+  }
+
+  @Get('products')
+  @RequirePermission('registry:read')
+  listProducts(@CurrentPrincipal() principal: Principal, @Query() query: ListQueryDto) {
+    return this.registry.listProducts(principal, query);
+  }
+
+  @Get('products/:productId')
+  @RequirePermission('registry:read')
+  getProduct(@CurrentPrincipal() principal: Principal, @Param('productId', new ParseUUIDPipe()) productId: string) {
+    return this.registry.requireProduct(principal, productId);
+  }
+
+  @Post('model-versions')
+  @RequirePermission('registry:write')
+  createModelVersion(@CurrentPrincipal() principal: Principal, @Body() dto: CreateModelVersionDto) {
+    return this.registry.createModelVersion(principal, dto);
+  }
+
+  @Get('model-versions')
+  @RequirePermission('registry:read')
+  listModelVersions(@CurrentPrincipal() principal: Principal, @Query() query: ListQueryDto) {
+    return this.registry.listModelVersions(principal, query);
+  }
+
+  @Post('sites')
+  @RequirePermission('registry:write')
+  createSite(@CurrentPrincipal() principal: Principal, @Body() dto: CreateSiteDto) {
+    return this.registry.createSite(principal, dto);
+  }
+
+  @Get('sites')
+  @RequirePermission('registry:read')
+  listSites(@CurrentPrincipal() principal: Principal, @Query() query: ListQueryDto) {
+    return this.registry.listSites(principal, query);
+  }
+
+  @Post('devices')
+  @RequirePermission('registry:write')
+  @ApiOperation({ summary: 'Register a device installation; its signing secret is in this response only' })
+  async createDevice(@CurrentPrincipal() principal: Principal, @Body() dto: CreateDeviceDto) {
+    const { device, secret } = await this.registry.createDevice(principal, dto);
+    return { ...device, secret };
+  }
+
+  @Get('devices')
+  @RequirePermission('registry:read')
+  listDevices(@CurrentPrincipal() principal: Principal, @Query() query: ListQueryDto) {
+    return this.registry.listDevices(principal, query);
+  }
+
+  @Get('devices/:deviceId')
+  @RequirePermission('registry:read')
+  getDevice(@CurrentPrincipal() principal: Principal, @Param('deviceId') deviceId: string) {
+    return this.registry.getDevice(principal, deviceId);
+  }
+
+  @Patch('devices/:deviceId')
+  @RequirePermission('registry:write')
+  @ApiOperation({ summary: 'Record a software/model upgrade or scanner change of an installation' })
+  updateDevice(
+    @CurrentPrincipal() principal: Principal,
+    @Param('deviceId') deviceId: string,
+    @Body() dto: UpdateDeviceDto,
+  ) {
+    return this.registry.updateDevice(principal, deviceId, dto);
+  }
+
+  @Post('devices/:deviceId/secret')
+  @HttpCode(200)
+  @RequirePermission('registry:write')
+  @ApiOperation({ summary: 'Rotate the signing secret; the new one is in this response only' })
+  rotateDeviceSecret(@CurrentPrincipal() principal: Principal, @Param('deviceId') deviceId: string) {
+    return this.registry.rotateDeviceSecret(principal, deviceId);
+  }
+
+  @Post('data-sources')
+  @RequirePermission('registry:write')
+  @ApiOperation({ summary: 'Register a cath-lab / HIS data source; its signing secret is in this response only' })
+  async createDataSource(@CurrentPrincipal() principal: Principal, @Body() dto: CreateDataSourceDto) {
+    const { dataSource, secret } = await this.registry.createDataSource(principal, dto);
+    return { ...dataSource, secret };
+  }
+
+  @Get('data-sources')
+  @RequirePermission('registry:read')
+  listDataSources(@CurrentPrincipal() principal: Principal, @Query() query: ListQueryDto) {
+    return this.registry.listDataSources(principal, query);
+  }
+
+  @Post('data-sources/:sourceId/secret')
+  @HttpCode(200)
+  @RequirePermission('registry:write')
+  rotateDataSourceSecret(@CurrentPrincipal() principal: Principal, @Param('sourceId') sourceId: string) {
+    return this.registry.rotateDataSourceSecret(principal, sourceId);
+  }
+}

@@ -1,0 +1,91 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+
+/** Column transformer: PostgreSQL numeric arrives as a string; thresholds are used as numbers. */
+const numericAsNumber = { to: (value: number): number => value, from: (value: string): number => Number(value) };
+
+@Entity('manufacturers')
+export class Manufacturer {
+  @PrimaryGeneratedColumn('uuid') id: string;
+  @Column('text') name: string;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+}
+
+export interface PremarketEstimate {
+  estimate: number;
+  ci95: [number, number];
+  n: number;
+}
+
+/** Per-vessel performance claimed from the pivotal study, against which field accuracy is judged. */
+export interface PremarketClaims {
+  sensitivity: PremarketEstimate;
+  specificity: PremarketEstimate;
+  auc: PremarketEstimate;
+  source?: string;
+}
+
+@Entity('products')
+export class Product {
+  @PrimaryGeneratedColumn('uuid') id: string;
+  @Column('uuid', { name: 'manufacturer_id' }) manufacturerId: string;
+  @Column('text') name: string;
+  @Column('text', { name: 'udi_di' }) udiDi: string;
+  @Column('text', { name: 'risk_class' }) riskClass: string;
+  @Column('text', { array: true }) jurisdictions: string[];
+  @Column('numeric', { name: 'ffr_threshold', precision: 4, scale: 3, transformer: numericAsNumber })
+  ffrThreshold: number;
+  @Column('jsonb', { name: 'premarket_claims' }) premarketClaims: PremarketClaims;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+}
+
+@Entity('model_versions')
+export class ModelVersion {
+  @PrimaryGeneratedColumn('uuid') id: string;
+  @Column('uuid', { name: 'product_id' }) productId: string;
+  @Column('text') version: string;
+  @Column('timestamptz', { name: 'released_at' }) releasedAt: Date;
+  @Column('text', { nullable: true }) notes: string | null;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+}
+
+@Entity('sites')
+export class Site {
+  @PrimaryGeneratedColumn('uuid') id: string;
+  @Column('uuid', { name: 'manufacturer_id' }) manufacturerId: string;
+  @Column('text', { name: 'site_code' }) siteCode: string;
+  @Column('text') name: string;
+  @Column('char', { length: 2 }) country: string;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+}
+
+@Entity('devices')
+export class Device {
+  @PrimaryGeneratedColumn('uuid') id: string;
+  @Column('uuid', { name: 'manufacturer_id' }) manufacturerId: string;
+  @Column('uuid', { name: 'product_id' }) productId: string;
+  @Column('uuid', { name: 'site_id' }) siteId: string;
+  @Column('text', { name: 'device_code' }) deviceCode: string;
+  @Column('text', { name: 'software_version' }) softwareVersion: string;
+  @Column('text', { name: 'model_version' }) modelVersion: string;
+  @Column('text', { name: 'scanner_vendor', nullable: true }) scannerVendor: string | null;
+  @Column('text', { name: 'scanner_model', nullable: true }) scannerModel: string | null;
+  @Column('bytea', { name: 'secret_ciphertext', select: false }) secretCiphertext: Buffer;
+  @Column('timestamptz', { name: 'secret_rotated_at' }) secretRotatedAt: Date;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
+}
+
+@Entity('data_sources')
+export class ClinicalDataSource {
+  @PrimaryGeneratedColumn('uuid') id: string;
+  @Column('uuid', { name: 'manufacturer_id' }) manufacturerId: string;
+  @Column('uuid', { name: 'site_id' }) siteId: string;
+  @Column('text', { name: 'source_code' }) sourceCode: string;
+  @Column('text') name: string;
+  @Column('text') kind: string;
+  @Column('bytea', { name: 'secret_ciphertext', select: false }) secretCiphertext: Buffer;
+  @Column('timestamptz', { name: 'secret_rotated_at' }) secretRotatedAt: Date;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+}
+
+export const REGISTRY_ENTITIES = [Manufacturer, Product, ModelVersion, Site, Device, ClinicalDataSource];
