@@ -178,6 +178,24 @@ describe('registry and API keys (real PostgreSQL)', () => {
     await request(server).get('/api/v1/products/not-a-uuid').set(bearer(tenantA.manufacturerKey)).expect(400);
   });
 
+  it('registers model versions of its own products and lists them per tenant', async () => {
+    await request(server)
+      .post('/api/v1/model-versions')
+      .set(bearer(tenantA.manufacturerKey))
+      .send({ productId: tenantA.productId, version: 'ffrnet-2025.1', releasedAt: '2025-01-15T00:00:00Z' })
+      .expect(201);
+    await request(server)
+      .post('/api/v1/model-versions')
+      .set(bearer(tenantA.manufacturerKey))
+      .send({ productId: tenantB.productId, version: 'ffrnet-2025.1', releasedAt: '2025-01-15T00:00:00Z' })
+      .expect(404);
+    const listed = await request(server).get('/api/v1/model-versions').set(bearer(tenantA.manufacturerKey)).expect(200);
+    expect(listed.body.total).toBe(1);
+    expect(listed.body.items[0]).toMatchObject({ productId: tenantA.productId, version: 'ffrnet-2025.1' });
+    const other = await request(server).get('/api/v1/model-versions').set(bearer(tenantB.manufacturerKey)).expect(200);
+    expect(other.body.total).toBe(0);
+  });
+
   it('pages registry lists with a stable cursor', async () => {
     for (let index = 0; index < 5; index++) {
       await request(server)

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { Consumer, EachBatchPayload, Kafka, Partitioners, Producer } from 'kafkajs';
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
@@ -84,7 +84,11 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
   }
 
   private async start(): Promise<void> {
-    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     this.deadLetters = new DeadLetterPublisher(this.producer, this.topics.deadLetter);
     const consumer = this.kafka.consumer({
       groupId: this.config.KAFKA_CONSUMER_GROUP,
@@ -138,9 +142,12 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
     }, 5_000);
   }
 
-  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const heartbeat = () => payload.heartbeat();
+    const isStale = () => payload.isStale();
     const role = this.roleByTopic.get(batch.topic);
-    if (!role || batch.messages.length === 0 || !isRunning() || isStale()) return;
+    if (!role || batch.messages.length === 0 || !payload.isRunning() || isStale()) return;
     const lastOffset = batch.messages[batch.messages.length - 1].offset;
 
     // Skip what an earlier delivery already committed to the database (a replay after a crash).
@@ -173,7 +180,7 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
       });
     }
 
-    resolveOffset(lastOffset);
+    payload.resolveOffset(lastOffset);
     await (this.consumer as Consumer).commitOffsets([
       { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
     ]);

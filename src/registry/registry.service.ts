@@ -297,7 +297,7 @@ export class RegistryService {
     const rows = await builder
       .orderBy(`date_trunc('milliseconds', e.created_at)`, 'ASC')
       .addOrderBy('e.id', 'ASC')
-      .take(limit + 1)
+      .limit(limit + 1)
       .getMany();
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
