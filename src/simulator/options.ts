@@ -95,10 +95,10 @@ Drift and site problems (repeatable; DATE is an ISO date or date-time)
 
 Bad messages (rates per genuine message, in [0, 1]; sent to the real topics so the platform's DLQ handles them)
   --malformed-rate R        invalid JSON, correctly signed                             → DLQ json_invalid
-  --schema-invalid-rate R   valid JSON violating the event contract (ctFfr > 1, …)     → DLQ schema_invalid
-  --unsigned-rate R         no x-fw-signature header                                   → DLQ signature
-  --forged-rate R           signed with a secret the platform never issued             → DLQ signature
-  --tampered-rate R         signed by the real sender, then a field changed            → DLQ signature
+  --schema-invalid-rate R   valid JSON violating the event contract (ctFfr > 1, …)     → DLQ field_* / value_out_of_range
+  --unsigned-rate R         no x-fw-signature header                                   → DLQ signature_missing
+  --forged-rate R           signed with a secret the platform never issued             → DLQ signature_invalid
+  --tampered-rate R         signed by the real sender, then a field changed            → DLQ signature_invalid
   --duplicate-rate R        the exact same message re-sent within 5 simulated minutes  → counted as duplicate
   --bad-burst-size N        bad messages come in bursts of N (same expected count) (default 1)
 
