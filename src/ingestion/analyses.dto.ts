@@ -5,6 +5,12 @@ import { ListQueryDto } from '../registry/registry.dto';
 export class AnalysesQueryDto extends ListQueryDto {
   @ApiPropertyOptional({ example: 'DVF-SH-0001' }) @IsOptional() @IsString() @Length(1, 64) deviceId?: string;
   @ApiPropertyOptional({ example: 'SH-RJ' }) @IsOptional() @IsString() @Length(1, 64) siteId?: string;
-  @ApiPropertyOptional({ description: 'occurredAt ≥ from (ISO 8601)' }) @IsOptional() @IsISO8601({ strict: true }) from?: string;
-  @ApiPropertyOptional({ description: 'occurredAt < to (ISO 8601)' }) @IsOptional() @IsISO8601({ strict: true }) to?: string;
+  @ApiPropertyOptional({ description: 'occurredAt ≥ from (ISO 8601)' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  from?: string;
+  @ApiPropertyOptional({ description: 'occurredAt < to (ISO 8601)' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  to?: string;
 }

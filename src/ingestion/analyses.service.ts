@@ -122,7 +122,8 @@ export class AnalysesService {
     return {
       total,
       items: items.map(toView),
-      nextCursor: rows.length > limit && last ? encodeCursor({ at: last.cursor_at, id: last.event_id }) : null,
+      nextCursor:
+        rows.length > limit && last ? encodeCursor({ at: last.cursor_at, id: last.event_id }) : null,
     };
   }
 }

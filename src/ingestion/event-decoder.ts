@@ -2,7 +2,7 @@ import { IHeaders } from 'kafkajs';
 import { isSignatureValid, SIGNATURE_HEADER } from '../kafka/signature';
 import { DeadLetterCode } from './contracts';
 import { EventOf, EventValidator, IngestTopicRole, TOPIC_CONTRACTS } from './event-validation';
-import { Sender, SenderDirectory } from './sender-directory';
+import { Sender, SenderLookup } from './sender-directory';
 
 /** The Kafka message as consumed, reduced to what decoding needs. */
 export interface ConsumedMessage {
@@ -38,7 +38,12 @@ interface Parsed {
   early: RejectedEvent | null;
 }
 
-function reject(message: ConsumedMessage, code: DeadLetterCode, reason: string, senderCode: string | null = null): RejectedEvent {
+function reject(
+  message: ConsumedMessage,
+  code: DeadLetterCode,
+  reason: string,
+  senderCode: string | null = null,
+): RejectedEvent {
   return { outcome: 'rejected', message, code, reason, senderCode };
 }
 
@@ -58,11 +63,14 @@ function headerText(headers: IHeaders | undefined, name: string): string | null 
 export class EventDecoder {
   constructor(
     private readonly validator: EventValidator,
-    private readonly senders: SenderDirectory,
+    private readonly senders: SenderLookup,
     private readonly maxMessageBytes: number,
   ) {}
 
-  async decodeBatch<R extends IngestTopicRole>(role: R, messages: ConsumedMessage[]): Promise<DecodedEvent<R>[]> {
+  async decodeBatch<R extends IngestTopicRole>(
+    role: R,
+    messages: ConsumedMessage[],
+  ): Promise<DecodedEvent<R>[]> {
     const contract = TOPIC_CONTRACTS[role];
     const parsed = messages.map((message) => this.parse(role, message));
     const senderCodes = parsed.filter((p) => p.early === null).map((p) => p.senderCode as string);
@@ -72,7 +80,11 @@ export class EventDecoder {
     // A signature failure may mean the secret was just rotated: re-read those senders once and retry.
     const suspect = decoded.filter((d) => d.outcome === 'rejected' && d.code === 'signature_invalid');
     if (suspect.length > 0) {
-      await this.senders.load(contract.senderKind, suspect.map((d) => (d as RejectedEvent).senderCode as string), true);
+      await this.senders.load(
+        contract.senderKind,
+        suspect.map((d) => (d as RejectedEvent).senderCode as string),
+        true,
+      );
       decoded = decoded.map((d, index) =>
         d.outcome === 'rejected' && d.code === 'signature_invalid' ? this.verify(role, parsed[index]) : d,
       );
@@ -91,7 +103,10 @@ export class EventDecoder {
     });
     if (value === null) return fail('json_invalid', 'message has no value (tombstone)');
     if (value.length > this.maxMessageBytes) {
-      return fail('message_too_large', `value is ${value.length} bytes; the limit is ${this.maxMessageBytes}`);
+      return fail(
+        'message_too_large',
+        `value is ${value.length} bytes; the limit is ${this.maxMessageBytes}`,
+      );
     }
     let event: unknown;
     try {
@@ -111,9 +126,13 @@ export class EventDecoder {
       );
     }
     const senderCode = record[contract.senderField];
-    if (senderCode === undefined) return fail('field_missing', `required field "${contract.senderField}" is missing`);
+    if (senderCode === undefined)
+      return fail('field_missing', `required field "${contract.senderField}" is missing`);
     if (typeof senderCode !== 'string' || senderCode.length === 0 || senderCode.length > 64) {
-      return fail('field_type_invalid', `${contract.senderField} must be a non-empty string of at most 64 characters`);
+      return fail(
+        'field_type_invalid',
+        `${contract.senderField} must be a non-empty string of at most 64 characters`,
+      );
     }
     return { message, event: record, senderCode, early: null };
   }
@@ -124,10 +143,17 @@ export class EventDecoder {
     const event = parsed.event as Record<string, unknown>;
     const senderCode = parsed.senderCode as string;
     const sender = this.senders.get(contract.senderKind, senderCode);
-    if (!sender) return reject(message, 'unknown_sender', `${contract.senderField} "${senderCode}" is not registered`, senderCode);
+    if (!sender)
+      return reject(
+        message,
+        'unknown_sender',
+        `${contract.senderField} "${senderCode}" is not registered`,
+        senderCode,
+      );
 
     const signature = headerText(message.headers, SIGNATURE_HEADER);
-    if (signature === null) return reject(message, 'signature_missing', `header ${SIGNATURE_HEADER} is missing`, senderCode);
+    if (signature === null)
+      return reject(message, 'signature_missing', `header ${SIGNATURE_HEADER} is missing`, senderCode);
     if (!isSignatureValid(sender.secret, message.value as Buffer, signature)) {
       return reject(message, 'signature_invalid', 'signature does not match the message bytes', senderCode);
     }
@@ -156,7 +182,10 @@ export class EventDecoder {
   }
 }
 
-function unknownTopLevelFields(event: Record<string, unknown>, known: object): Record<string, unknown> | null {
+function unknownTopLevelFields(
+  event: Record<string, unknown>,
+  known: object,
+): Record<string, unknown> | null {
   let unknown: Record<string, unknown> | null = null;
   for (const key of Object.keys(event)) {
     if (!(key in known)) {

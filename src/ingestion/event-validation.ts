@@ -10,8 +10,18 @@ export type IngestTopicRole = Exclude<TopicRole, 'deadLetter'>;
 
 /** Contract of each ingest topic: the `schema` value it carries and the field naming its sender. */
 export const TOPIC_CONTRACTS = {
-  analyses: { schemaId: 'fieldwatch.analysis/1', senderField: 'deviceId', senderKind: 'device', jsonSchema: analysisSchema },
-  outcomes: { schemaId: 'fieldwatch.outcome/1', senderField: 'sourceId', senderKind: 'data-source', jsonSchema: outcomeSchema },
+  analyses: {
+    schemaId: 'fieldwatch.analysis/1',
+    senderField: 'deviceId',
+    senderKind: 'device',
+    jsonSchema: analysisSchema,
+  },
+  outcomes: {
+    schemaId: 'fieldwatch.outcome/1',
+    senderField: 'sourceId',
+    senderKind: 'data-source',
+    jsonSchema: outcomeSchema,
+  },
   deviceEvents: {
     schemaId: 'fieldwatch.device-event/1',
     senderField: 'deviceId',
@@ -40,7 +50,10 @@ export function describeSchemaError(error: ErrorObject): ValidationFailure {
       return { code: 'field_missing', reason: `required field "${missing}" is missing at ${where}` };
     }
     case 'type':
-      return { code: 'field_type_invalid', reason: `${where} must be ${(error.params as { type: string }).type}` };
+      return {
+        code: 'field_type_invalid',
+        reason: `${where} must be ${(error.params as { type: string }).type}`,
+      };
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':

@@ -100,20 +100,25 @@ export class IngestionWriter {
     const nextOffset = BigInt(locked.rows[0].next_offset);
     const accepted = batch.accepted.filter((event) => offsetOf(event) >= nextOffset);
     const rejected = batch.rejected.filter((event) => offsetOf(event) >= nextOffset);
-    const alreadyProcessed = batch.accepted.length + batch.rejected.length - accepted.length - rejected.length;
+    const alreadyProcessed =
+      batch.accepted.length + batch.rejected.length - accepted.length - rejected.length;
     if (BigInt(batch.lastOffset) < nextOffset) {
       return { received: 0, stored: 0, duplicates: 0, deadLettered: 0, alreadyProcessed };
     }
 
     // A second copy of an eventId inside one batch is a duplicate too; keep the first.
     const seen = new Set<string>();
-    const unique = accepted.filter((event) => !seen.has(event.event.eventId) && seen.add(event.event.eventId) !== undefined);
+    const unique = accepted.filter(
+      (event) => !seen.has(event.event.eventId) && seen.add(event.event.eventId) !== undefined,
+    );
 
     const storageRejects: RejectedEvent[] = [];
-    const stored = unique.length > 0 ? await this.writeIsolatingFaults(client, batch, unique, storageRejects) : 0;
+    const stored =
+      unique.length > 0 ? await this.writeIsolatingFaults(client, batch, unique, storageRejects) : 0;
     if (storageRejects.length > 0) await batch.deadLetterStorageRejects(storageRejects);
     const deadLetters = [...rejected, ...storageRejects];
-    if (deadLetters.length > 0) await this.recordDeadLetters(client, batch.topic, batch.partition, deadLetters);
+    if (deadLetters.length > 0)
+      await this.recordDeadLetters(client, batch.topic, batch.partition, deadLetters);
 
     const received = accepted.length + rejected.length;
     const duplicates = accepted.length - storageRejects.length - stored;
@@ -150,7 +155,11 @@ export class IngestionWriter {
     const spec = TABLE_SPECS[batch.role] as TableSpec<R>;
     await client.query('SAVEPOINT ingest_chunk');
     try {
-      const stored = await this.copyAndMerge(client, spec, spec.toRows(events, batch.partition, this.pseudonymiser));
+      const stored = await this.copyAndMerge(
+        client,
+        spec,
+        spec.toRows(events, batch.partition, this.pseudonymiser),
+      );
       await client.query('RELEASE SAVEPOINT ingest_chunk');
       return stored;
     } catch (error) {
@@ -186,7 +195,9 @@ export class IngestionWriter {
       if (rows.length === 0) continue;
       let text = '';
       for (const row of rows) text += copyLine(row);
-      const copyStream = client.query(copyFrom(`COPY ${table.stage} (${table.columns.join(', ')}) FROM STDIN`));
+      const copyStream = client.query(
+        copyFrom(`COPY ${table.stage} (${table.columns.join(', ')}) FROM STDIN`),
+      );
       await pipeline(Readable.from([text]), copyStream);
     }
     const merged = await client.query<{ stored: number }>(spec.mergeSql);
@@ -195,7 +206,12 @@ export class IngestionWriter {
     return merged.rows[0].stored;
   }
 
-  private async recordDeadLetters(client: PoolClient, topic: string, partition: number, events: RejectedEvent[]) {
+  private async recordDeadLetters(
+    client: PoolClient,
+    topic: string,
+    partition: number,
+    events: RejectedEvent[],
+  ) {
     await client.query(
       `INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, error_code, reason, sender_code)
        SELECT $1, $2, offset_, code, reason, sender

@@ -59,7 +59,11 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
     const pool = (dataSource.driver as PostgresDriver).master as Pool;
     const senders = new SenderDirectory(dataSource, new SecretBox(decodeKey(config.FW_MASTER_KEY)));
     this.decoder = new EventDecoder(new EventValidator(), senders, config.FW_MAX_MESSAGE_BYTES);
-    this.writer = new IngestionWriter(pool, new Pseudonymiser(decodeKey(config.FW_PSEUDONYM_KEY)), config.KAFKA_CONSUMER_GROUP);
+    this.writer = new IngestionWriter(
+      pool,
+      new Pseudonymiser(decodeKey(config.FW_PSEUDONYM_KEY)),
+      config.KAFKA_CONSUMER_GROUP,
+    );
     this.status = {
       enabled: config.FW_PROCESS_ROLE !== 'api',
       running: false,
@@ -119,7 +123,9 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
         partitionsConsumedConcurrently: this.config.FW_INGEST_CONCURRENCY,
         eachBatch: (payload) => this.handleBatch(payload),
       });
-      this.logger.log(`Consuming ${ingestTopics(this.topics).join(', ')} as group ${this.config.KAFKA_CONSUMER_GROUP}`);
+      this.logger.log(
+        `Consuming ${ingestTopics(this.topics).join(', ')} as group ${this.config.KAFKA_CONSUMER_GROUP}`,
+      );
     } catch (error) {
       // Kafka unreachable at start must not take the API down: report it and keep trying.
       this.status.lastError = error instanceof Error ? error.message : String(error);
@@ -152,7 +158,8 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
 
     // Skip what an earlier delivery already committed to the database (a replay after a crash).
     const committed = await this.writer.committedNextOffset(batch.topic, batch.partition);
-    const fresh = committed === null ? batch.messages : batch.messages.filter((m) => BigInt(m.offset) >= committed);
+    const fresh =
+      committed === null ? batch.messages : batch.messages.filter((m) => BigInt(m.offset) >= committed);
 
     if (fresh.length > 0) {
       const decoded = await this.decoder.decodeBatch(role, fresh);

@@ -25,7 +25,9 @@ export class IngestionController {
 
   @Get('ingestion/stats')
   @RequirePermission('ingestion:read')
-  @ApiOperation({ summary: 'Per-topic counts (received, stored, duplicates, dead-lettered) and consumer lag' })
+  @ApiOperation({
+    summary: 'Per-topic counts (received, stored, duplicates, dead-lettered) and consumer lag',
+  })
   ingestionStats() {
     return this.stats.stats();
   }

@@ -13,6 +13,8 @@ export class Pseudonymiser {
   }
 
   keyFor(field: 'patientRef' | 'studyRef', siteId: string, pseudonym: string): Buffer {
-    return createHmac('sha256', this.key).update(`${field}\u001f${siteId}\u001f${pseudonym}`, 'utf8').digest();
+    return createHmac('sha256', this.key)
+      .update(`${field}\u001f${siteId}\u001f${pseudonym}`, 'utf8')
+      .digest();
   }
 }

@@ -18,6 +18,12 @@ export interface Sender {
   secret: string;
 }
 
+/** What the decoder needs of a sender directory: load a batch's codes, then answer from memory. */
+export interface SenderLookup {
+  load(kind: SenderKind, codes: Iterable<string>, forceRefresh?: boolean): Promise<void>;
+  get(kind: SenderKind, code: string): Sender | null;
+}
+
 /** Registered senders are re-read after this long, so rotations and new registrations take effect. */
 const POSITIVE_TTL_MS = 30_000;
 /**
@@ -49,7 +55,7 @@ interface SenderRow {
  * In-process directory of devices and data sources for the consumers. Loaded per batch for just the
  * codes that batch names (one query per kind), then answered from memory for every message.
  */
-export class SenderDirectory {
+export class SenderDirectory implements SenderLookup {
   private readonly logger = new Logger(SenderDirectory.name);
   private readonly entries = new Map<string, Entry>();
 

@@ -1,0 +1,41 @@
+import { decodeKey, loadConfig } from './config';
+
+const keys = { FW_PSEUDONYM_KEY: 'ab'.repeat(32), FW_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') };
+
+describe('loadConfig', () => {
+  it('applies defaults and converts numbers', () => {
+    const config = loadConfig({ ...keys, PORT: '8080' });
+    expect(config.PORT).toBe(8080);
+    expect(config.DATABASE_URL).toBe('postgres://postgres@127.0.0.1:5432/fieldwatch');
+    expect(config.KAFKA_BROKERS).toBe('127.0.0.1:19092');
+    expect(config.FW_PROCESS_ROLE).toBe('all');
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('names every invalid variable at once and never echoes a secret', () => {
+    const attempt = () =>
+      loadConfig({
+        FW_MASTER_KEY: 'too-short-secret-value',
+        PORT: 'eighty',
+        KAFKA_BROKERS: 'no port',
+        FW_PROCESS_ROLE: 'x',
+      });
+    expect(attempt).toThrow(/FW_PSEUDONYM_KEY: FW_PSEUDONYM_KEY must be 32 bytes/);
+    expect(attempt).toThrow(/FW_MASTER_KEY: FW_MASTER_KEY must be 32 bytes/);
+    expect(attempt).toThrow(/PORT: /);
+    expect(attempt).toThrow(/KAFKA_BROKERS must be host:port/);
+    expect(attempt).toThrow(/FW_PROCESS_ROLE must be one of/);
+    expect(attempt).not.toThrow(/too-short-secret-value/);
+  });
+
+  it('refuses a short bootstrap admin token', () => {
+    expect(() => loadConfig({ ...keys, FW_BOOTSTRAP_ADMIN_TOKEN: 'admin' })).toThrow(
+      /at least 24 characters/,
+    );
+  });
+
+  it('decodes 32-byte keys from hex or base64', () => {
+    expect(decodeKey(keys.FW_PSEUDONYM_KEY)).toEqual(Buffer.alloc(32, 0xab));
+    expect(decodeKey(keys.FW_MASTER_KEY)).toEqual(Buffer.alloc(32, 7));
+  });
+});
