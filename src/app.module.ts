@@ -7,6 +7,7 @@ import { APP_CONFIG, ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source';
 import { HealthModule } from './health/health.module';
 import { IngestionModule } from './ingestion/ingestion.module';
+import { OutcomesModule } from './outcomes/outcomes.module';
 import { RegistryModule } from './registry/registry.module';
 
 @Module({
@@ -37,6 +38,7 @@ import { RegistryModule } from './registry/registry.module';
     AuthModule,
     RegistryModule,
     IngestionModule,
+    OutcomesModule,
     HealthModule,
   ],
 })

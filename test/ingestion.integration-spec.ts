@@ -120,6 +120,23 @@ describe('ingestion of signed events from real Kafka into real PostgreSQL', () =
       [analyses[0].eventId],
     );
     expect(linked.rows[0].n).toBe(1);
+    // The linker running in the app links that invasive FFR to the analysis's LAD.
+    const link = await pollUntil(
+      async () =>
+        (
+          await database.query(
+            `SELECT l.status, l.analysis_event_id, l.ct_ffr, l.invasive_ffr FROM ffr_links l
+               JOIN outcomes o ON o.event_id = l.outcome_event_id WHERE o.data_source_id IN
+               (SELECT id FROM data_sources WHERE source_code = $1)`,
+            [cathLab],
+          )
+        ).rows,
+      (rows) => rows.length === 1,
+      { what: 'the invasive FFR to be linked' },
+    );
+    expect(link[0]).toMatchObject({ status: 'linked', analysis_event_id: analyses[0].eventId });
+    expect(link[0].ct_ffr).toBeCloseTo(0.74, 6);
+    expect(link[0].invasive_ffr).toBeCloseTo(0.78, 6);
 
     const page = await request(app.getHttpServer())
       .get('/api/v1/analyses')

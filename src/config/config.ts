@@ -97,6 +97,13 @@ export class EnvironmentVariables {
   @Max(64)
   FW_INGEST_CONCURRENCY = 3;
 
+  /** Longest CTA → invasive FFR interval for a linked pair (src/outcomes/linkage-rules.ts). */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(1)
+  @Max(365)
+  FW_LINKAGE_WINDOW_DAYS = 90;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 }

@@ -51,6 +51,8 @@ export interface OutcomeEventV1 {
   hyperemia?: string | null;
   event?: string;
   occurredAt?: string;
+  /** Optional: when the source recorded or corrected the value (a later record supersedes). */
+  recordedAt?: string;
 }
 
 export interface DeviceEventV1 {

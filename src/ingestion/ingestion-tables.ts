@@ -71,6 +71,7 @@ const OUTCOME_COLUMNS = [
   'hyperemia',
   'clinical_event',
   'occurred_at',
+  'recorded_at',
   'unknown_fields',
   'kafka_partition',
   'kafka_offset',
@@ -88,6 +89,19 @@ const DEVICE_EVENT_COLUMNS = [
   'kafka_partition',
   'kafka_offset',
 ] as const;
+
+/**
+ * Queues the (site, patient) keys a batch touched for linkage (src/outcomes), in the batch's own
+ * transaction: the linker runs after commit and so always sees both sides, whatever their order of
+ * arrival. Keys are inserted in sorted order so two batches never wait on each other in a cycle.
+ */
+const LINKAGE_INBOX_CTE = (source: string): string => `
+    queued AS (
+      INSERT INTO linkage_pending (site_id, patient_key)
+      SELECT DISTINCT site_id, patient_key FROM ${source}
+      ORDER BY site_id, patient_key
+      ON CONFLICT DO NOTHING
+    )`;
 
 const list = (columns: readonly string[]): string => columns.join(', ');
 const json = (value: Record<string, unknown> | null): string | null => (value ? JSON.stringify(value) : null);
@@ -154,12 +168,12 @@ const analyses: TableSpec<'analyses'> = {
       INSERT INTO analyses (${list(ANALYSIS_COLUMNS)})
       SELECT ${list(ANALYSIS_COLUMNS)} FROM stage_analyses
       ON CONFLICT (event_id) DO NOTHING
-      RETURNING event_id
+      RETURNING event_id, site_id, patient_key, status
     ), vessels AS (
       INSERT INTO analysis_vessels (${list(VESSEL_COLUMNS)})
       SELECT ${VESSEL_COLUMNS.map((c) => 'v.' + c).join(', ')}
         FROM stage_analysis_vessels v JOIN inserted i ON i.event_id = v.analysis_event_id
-    )
+    ), ${LINKAGE_INBOX_CTE("inserted WHERE status = 'completed'")}
     SELECT count(*)::int AS stored FROM inserted`,
 };
 
@@ -181,6 +195,7 @@ const outcomes: TableSpec<'outcomes'> = {
         event.type === 'invasive_ffr' ? event.hyperemia : null,
         event.type === 'clinical_event' ? event.event : null,
         event.type === 'clinical_event' ? event.occurredAt : null,
+        event.recordedAt,
         json(unknownFields),
         partition,
         message.offset,
@@ -192,8 +207,8 @@ const outcomes: TableSpec<'outcomes'> = {
       INSERT INTO outcomes (${list(OUTCOME_COLUMNS)})
       SELECT ${list(OUTCOME_COLUMNS)} FROM stage_outcomes
       ON CONFLICT (event_id) DO NOTHING
-      RETURNING 1
-    )
+      RETURNING site_id, patient_key
+    ), ${LINKAGE_INBOX_CTE('inserted')}
     SELECT count(*)::int AS stored FROM inserted`,
 };
 
