@@ -8,6 +8,7 @@ import { dataSourceOptions } from './database/data-source';
 import { HealthModule } from './health/health.module';
 import { IngestionModule } from './ingestion/ingestion.module';
 import { OutcomesModule } from './outcomes/outcomes.module';
+import { PerformanceModule } from './performance/performance.module';
 import { RegistryModule } from './registry/registry.module';
 
 @Module({
@@ -39,6 +40,7 @@ import { RegistryModule } from './registry/registry.module';
     RegistryModule,
     IngestionModule,
     OutcomesModule,
+    PerformanceModule,
     HealthModule,
   ],
 })

@@ -19,6 +19,11 @@ export const PERMISSIONS = {
   'analyses:read': ['manufacturer', 'quality', 'auditor'],
   /** Platform-wide ingestion counters and consumer lag: they span tenants, so operators only. */
   'ingestion:read': ['admin'],
+  /**
+   * Real-world accuracy per product, site, scanner and model version. Aggregates, but with cells
+   * small enough to single out a site's patients: researchers use evidence queries (disclosure control).
+   */
+  'performance:read': ['manufacturer', 'quality', 'auditor'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

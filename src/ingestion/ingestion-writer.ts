@@ -151,6 +151,7 @@ export class IngestionWriter {
     batch: BatchToWrite<R>,
     events: AcceptedEvent<R>[],
     storageRejects: RejectedEvent[],
+    bisecting = false,
   ): Promise<number> {
     const spec = TABLE_SPECS[batch.role] as TableSpec<R>;
     await client.query('SAVEPOINT ingest_chunk');
@@ -160,6 +161,9 @@ export class IngestionWriter {
         spec,
         spec.toRows(events, batch.partition, this.pseudonymiser),
       );
+      // A failed chunk's staging rows vanish with its savepoint; a successful one's stay until commit
+      // (ON COMMIT DELETE ROWS), so only a bisection, where another chunk follows, must clear them.
+      if (bisecting) await client.query(`TRUNCATE ${spec.tables.map((table) => table.stage).join(', ')}`);
       await client.query('RELEASE SAVEPOINT ingest_chunk');
       return stored;
     } catch (error) {
@@ -179,8 +183,8 @@ export class IngestionWriter {
       }
       const middle = Math.ceil(events.length / 2);
       return (
-        (await this.writeIsolatingFaults(client, batch, events.slice(0, middle), storageRejects)) +
-        (await this.writeIsolatingFaults(client, batch, events.slice(middle), storageRejects))
+        (await this.writeIsolatingFaults(client, batch, events.slice(0, middle), storageRejects, true)) +
+        (await this.writeIsolatingFaults(client, batch, events.slice(middle), storageRejects, true))
       );
     }
   }
@@ -201,8 +205,6 @@ export class IngestionWriter {
       await pipeline(Readable.from([text]), copyStream);
     }
     const merged = await client.query<{ stored: number }>(spec.mergeSql);
-    // Staging must be empty before the next chunk of this transaction (bisection) or the next batch.
-    await client.query(`TRUNCATE ${spec.tables.map((table) => table.stage).join(', ')}`);
     return merged.rows[0].stored;
   }
 

@@ -57,7 +57,7 @@ export class OutcomeLinker {
       CREATE TEMP TABLE IF NOT EXISTS linkage_keys (site_id uuid, patient_key bytea) ON COMMIT DELETE ROWS`);
     const taken = await client.query(
       `WITH picked AS (
-         SELECT site_id, patient_key FROM linkage_pending ORDER BY queued_at LIMIT $1 FOR UPDATE SKIP LOCKED
+         SELECT site_id, patient_key FROM linkage_pending LIMIT $1 FOR UPDATE SKIP LOCKED
        ), removed AS (
          DELETE FROM linkage_pending p USING picked
           WHERE p.site_id = picked.site_id AND p.patient_key = picked.patient_key
