@@ -25,6 +25,11 @@ if [[ ! -f $SECRETS ]]; then
     echo "FW_BOOTSTRAP_ADMIN_TOKEN=fw-demo-admin-$(node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("hex"))')"
   } >"$SECRETS"
 fi
+# The Ed25519 seed that signs audit checkpoints; added to older secrets files too, so checkpoints
+# made by one demo run still verify as trusted after a restart.
+if ! grep -q '^FW_AUDIT_SIGNING_KEY=' "$SECRETS"; then
+  echo "FW_AUDIT_SIGNING_KEY=$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))')" >>"$SECRETS"
+fi
 set -a
 # shellcheck source=/dev/null
 source "$SECRETS"

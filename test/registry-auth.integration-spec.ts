@@ -66,6 +66,7 @@ describe('registry and API keys (real PostgreSQL)', () => {
     await request(server)
       .post(`/api/v1/devices/B-DEV-${suffix}/secret`)
       .set(bearer(tenantA.manufacturerKey))
+      .send({ reason: 'cross-tenant attempt' })
       .expect(404);
     // Registering a device on another tenant's product is refused as "not found".
     await request(server)
@@ -119,6 +120,7 @@ describe('registry and API keys (real PostgreSQL)', () => {
     const rotated = await request(server)
       .post(`/api/v1/devices/A-DEV-${suffix}/secret`)
       .set(bearer(tenantA.manufacturerKey))
+      .send({ reason: 'scheduled rotation' })
       .expect(200);
     expect(rotated.body.deviceId).toBe(`A-DEV-${suffix}`);
     expect(rotated.body.secret).not.toBe(secret);

@@ -4,6 +4,9 @@ import { ApiKeyService } from './api-key.service';
 import { AuthenticatedRequest, PUBLIC_ROUTE, REQUIRED_PERMISSION } from './decorators';
 import { Permission, roleHasPermission } from './roles';
 
+/** `Authorization: Bearer <key>`; group 1 is the key. */
+export const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/=]{16,200})$/;
+
 /**
  * Global guard, deny by default: a route passes only if it is marked @Public() or names a permission
  * that the caller's role holds in the roles matrix. A route someone forgot to annotate is closed.
@@ -21,7 +24,7 @@ export class ApiKeyGuard implements CanActivate {
 
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const header = request.headers.authorization ?? '';
-    const match = /^Bearer ([A-Za-z0-9_\-.~+/=]{16,200})$/.exec(header);
+    const match = BEARER.exec(header);
     if (!match) throw new UnauthorizedException('Send an API key as "Authorization: Bearer <key>"');
     const principal = await this.apiKeys.authenticate(match[1]);
     if (!principal) throw new UnauthorizedException('API key is unknown or revoked');

@@ -1,7 +1,15 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
+import {
+  ConflictException,
+  Inject,
+  Injectable,
+  Logger,
+  NotFoundException,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomBytes } from 'node:crypto';
-import { IsNull, Repository } from 'typeorm';
+import { DataSource, Repository } from 'typeorm';
+import { actorOf, AuditService, SYSTEM_ACTOR } from '../audit/audit.service';
 import { APP_CONFIG } from '../config/config.module';
 import { AppConfig } from '../config/config';
 import { ApiKey } from './api-key.entity';
@@ -15,9 +23,23 @@ function sha256(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
+/** What the audit trail digests of a key: its registry facts, never the key or its hash. */
+export function apiKeyState(key: ApiKey): object {
+  return {
+    id: key.id,
+    manufacturerId: key.manufacturerId,
+    role: key.role,
+    name: key.name,
+    keyPrefix: key.keyPrefix,
+    createdAt: key.createdAt,
+    revokedAt: key.revokedAt ?? null,
+  };
+}
+
 /**
  * API keys are 256-bit random tokens, so a plain SHA-256 at rest is enough (no password stretching
- * needed); the key itself is returned exactly once, at creation.
+ * needed); the key itself is returned exactly once, at creation. Issuing and revoking are audited in
+ * the same transaction as the change.
  */
 @Injectable()
 export class ApiKeyService implements OnApplicationBootstrap {
@@ -26,33 +48,73 @@ export class ApiKeyService implements OnApplicationBootstrap {
 
   constructor(
     @InjectRepository(ApiKey) private readonly apiKeys: Repository<ApiKey>,
+    @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly audit: AuditService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     const token = this.config.FW_BOOTSTRAP_ADMIN_TOKEN;
     if (!token) return;
-    await this.apiKeys
-      .createQueryBuilder()
-      .insert()
-      .values({
-        manufacturerId: null,
-        role: 'admin',
-        name: 'bootstrap admin (FW_BOOTSTRAP_ADMIN_TOKEN)',
-        keyPrefix: token.slice(0, 8),
-        keySha256: sha256(token),
-      })
-      .orIgnore()
-      .execute();
-    this.logger.log('Bootstrap admin key is registered');
+    const inserted = await this.dataSource.transaction(async (manager) => {
+      const result = await manager
+        .createQueryBuilder()
+        .insert()
+        .into(ApiKey)
+        .values({
+          manufacturerId: null,
+          role: 'admin',
+          name: 'bootstrap admin (FW_BOOTSTRAP_ADMIN_TOKEN)',
+          keyPrefix: token.slice(0, 8),
+          keySha256: sha256(token),
+        })
+        .orIgnore()
+        .returning(['id'])
+        .execute();
+      const id = (result.raw as Array<{ id: string }>)[0]?.id;
+      if (!id) return false;
+      const saved = await manager.getRepository(ApiKey).findOneByOrFail({ id });
+      await this.audit.record(
+        {
+          actor: SYSTEM_ACTOR,
+          action: 'api_key.issue',
+          entityId: id,
+          manufacturerId: null,
+          after: apiKeyState(saved),
+          details: { source: 'FW_BOOTSTRAP_ADMIN_TOKEN' },
+        },
+        manager,
+      );
+      return true;
+    });
+    this.logger.log(inserted ? 'Bootstrap admin key registered' : 'Bootstrap admin key is registered');
   }
 
-  async issue(manufacturerId: string | null, role: Role, name: string): Promise<{ apiKey: ApiKey; key: string }> {
+  async issue(
+    principal: Principal,
+    manufacturerId: string | null,
+    role: Role,
+    name: string,
+  ): Promise<{ apiKey: ApiKey; key: string }> {
     const key = KEY_PREFIX + randomBytes(32).toString('base64url');
-    const saved = await this.apiKeys.save(
-      this.apiKeys.create({ manufacturerId, role, name, keyPrefix: key.slice(0, 12), keySha256: sha256(key) }),
-    );
-    return { apiKey: saved, key };
+    const apiKey = await this.dataSource.transaction(async (manager) => {
+      const keys = manager.getRepository(ApiKey);
+      const saved = await keys.save(
+        keys.create({ manufacturerId, role, name, keyPrefix: key.slice(0, 12), keySha256: sha256(key) }),
+      );
+      await this.audit.record(
+        {
+          actor: actorOf(principal),
+          action: 'api_key.issue',
+          entityId: saved.id,
+          manufacturerId,
+          after: apiKeyState(saved),
+        },
+        manager,
+      );
+      return saved;
+    });
+    return { apiKey, key };
   }
 
   list(manufacturerId: string | null): Promise<ApiKey[]> {
@@ -62,10 +124,45 @@ export class ApiKeyService implements OnApplicationBootstrap {
     });
   }
 
-  async revoke(id: string): Promise<boolean> {
-    const result = await this.apiKeys.update({ id, revokedAt: IsNull() }, { revokedAt: new Date() });
+  /**
+   * Revokes a key for good (there is no un-revoke: issue a new key). A tenant-scoped admin may revoke
+   * only its own tenant's keys; another tenant's key is "not found".
+   */
+  async revoke(principal: Principal, id: string, reason: string): Promise<ApiKey> {
+    const revoked = await this.dataSource.transaction(async (manager) => {
+      const keys = manager.getRepository(ApiKey);
+      const found = await keys
+        .createQueryBuilder('k')
+        .setLock('pessimistic_write')
+        .where('k.id = :id', { id })
+        .getOne();
+      if (!found || (principal.manufacturerId && found.manufacturerId !== principal.manufacturerId)) {
+        throw new NotFoundException(`API key ${id} does not exist`);
+      }
+      if (found.revokedAt) throw new ConflictException(`API key ${id} was already revoked`);
+      const before = apiKeyState(found);
+      // TypeORM returns [rows, affected] for an UPDATE … RETURNING.
+      const [rows] = await manager.query<[Array<{ revoked_at: Date }>, number]>(
+        `UPDATE api_keys SET revoked_at = now() WHERE id = $1 RETURNING revoked_at`,
+        [id],
+      );
+      const after = Object.assign(new ApiKey(), found, { revokedAt: rows[0].revoked_at });
+      await this.audit.record(
+        {
+          actor: actorOf(principal),
+          action: 'api_key.revoke',
+          entityId: id,
+          manufacturerId: found.manufacturerId,
+          before,
+          after: apiKeyState(after),
+          reason,
+        },
+        manager,
+      );
+      return after;
+    });
     this.cache.clear();
-    return (result.affected ?? 0) > 0;
+    return revoked;
   }
 
   async authenticate(presentedKey: string): Promise<Principal | null> {

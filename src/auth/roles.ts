@@ -24,6 +24,13 @@ export const PERMISSIONS = {
    * small enough to single out a site's patients: researchers use evidence queries (disclosure control).
    */
   'performance:read': ['manufacturer', 'quality', 'auditor'],
+  /**
+   * The audit trail and its verification. Entries hold digests, never secrets or patient data; a tenant
+   * key sees its tenant's entries, a platform admin all. Researchers work on aggregates and have none.
+   */
+  'audit:read': ['admin', 'manufacturer', 'quality', 'auditor'],
+  /** Sign the chain head now (checkpoints are also made every FW_AUDIT_CHECKPOINT_EVERY entries). */
+  'audit:checkpoint': ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

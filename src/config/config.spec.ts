@@ -34,6 +34,24 @@ describe('loadConfig', () => {
     );
   });
 
+  it('requires FW_AUDIT_SIGNING_KEY in production only, and checks its form without echoing it', () => {
+    expect(loadConfig({ ...keys }).FW_AUDIT_SIGNING_KEY).toBeUndefined();
+    expect(() => loadConfig({ ...keys, NODE_ENV: 'production' })).toThrow(
+      /FW_AUDIT_SIGNING_KEY: is required when NODE_ENV=production/,
+    );
+    const seed = '5a'.repeat(32);
+    expect(
+      loadConfig({ ...keys, NODE_ENV: 'production', FW_AUDIT_SIGNING_KEY: seed }).FW_AUDIT_SIGNING_KEY,
+    ).toBe(seed);
+    const attempt = () => loadConfig({ ...keys, FW_AUDIT_SIGNING_KEY: 'not-a-key-0123456789' });
+    expect(attempt).toThrow(/FW_AUDIT_SIGNING_KEY must be an Ed25519 PKCS#8 PEM key/);
+    expect(attempt).not.toThrow(/not-a-key-0123456789/);
+    expect(loadConfig({ ...keys }).FW_AUDIT_CHECKPOINT_EVERY).toBe(100);
+    expect(() => loadConfig({ ...keys, FW_AUDIT_TRUSTED_PUBLIC_KEYS: 'abc' })).toThrow(
+      /FW_AUDIT_TRUSTED_PUBLIC_KEYS/,
+    );
+  });
+
   it('decodes 32-byte keys from hex or base64', () => {
     expect(decodeKey(keys.FW_PSEUDONYM_KEY)).toEqual(Buffer.alloc(32, 0xab));
     expect(decodeKey(keys.FW_MASTER_KEY)).toEqual(Buffer.alloc(32, 7));

@@ -106,6 +106,58 @@ export class EnvironmentVariables {
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
+
+  /**
+   * Ed25519 private key that signs audit checkpoints: PKCS#8 PEM (newlines may be written as \n) or a
+   * 32-byte seed, hex or base64. Required when NODE_ENV=production; otherwise, if unset, each process
+   * generates an ephemeral key and warns (its checkpoints no longer verify as trusted after a restart).
+   */
+  @IsOptional()
+  @IsString()
+  @Matches(
+    /^(\s*-----BEGIN PRIVATE KEY-----[\s\S]+-----END PRIVATE KEY-----\s*|[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/,
+    {
+      message:
+        'FW_AUDIT_SIGNING_KEY must be an Ed25519 PKCS#8 PEM key or a 32-byte seed as 64 hex characters or base64',
+    },
+  )
+  FW_AUDIT_SIGNING_KEY?: string;
+
+  /**
+   * Public keys (32-byte Ed25519, hex or base64, comma-separated) of earlier signing keys whose
+   * checkpoints still count as genuine after FW_AUDIT_SIGNING_KEY is rotated.
+   */
+  @IsOptional()
+  @IsString()
+  @Matches(/^\s*([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)(\s*,\s*([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=))*\s*$/, {
+    message:
+      'FW_AUDIT_TRUSTED_PUBLIC_KEYS must be comma-separated 32-byte keys (64 hex characters or base64)',
+  })
+  FW_AUDIT_TRUSTED_PUBLIC_KEYS?: string;
+
+  /** A signed checkpoint is made automatically whenever the audit entry id is a multiple of this. */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  FW_AUDIT_CHECKPOINT_EVERY = 100;
+
+  /**
+   * Requests one API key may make per FW_RATE_LIMIT_WINDOW_SECONDS, across all routes (health exempt);
+   * beyond it the API answers 429 until the window has passed. Requests without a valid key are
+   * counted per client address instead. Counted per API instance (in memory).
+   */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  FW_RATE_LIMIT_REQUESTS = 1200;
+
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  FW_RATE_LIMIT_WINDOW_SECONDS = 60;
 }
 
 export type AppConfig = Readonly<EnvironmentVariables>;
@@ -127,8 +179,14 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
   }
   const config = plainToInstance(EnvironmentVariables, present, { exposeDefaultValues: true });
   const errors = validateSync(config, { skipMissingProperties: false, whitelist: false });
-  if (errors.length > 0) {
-    throw new Error(`Invalid configuration:\n${describe(errors)}`);
+  const problems = describe(errors);
+  const production = environment.NODE_ENV === 'production';
+  const missingInProduction =
+    production && !config.FW_AUDIT_SIGNING_KEY
+      ? '  - FW_AUDIT_SIGNING_KEY: is required when NODE_ENV=production (audit checkpoints must be signed with a kept key)'
+      : '';
+  if (problems || missingInProduction) {
+    throw new Error(`Invalid configuration:\n${[problems, missingInProduction].filter(Boolean).join('\n')}`);
   }
   return Object.freeze(config);
 }

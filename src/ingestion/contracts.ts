@@ -81,6 +81,10 @@ export const DEAD_LETTER_CODES = {
   unknown_sender: 'deviceId / sourceId is not registered',
   signature_missing: 'no x-fw-signature header',
   signature_invalid: 'HMAC does not match the value bytes (wrong key, forged or tampered)',
+  revoked_sender: 'the deviceId / sourceId was revoked (POST …/revoke); its events are no longer accepted',
+  occurred_at_implausible:
+    'occurredAt / measuredAt / recordedAt more than 10 minutes ahead of the platform clock or more than 10 years ' +
+    'before it (src/ingestion/plausibility-rules.ts)',
   site_mismatch: 'the event names a site other than the sender’s registered one',
   storage_rejected: 'the database refused the row (constraint), though it passed validation',
 } as const;

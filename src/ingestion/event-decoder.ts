@@ -2,6 +2,7 @@ import { IHeaders } from 'kafkajs';
 import { isSignatureValid, SIGNATURE_HEADER } from '../kafka/signature';
 import { DeadLetterCode } from './contracts';
 import { EventOf, EventValidator, IngestTopicRole, TOPIC_CONTRACTS } from './event-validation';
+import { implausibleTimestamp } from './plausibility-rules';
 import { Sender, SenderLookup } from './sender-directory';
 
 /** The Kafka message as consumed, reduced to what decoding needs. */
@@ -57,14 +58,16 @@ function headerText(headers: IHeaders | undefined, name: string): string | null 
 /**
  * Turns one batch of raw messages into accepted events and dead letters. The order of checks is
  * deliberate: cheap structural checks first, then authenticity (nothing in an unsigned or forged
- * message is trusted, not even which rule it breaks), then the full contract, then consistency with
- * the registry.
+ * message is trusted, not even which rule it breaks) and revocation of the sender, then the full
+ * contract, then the plausibility of its timestamps, then consistency with the registry.
  */
 export class EventDecoder {
   constructor(
     private readonly validator: EventValidator,
     private readonly senders: SenderLookup,
     private readonly maxMessageBytes: number,
+    /** The platform clock the timestamp plausibility window is measured from (injectable for tests). */
+    private readonly now: () => number = Date.now,
   ) {}
 
   async decodeBatch<R extends IngestTopicRole>(
@@ -157,8 +160,17 @@ export class EventDecoder {
     if (!isSignatureValid(sender.secret, message.value as Buffer, signature)) {
       return reject(message, 'signature_invalid', 'signature does not match the message bytes', senderCode);
     }
+    // After the signature: only a message that really comes from the sender learns it was revoked.
+    if (sender.revokedAt) {
+      return reject(
+        message,
+        'revoked_sender',
+        `${contract.senderField} "${senderCode}" was revoked on ${sender.revokedAt.toISOString()}`,
+        senderCode,
+      );
+    }
 
-    const failure = this.validator.validate(role, event);
+    const failure = this.validator.validate(role, event) ?? implausibleTimestamp(role, event, this.now());
     if (failure) return reject(message, failure.code, failure.reason, senderCode);
 
     // Devices are installed at one site, and data sources serve one site: an event naming another

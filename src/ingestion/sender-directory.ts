@@ -16,6 +16,11 @@ export interface Sender {
   siteId: string;
   siteCode: string;
   secret: string;
+  /**
+   * When the sender was revoked (POST …/revoke); its events are then dead-lettered as revoked_sender.
+   * Absent or null: not revoked.
+   */
+  revokedAt?: Date | null;
 }
 
 /** What the decoder needs of a sender directory: load a batch's codes, then answer from memory. */
@@ -24,7 +29,10 @@ export interface SenderLookup {
   get(kind: SenderKind, code: string): Sender | null;
 }
 
-/** Registered senders are re-read after this long, so rotations and new registrations take effect. */
+/**
+ * Registered senders are re-read after this long, so rotations, revocations and new registrations take
+ * effect (a revoked sender's events are dead-lettered at the latest this long after the revocation).
+ */
 const POSITIVE_TTL_MS = 30_000;
 /**
  * An unknown code is looked up again only after this long, so a storm of messages from an
@@ -49,6 +57,7 @@ interface SenderRow {
   site_id: string;
   site_code: string;
   secret_ciphertext: Buffer;
+  revoked_at: Date | null;
 }
 
 /**
@@ -89,14 +98,14 @@ export class SenderDirectory implements SenderLookup {
       kind === 'device'
         ? await this.dataSource.query(
             `SELECT d.id, d.device_code AS code, d.manufacturer_id, d.product_id, d.site_id, s.site_code,
-                    d.secret_ciphertext
+                    d.secret_ciphertext, d.revoked_at
                FROM devices d JOIN sites s ON s.id = d.site_id
               WHERE d.device_code = ANY($1)`,
             [stale],
           )
         : await this.dataSource.query(
             `SELECT c.id, c.source_code AS code, c.manufacturer_id, NULL::uuid AS product_id, c.site_id, s.site_code,
-                    c.secret_ciphertext
+                    c.secret_ciphertext, c.revoked_at
                FROM data_sources c JOIN sites s ON s.id = c.site_id
               WHERE c.source_code = ANY($1)`,
             [stale],
@@ -117,6 +126,7 @@ export class SenderDirectory implements SenderLookup {
             siteId: row.site_id,
             siteCode: row.site_code,
             secret: this.secretBox.open(row.secret_ciphertext, secretBinding(kind, code)),
+            revokedAt: row.revoked_at,
           };
         } catch {
           // A secret that does not open (wrong master key, row tampered) makes the sender unusable;

@@ -1,5 +1,17 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  ParseUUIDPipe,
+  Patch,
+  Post,
+  Query,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ReasonDto } from '../audit/audit.dto';
 import { ApiKeyService } from '../auth/api-key.service';
 import { CurrentPrincipal, RequirePermission } from '../auth/decorators';
 import { Principal } from '../auth/roles';
@@ -29,8 +41,11 @@ export class RegistryController {
   @Post('manufacturers')
   @RequirePermission('tenants:manage')
   @ApiOperation({ summary: 'Register a manufacturer (tenant)' })
-  async createManufacturer(@Body() dto: CreateManufacturerDto): Promise<{ id: string; name: string }> {
-    const saved = await this.registry.createManufacturer(dto);
+  async createManufacturer(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: CreateManufacturerDto,
+  ): Promise<{ id: string; name: string }> {
+    const saved = await this.registry.createManufacturer(principal, dto);
     return { id: saved.id, name: saved.name };
   }
 
@@ -44,10 +59,38 @@ export class RegistryController {
   @RequirePermission('tenants:manage')
   @ApiOperation({ summary: 'Issue an API key; the key is in this response only, and stored hashed' })
   async createApiKey(@CurrentPrincipal() principal: Principal, @Body() dto: CreateApiKeyDto) {
-    const manufacturerId = dto.role === 'admin' && !dto.manufacturerId ? null : tenantForWrite(principal, dto.manufacturerId);
+    const manufacturerId =
+      dto.role === 'admin' && !dto.manufacturerId ? null : tenantForWrite(principal, dto.manufacturerId);
     if (manufacturerId) await this.registry.requireManufacturer(manufacturerId);
-    const { apiKey, key } = await this.apiKeys.issue(manufacturerId, dto.role, dto.name);
-    return { id: apiKey.id, key, role: apiKey.role, manufacturerId: apiKey.manufacturerId, name: apiKey.name };
+    const { apiKey, key } = await this.apiKeys.issue(principal, manufacturerId, dto.role, dto.name);
+    return {
+      id: apiKey.id,
+      key,
+      role: apiKey.role,
+      manufacturerId: apiKey.manufacturerId,
+      name: apiKey.name,
+    };
+  }
+
+  @Delete('api-keys/:id')
+  @RequirePermission('tenants:manage')
+  @ApiOperation({
+    summary:
+      'Revoke an API key for good (reason required as ?reason=, audited); it stops working within 30 s',
+  })
+  async revokeApiKey(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Query() query: ReasonDto,
+  ) {
+    const revoked = await this.apiKeys.revoke(principal, id, query.reason);
+    return {
+      id: revoked.id,
+      role: revoked.role,
+      manufacturerId: revoked.manufacturerId,
+      name: revoked.name,
+      revokedAt: revoked.revokedAt,
+    };
   }
 
   @Post('products')
@@ -64,7 +107,10 @@ export class RegistryController {
 
   @Get('products/:productId')
   @RequirePermission('registry:read')
-  getProduct(@CurrentPrincipal() principal: Principal, @Param('productId', new ParseUUIDPipe()) productId: string) {
+  getProduct(
+    @CurrentPrincipal() principal: Principal,
+    @Param('productId', new ParseUUIDPipe()) productId: string,
+  ) {
     return this.registry.requireProduct(principal, productId);
   }
 
@@ -126,14 +172,37 @@ export class RegistryController {
   @Post('devices/:deviceId/secret')
   @HttpCode(200)
   @RequirePermission('registry:write')
-  @ApiOperation({ summary: 'Rotate the signing secret; the new one is in this response only' })
-  rotateDeviceSecret(@CurrentPrincipal() principal: Principal, @Param('deviceId') deviceId: string) {
-    return this.registry.rotateDeviceSecret(principal, deviceId);
+  @ApiOperation({
+    summary: 'Rotate the signing secret (reason required, audited); the new one is in this response only',
+  })
+  rotateDeviceSecret(
+    @CurrentPrincipal() principal: Principal,
+    @Param('deviceId') deviceId: string,
+    @Body() dto: ReasonDto,
+  ) {
+    return this.registry.rotateDeviceSecret(principal, deviceId, dto.reason);
+  }
+
+  @Post('devices/:deviceId/revoke')
+  @HttpCode(200)
+  @RequirePermission('registry:write')
+  @ApiOperation({
+    summary:
+      'Revoke a device for good (reason required, audited): its events go to the DLQ as revoked_sender',
+  })
+  revokeDevice(
+    @CurrentPrincipal() principal: Principal,
+    @Param('deviceId') deviceId: string,
+    @Body() dto: ReasonDto,
+  ) {
+    return this.registry.revokeDevice(principal, deviceId, dto.reason);
   }
 
   @Post('data-sources')
   @RequirePermission('registry:write')
-  @ApiOperation({ summary: 'Register a cath-lab / HIS data source; its signing secret is in this response only' })
+  @ApiOperation({
+    summary: 'Register a cath-lab / HIS data source; its signing secret is in this response only',
+  })
   async createDataSource(@CurrentPrincipal() principal: Principal, @Body() dto: CreateDataSourceDto) {
     const { dataSource, secret } = await this.registry.createDataSource(principal, dto);
     return { ...dataSource, secret };
@@ -148,7 +217,29 @@ export class RegistryController {
   @Post('data-sources/:sourceId/secret')
   @HttpCode(200)
   @RequirePermission('registry:write')
-  rotateDataSourceSecret(@CurrentPrincipal() principal: Principal, @Param('sourceId') sourceId: string) {
-    return this.registry.rotateDataSourceSecret(principal, sourceId);
+  @ApiOperation({
+    summary: 'Rotate the signing secret (reason required, audited); the new one is in this response only',
+  })
+  rotateDataSourceSecret(
+    @CurrentPrincipal() principal: Principal,
+    @Param('sourceId') sourceId: string,
+    @Body() dto: ReasonDto,
+  ) {
+    return this.registry.rotateDataSourceSecret(principal, sourceId, dto.reason);
+  }
+
+  @Post('data-sources/:sourceId/revoke')
+  @HttpCode(200)
+  @RequirePermission('registry:write')
+  @ApiOperation({
+    summary:
+      'Revoke a data source for good (reason required, audited): its events go to the DLQ as revoked_sender',
+  })
+  revokeDataSource(
+    @CurrentPrincipal() principal: Principal,
+    @Param('sourceId') sourceId: string,
+    @Body() dto: ReasonDto,
+  ) {
+    return this.registry.revokeDataSource(principal, sourceId, dto.reason);
   }
 }

@@ -73,6 +73,8 @@ export class Device {
   @Column('timestamptz', { name: 'secret_rotated_at' }) secretRotatedAt: Date;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
+  /** Set once, never cleared: a revoked device's events are dead-lettered as revoked_sender. */
+  @Column('timestamptz', { name: 'revoked_at', nullable: true }) revokedAt: Date | null;
 }
 
 @Entity('data_sources')
@@ -86,6 +88,8 @@ export class ClinicalDataSource {
   @Column('bytea', { name: 'secret_ciphertext', select: false }) secretCiphertext: Buffer;
   @Column('timestamptz', { name: 'secret_rotated_at' }) secretRotatedAt: Date;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+  /** Set once, never cleared: a revoked data source's events are dead-lettered as revoked_sender. */
+  @Column('timestamptz', { name: 'revoked_at', nullable: true }) revokedAt: Date | null;
 }
 
 export const REGISTRY_ENTITIES = [Manufacturer, Product, ModelVersion, Site, Device, ClinicalDataSource];

@@ -1,6 +1,7 @@
-import { Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { ConflictException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, Repository, SelectQueryBuilder, ObjectLiteral } from 'typeorm';
+import { DataSource, EntityManager, Repository, SelectQueryBuilder, ObjectLiteral } from 'typeorm';
+import { actorOf, AuditService } from '../audit/audit.service';
 import { AppConfig, decodeKey } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { newSigningSecret, SecretBox } from '../auth/secret-box';
@@ -33,6 +34,8 @@ export interface DeviceView {
   secretRotatedAt: Date;
   createdAt: Date;
   updatedAt: Date;
+  /** When the device was revoked; its events are then dead-lettered as revoked_sender. */
+  revokedAt: Date | null;
 }
 
 export interface DataSourceView {
@@ -44,6 +47,8 @@ export interface DataSourceView {
   kind: string;
   secretRotatedAt: Date;
   createdAt: Date;
+  /** When the data source was revoked; its events are then dead-lettered as revoked_sender. */
+  revokedAt: Date | null;
 }
 
 export interface SiteView {
@@ -53,6 +58,53 @@ export interface SiteView {
   name: string;
   country: string;
   createdAt: Date;
+}
+
+/**
+ * The state of each registry object that the audit trail digests (before/after): what the API shows
+ * of it, never a secret or its ciphertext (README, "Audit trail").
+ */
+export function manufacturerState(manufacturer: Manufacturer): object {
+  return { id: manufacturer.id, name: manufacturer.name, createdAt: manufacturer.createdAt };
+}
+
+export function productState(product: Product): object {
+  return {
+    id: product.id,
+    manufacturerId: product.manufacturerId,
+    name: product.name,
+    udiDi: product.udiDi,
+    riskClass: product.riskClass,
+    jurisdictions: product.jurisdictions,
+    ffrThreshold: product.ffrThreshold,
+    premarketClaims: product.premarketClaims,
+    createdAt: product.createdAt,
+  };
+}
+
+export function modelVersionState(version: ModelVersion): object {
+  return {
+    id: version.id,
+    productId: version.productId,
+    version: version.version,
+    releasedAt: version.releasedAt,
+    notes: version.notes ?? null,
+    createdAt: version.createdAt,
+  };
+}
+
+/** Names of the fields whose values differ between two states (for the audit entry's details). */
+function changedFields(before: object, after: object): string[] {
+  const a = before as Record<string, unknown>;
+  const b = after as Record<string, unknown>;
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]))
+    .sort();
+}
+
+/** Revocation is final: a revoked sender is neither changed nor given a new secret. */
+function refuseIfRevoked(kind: string, code: string, revokedAt: Date | null): void {
+  if (revokedAt) throw new ConflictException(`${kind} ${code} was revoked on ${revokedAt.toISOString()}`);
 }
 
 /** The AAD a sender's sealed secret is bound to (see SecretBox). */
@@ -73,13 +125,28 @@ export class RegistryService {
     @InjectRepository(Site) private readonly sites: Repository<Site>,
     @InjectRepository(Device) private readonly devices: Repository<Device>,
     @InjectRepository(ClinicalDataSource) private readonly dataSources: Repository<ClinicalDataSource>,
+    private readonly audit: AuditService,
   ) {
     this.secretBox = new SecretBox(decodeKey(config.FW_MASTER_KEY));
   }
 
   // ── manufacturers (tenants) ──────────────────────────────────────────────────────────────
-  createManufacturer(dto: CreateManufacturerDto): Promise<Manufacturer> {
-    return this.manufacturers.save(this.manufacturers.create({ name: dto.name }));
+  createManufacturer(principal: Principal, dto: CreateManufacturerDto): Promise<Manufacturer> {
+    return this.dataSource.transaction(async (manager) => {
+      const manufacturers = manager.getRepository(Manufacturer);
+      const saved = await manufacturers.save(manufacturers.create({ name: dto.name }));
+      await this.audit.record(
+        {
+          actor: actorOf(principal),
+          action: 'manufacturer.create',
+          entityId: saved.id,
+          manufacturerId: saved.id,
+          after: manufacturerState(saved),
+        },
+        manager,
+      );
+      return saved;
+    });
   }
 
   async requireManufacturer(id: string): Promise<Manufacturer> {
@@ -96,17 +163,31 @@ export class RegistryService {
   async createProduct(principal: Principal, dto: CreateProductDto): Promise<Product> {
     const manufacturerId = tenantForWrite(principal, dto.manufacturerId);
     await this.requireManufacturer(manufacturerId);
-    return this.products.save(
-      this.products.create({
-        manufacturerId,
-        name: dto.name,
-        udiDi: dto.udiDi,
-        riskClass: dto.riskClass,
-        jurisdictions: dto.jurisdictions,
-        ffrThreshold: dto.ffrThreshold,
-        premarketClaims: dto.premarketClaims,
-      }),
-    );
+    return this.dataSource.transaction(async (manager) => {
+      const products = manager.getRepository(Product);
+      const saved = await products.save(
+        products.create({
+          manufacturerId,
+          name: dto.name,
+          udiDi: dto.udiDi,
+          riskClass: dto.riskClass,
+          jurisdictions: dto.jurisdictions,
+          ffrThreshold: dto.ffrThreshold,
+          premarketClaims: dto.premarketClaims,
+        }),
+      );
+      await this.audit.record(
+        {
+          actor: actorOf(principal),
+          action: 'product.create',
+          entityId: saved.id,
+          manufacturerId,
+          after: productState(saved),
+        },
+        manager,
+      );
+      return saved;
+    });
   }
 
   listProducts(principal: Principal, query: ListQueryDto): Promise<Page<Product>> {
@@ -124,14 +205,29 @@ export class RegistryService {
 
   async createModelVersion(principal: Principal, dto: CreateModelVersionDto): Promise<ModelVersion> {
     const product = await this.requireProduct(principal, dto.productId);
-    return this.modelVersions.save(
-      this.modelVersions.create({
-        productId: product.id,
-        version: dto.version,
-        releasedAt: new Date(dto.releasedAt),
-        notes: dto.notes ?? null,
-      }),
-    );
+    return this.dataSource.transaction(async (manager) => {
+      const versions = manager.getRepository(ModelVersion);
+      const saved = await versions.save(
+        versions.create({
+          productId: product.id,
+          version: dto.version,
+          releasedAt: new Date(dto.releasedAt),
+          notes: dto.notes ?? null,
+        }),
+      );
+      await this.audit.record(
+        {
+          actor: actorOf(principal),
+          action: 'model_version.create',
+          entityId: saved.id,
+          manufacturerId: product.manufacturerId,
+          after: modelVersionState(saved),
+          details: { productId: product.id, version: saved.version },
+        },
+        manager,
+      );
+      return saved;
+    });
   }
 
   listModelVersions(principal: Principal, query: ListQueryDto): Promise<Page<ModelVersion>> {
@@ -145,10 +241,26 @@ export class RegistryService {
   async createSite(principal: Principal, dto: CreateSiteDto): Promise<SiteView> {
     const manufacturerId = tenantForWrite(principal, dto.manufacturerId);
     await this.requireManufacturer(manufacturerId);
-    const saved = await this.sites.save(
-      this.sites.create({ manufacturerId, siteCode: dto.siteId, name: dto.name, country: dto.country }),
-    );
-    return this.siteView(saved);
+    return this.dataSource.transaction(async (manager) => {
+      const sites = manager.getRepository(Site);
+      const view = this.siteView(
+        await sites.save(
+          sites.create({ manufacturerId, siteCode: dto.siteId, name: dto.name, country: dto.country }),
+        ),
+      );
+      await this.audit.record(
+        {
+          actor: actorOf(principal),
+          action: 'site.create',
+          entityId: view.id,
+          manufacturerId,
+          after: view,
+          details: { siteId: view.siteId },
+        },
+        manager,
+      );
+      return view;
+    });
   }
 
   async listSites(principal: Principal, query: ListQueryDto): Promise<Page<SiteView>> {
@@ -163,25 +275,45 @@ export class RegistryService {
   }
 
   // ── devices ──────────────────────────────────────────────────────────────────────────────
-  async createDevice(principal: Principal, dto: CreateDeviceDto): Promise<{ device: DeviceView; secret: string }> {
+  async createDevice(
+    principal: Principal,
+    dto: CreateDeviceDto,
+  ): Promise<{ device: DeviceView; secret: string }> {
     const product = await this.requireProduct(principal, dto.productId);
     const site = await this.requireSite(product.manufacturerId, dto.siteId);
     const secret = newSigningSecret();
-    const saved = await this.devices.save(
-      this.devices.create({
-        manufacturerId: product.manufacturerId,
-        productId: product.id,
-        siteId: site.id,
-        deviceCode: dto.deviceId,
-        softwareVersion: dto.softwareVersion,
-        modelVersion: dto.modelVersion,
-        scannerVendor: dto.scannerVendor ?? null,
-        scannerModel: dto.scannerModel ?? null,
-        secretCiphertext: this.secretBox.seal(secret, secretBinding('device', dto.deviceId)),
-        secretRotatedAt: new Date(),
-      }),
-    );
-    return { device: this.deviceView(saved, site), secret };
+    const device = await this.dataSource.transaction(async (manager) => {
+      const devices = manager.getRepository(Device);
+      const view = this.deviceView(
+        await devices.save(
+          devices.create({
+            manufacturerId: product.manufacturerId,
+            productId: product.id,
+            siteId: site.id,
+            deviceCode: dto.deviceId,
+            softwareVersion: dto.softwareVersion,
+            modelVersion: dto.modelVersion,
+            scannerVendor: dto.scannerVendor ?? null,
+            scannerModel: dto.scannerModel ?? null,
+            secretCiphertext: this.secretBox.seal(secret, secretBinding('device', dto.deviceId)),
+            secretRotatedAt: new Date(),
+          }),
+        ),
+        site,
+      );
+      await this.audit.record(
+        {
+          actor: actorOf(principal),
+          action: 'device.create',
+          entityId: view.deviceId,
+          manufacturerId: view.manufacturerId,
+          after: view,
+        },
+        manager,
+      );
+      return view;
+    });
+    return { device, secret };
   }
 
   async listDevices(principal: Principal, query: ListQueryDto): Promise<Page<DeviceView>> {
@@ -190,40 +322,119 @@ export class RegistryService {
     const siteCodes = await this.siteCodesById(page.items.map((device) => device.siteId));
     return {
       ...page,
-      items: page.items.map((device) => this.deviceView(device, { siteCode: siteCodes.get(device.siteId) ?? '' })),
+      items: page.items.map((device) =>
+        this.deviceView(device, { siteCode: siteCodes.get(device.siteId) ?? '' }),
+      ),
     };
   }
 
-  async requireDevice(principal: Principal, deviceCode: string): Promise<Device> {
-    const found = await this.scoped(this.devices.createQueryBuilder('e'), principal)
-      .andWhere('e.device_code = :deviceCode', { deviceCode })
-      .getOne();
+  /**
+   * A device the caller may see; another tenant's device is "not found". Inside a transaction
+   * (`manager`), the row is locked until it ends, so concurrent writes to one device serialise.
+   */
+  async requireDevice(principal: Principal, deviceCode: string, manager?: EntityManager): Promise<Device> {
+    const builder = this.scoped(
+      (manager ? manager.getRepository(Device) : this.devices).createQueryBuilder('e'),
+      principal,
+    ).andWhere('e.device_code = :deviceCode', { deviceCode });
+    const found = await (manager ? builder.setLock('pessimistic_write') : builder).getOne();
     if (!found) throw new NotFoundException(`Device ${deviceCode} does not exist`);
     return found;
   }
 
-  async getDevice(principal: Principal, deviceCode: string): Promise<DeviceView> {
-    const device = await this.requireDevice(principal, deviceCode);
-    const siteCodes = await this.siteCodesById([device.siteId]);
+  async getDevice(principal: Principal, deviceCode: string, manager?: EntityManager): Promise<DeviceView> {
+    const device = await this.requireDevice(principal, deviceCode, manager);
+    const siteCodes = await this.siteCodesById([device.siteId], manager);
     return this.deviceView(device, { siteCode: siteCodes.get(device.siteId) ?? '' });
   }
 
   async updateDevice(principal: Principal, deviceCode: string, dto: UpdateDeviceDto): Promise<DeviceView> {
-    const device = await this.requireDevice(principal, deviceCode);
-    Object.assign(device, Object.fromEntries(Object.entries(dto).filter(([, value]) => value !== undefined)));
-    await this.devices.save(device);
-    return this.getDevice(principal, deviceCode);
+    return this.dataSource.transaction(async (manager) => {
+      const device = await this.requireDevice(principal, deviceCode, manager);
+      refuseIfRevoked('Device', deviceCode, device.revokedAt);
+      const before = await this.getDevice(principal, deviceCode, manager);
+      Object.assign(
+        device,
+        Object.fromEntries(Object.entries(dto).filter(([, value]) => value !== undefined)),
+      );
+      await manager.getRepository(Device).save(device);
+      const after = await this.getDevice(principal, deviceCode, manager);
+      await this.audit.record(
+        {
+          actor: actorOf(principal),
+          action: 'device.update',
+          entityId: deviceCode,
+          manufacturerId: device.manufacturerId,
+          before,
+          after,
+          details: { changed: changedFields(before, after).filter((field) => field !== 'updatedAt') },
+        },
+        manager,
+      );
+      return after;
+    });
   }
 
   /** Issues a new secret; the old one stops verifying once consumers refresh (within their cache TTL). */
-  async rotateDeviceSecret(principal: Principal, deviceCode: string): Promise<{ deviceId: string; secret: string }> {
-    const device = await this.requireDevice(principal, deviceCode);
+  async rotateDeviceSecret(
+    principal: Principal,
+    deviceCode: string,
+    reason: string,
+  ): Promise<{ deviceId: string; secret: string }> {
     const secret = newSigningSecret();
-    await this.devices.update(
-      { id: device.id },
-      { secretCiphertext: this.secretBox.seal(secret, secretBinding('device', deviceCode)), secretRotatedAt: new Date() },
-    );
+    await this.dataSource.transaction(async (manager) => {
+      const before = await this.getDevice(principal, deviceCode, manager);
+      refuseIfRevoked('Device', deviceCode, before.revokedAt);
+      await manager.getRepository(Device).update(
+        { id: before.id },
+        {
+          secretCiphertext: this.secretBox.seal(secret, secretBinding('device', deviceCode)),
+          secretRotatedAt: new Date(),
+        },
+      );
+      const after = await this.getDevice(principal, deviceCode, manager);
+      await this.audit.record(
+        {
+          actor: actorOf(principal),
+          action: 'device.secret_rotate',
+          entityId: deviceCode,
+          manufacturerId: before.manufacturerId,
+          before,
+          after,
+          reason,
+        },
+        manager,
+      );
+    });
     return { deviceId: deviceCode, secret };
+  }
+
+  /**
+   * Revokes a device for good: it stays in the registry (its analyses refer to it) but every event it
+   * sends from now on is dead-lettered as revoked_sender (within the consumers' sender cache TTL).
+   */
+  async revokeDevice(principal: Principal, deviceCode: string, reason: string): Promise<DeviceView> {
+    return this.dataSource.transaction(async (manager) => {
+      const before = await this.getDevice(principal, deviceCode, manager);
+      refuseIfRevoked('Device', deviceCode, before.revokedAt);
+      await manager.query(`UPDATE devices SET revoked_at = now(), updated_at = now() WHERE id = $1`, [
+        before.id,
+      ]);
+      const after = await this.getDevice(principal, deviceCode, manager);
+      await this.audit.record(
+        {
+          actor: actorOf(principal),
+          action: 'device.revoke',
+          entityId: deviceCode,
+          manufacturerId: before.manufacturerId,
+          before,
+          after,
+          reason,
+        },
+        manager,
+      );
+      return after;
+    });
   }
 
   // ── data sources ─────────────────────────────────────────────────────────────────────────
@@ -234,18 +445,35 @@ export class RegistryService {
     const manufacturerId = tenantForWrite(principal, dto.manufacturerId);
     const site = await this.requireSite(manufacturerId, dto.siteId);
     const secret = newSigningSecret();
-    const saved = await this.dataSources.save(
-      this.dataSources.create({
-        manufacturerId,
-        siteId: site.id,
-        sourceCode: dto.sourceId,
-        name: dto.name,
-        kind: dto.kind,
-        secretCiphertext: this.secretBox.seal(secret, secretBinding('data-source', dto.sourceId)),
-        secretRotatedAt: new Date(),
-      }),
-    );
-    return { dataSource: this.dataSourceView(saved, site), secret };
+    const dataSource = await this.dataSource.transaction(async (manager) => {
+      const sources = manager.getRepository(ClinicalDataSource);
+      const view = this.dataSourceView(
+        await sources.save(
+          sources.create({
+            manufacturerId,
+            siteId: site.id,
+            sourceCode: dto.sourceId,
+            name: dto.name,
+            kind: dto.kind,
+            secretCiphertext: this.secretBox.seal(secret, secretBinding('data-source', dto.sourceId)),
+            secretRotatedAt: new Date(),
+          }),
+        ),
+        site,
+      );
+      await this.audit.record(
+        {
+          actor: actorOf(principal),
+          action: 'data_source.create',
+          entityId: view.sourceId,
+          manufacturerId,
+          after: view,
+        },
+        manager,
+      );
+      return view;
+    });
+    return { dataSource, secret };
   }
 
   async listDataSources(principal: Principal, query: ListQueryDto): Promise<Page<DataSourceView>> {
@@ -253,29 +481,92 @@ export class RegistryService {
     const siteCodes = await this.siteCodesById(page.items.map((source) => source.siteId));
     return {
       ...page,
-      items: page.items.map((source) => this.dataSourceView(source, { siteCode: siteCodes.get(source.siteId) ?? '' })),
+      items: page.items.map((source) =>
+        this.dataSourceView(source, { siteCode: siteCodes.get(source.siteId) ?? '' }),
+      ),
     };
   }
 
-  async rotateDataSourceSecret(principal: Principal, sourceCode: string): Promise<{ sourceId: string; secret: string }> {
-    const found = await this.scoped(this.dataSources.createQueryBuilder('e'), principal)
+  /** A data source the caller may see, locked until the transaction of `manager` ends. */
+  private async lockDataSource(
+    principal: Principal,
+    sourceCode: string,
+    manager: EntityManager,
+  ): Promise<DataSourceView> {
+    const found = await this.scoped(
+      manager.getRepository(ClinicalDataSource).createQueryBuilder('e'),
+      principal,
+    )
       .andWhere('e.source_code = :sourceCode', { sourceCode })
+      .setLock('pessimistic_write')
       .getOne();
     if (!found) throw new NotFoundException(`Data source ${sourceCode} does not exist`);
+    const siteCodes = await this.siteCodesById([found.siteId], manager);
+    return this.dataSourceView(found, { siteCode: siteCodes.get(found.siteId) ?? '' });
+  }
+
+  async rotateDataSourceSecret(
+    principal: Principal,
+    sourceCode: string,
+    reason: string,
+  ): Promise<{ sourceId: string; secret: string }> {
     const secret = newSigningSecret();
-    await this.dataSources.update(
-      { id: found.id },
-      {
-        secretCiphertext: this.secretBox.seal(secret, secretBinding('data-source', sourceCode)),
-        secretRotatedAt: new Date(),
-      },
-    );
+    await this.dataSource.transaction(async (manager) => {
+      const before = await this.lockDataSource(principal, sourceCode, manager);
+      refuseIfRevoked('Data source', sourceCode, before.revokedAt);
+      await manager.getRepository(ClinicalDataSource).update(
+        { id: before.id },
+        {
+          secretCiphertext: this.secretBox.seal(secret, secretBinding('data-source', sourceCode)),
+          secretRotatedAt: new Date(),
+        },
+      );
+      const after = await this.lockDataSource(principal, sourceCode, manager);
+      await this.audit.record(
+        {
+          actor: actorOf(principal),
+          action: 'data_source.secret_rotate',
+          entityId: sourceCode,
+          manufacturerId: before.manufacturerId,
+          before,
+          after,
+          reason,
+        },
+        manager,
+      );
+    });
     return { sourceId: sourceCode, secret };
+  }
+
+  /** Revokes a data source for good; its events are dead-lettered as revoked_sender from then on. */
+  async revokeDataSource(principal: Principal, sourceCode: string, reason: string): Promise<DataSourceView> {
+    return this.dataSource.transaction(async (manager) => {
+      const before = await this.lockDataSource(principal, sourceCode, manager);
+      refuseIfRevoked('Data source', sourceCode, before.revokedAt);
+      await manager.query(`UPDATE data_sources SET revoked_at = now() WHERE id = $1`, [before.id]);
+      const after = await this.lockDataSource(principal, sourceCode, manager);
+      await this.audit.record(
+        {
+          actor: actorOf(principal),
+          action: 'data_source.revoke',
+          entityId: sourceCode,
+          manufacturerId: before.manufacturerId,
+          before,
+          after,
+          reason,
+        },
+        manager,
+      );
+      return after;
+    });
   }
 
   // ── shared ───────────────────────────────────────────────────────────────────────────────
   /** Restricts a query on a table with manufacturer_id to the caller's tenant (none for platform admins). */
-  private scoped<T extends ObjectLiteral>(builder: SelectQueryBuilder<T>, principal: Principal): SelectQueryBuilder<T> {
+  private scoped<T extends ObjectLiteral>(
+    builder: SelectQueryBuilder<T>,
+    principal: Principal,
+  ): SelectQueryBuilder<T> {
     const tenant = tenantForRead(principal);
     return tenant ? builder.andWhere('e.manufacturer_id = :tenant', { tenant }) : builder;
   }
@@ -306,9 +597,9 @@ export class RegistryService {
     return { total, items, nextCursor };
   }
 
-  private async siteCodesById(siteIds: string[]): Promise<Map<string, string>> {
+  private async siteCodesById(siteIds: string[], manager?: EntityManager): Promise<Map<string, string>> {
     if (siteIds.length === 0) return new Map();
-    const rows = await this.dataSource
+    const rows = await (manager ?? this.dataSource)
       .createQueryBuilder()
       .select(['s.id AS id', 's.site_code AS code'])
       .from(Site, 's')
@@ -342,6 +633,7 @@ export class RegistryService {
       secretRotatedAt: device.secretRotatedAt,
       createdAt: device.createdAt,
       updatedAt: device.updatedAt,
+      revokedAt: device.revokedAt ?? null,
     };
   }
 
@@ -355,6 +647,7 @@ export class RegistryService {
       kind: source.kind,
       secretRotatedAt: source.secretRotatedAt,
       createdAt: source.createdAt,
+      revokedAt: source.revokedAt ?? null,
     };
   }
 }

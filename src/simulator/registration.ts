@@ -400,7 +400,7 @@ export async function registerFleet(
     } else if (options.rotateSecrets || !entry.devices[device.deviceId]) {
       const rotated = await api.post<{ deviceId: string; secret: string }>(
         `/api/v1/devices/${encodeURIComponent(device.deviceId)}/secret`,
-        {},
+        { reason: 'fleet simulator: secret rotated on request or not held locally' },
       );
       entry.devices[device.deviceId] = rotated.secret;
       store.touch(entry);
@@ -440,7 +440,7 @@ export async function registerFleet(
     } else if (options.rotateSecrets || !entry.dataSources[site.dataSourceId]) {
       const rotated = await api.post<{ sourceId: string; secret: string }>(
         `/api/v1/data-sources/${encodeURIComponent(site.dataSourceId)}/secret`,
-        {},
+        { reason: 'fleet simulator: secret rotated on request or not held locally' },
       );
       entry.dataSources[site.dataSourceId] = rotated.secret;
       store.touch(entry);

@@ -8,6 +8,8 @@ export const TEST_KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? `127.0.0.1:${proc
 export const TEST_PSEUDONYM_KEY = '11'.repeat(32);
 export const TEST_MASTER_KEY = '22'.repeat(32);
 export const TEST_ADMIN_TOKEN = 'test-bootstrap-admin-token-0123456789';
+/** Ed25519 seed that signs audit checkpoints in tests: one key for the whole run, so every checkpoint is trusted. */
+export const TEST_AUDIT_SIGNING_KEY = '33'.repeat(32);
 
 /**
  * Environment for one test file: its own topic prefix and consumer group, so test files sharing the
@@ -24,6 +26,7 @@ export function isolatedEnvironment(label: string): Record<string, string> {
     FW_PSEUDONYM_KEY: TEST_PSEUDONYM_KEY,
     FW_MASTER_KEY: TEST_MASTER_KEY,
     FW_BOOTSTRAP_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    FW_AUDIT_SIGNING_KEY: TEST_AUDIT_SIGNING_KEY,
     LOG_LEVEL: 'warn',
   };
 }

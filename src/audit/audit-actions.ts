@@ -1,0 +1,26 @@
+/**
+ * Every action the audit trail records, as data: the entity it concerns and whether the caller must
+ * give a reason. A reason is required where a regulator or an investigator would ask "why": when a
+ * credential is replaced or withdrawn (21 CFR 11.10(e) asks for the trail to record operator actions;
+ * 11.10(d)/(g) make credential changes the events that decide who could act). AuditService.record
+ * refuses an action that is not listed here, or a listed one without its required reason.
+ */
+export const AUDIT_ACTIONS = {
+  'manufacturer.create': { entityType: 'manufacturer', requiresReason: false },
+  'api_key.issue': { entityType: 'api_key', requiresReason: false },
+  'api_key.revoke': { entityType: 'api_key', requiresReason: true },
+  'product.create': { entityType: 'product', requiresReason: false },
+  'model_version.create': { entityType: 'model_version', requiresReason: false },
+  'site.create': { entityType: 'site', requiresReason: false },
+  'device.create': { entityType: 'device', requiresReason: false },
+  'device.update': { entityType: 'device', requiresReason: false },
+  'device.secret_rotate': { entityType: 'device', requiresReason: true },
+  'device.revoke': { entityType: 'device', requiresReason: true },
+  'data_source.create': { entityType: 'data_source', requiresReason: false },
+  'data_source.secret_rotate': { entityType: 'data_source', requiresReason: true },
+  'data_source.revoke': { entityType: 'data_source', requiresReason: true },
+} as const satisfies Record<string, { entityType: string; requiresReason: boolean }>;
+
+export type AuditAction = keyof typeof AUDIT_ACTIONS;
+
+export const AUDIT_ENTITY_TYPES = [...new Set(Object.values(AUDIT_ACTIONS).map((a) => a.entityType))];
