@@ -2,7 +2,7 @@ import { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { copyLine, CopyValue } from './copy-text';
+import { copyLine } from './copy-text';
 import { AcceptedEvent, RejectedEvent } from './event-decoder';
 import { IngestTopicRole } from './event-validation';
 import { TABLE_SPECS, TableSpec } from './ingestion-tables';
@@ -33,6 +33,14 @@ export interface BatchWriteResult {
 }
 
 const offsetOf = (event: { message: { offset: string } }): bigint => BigInt(event.message.offset);
+
+/** A second copy of an eventId inside one batch is a duplicate too; the first is kept. */
+function uniqueByEventId<R extends IngestTopicRole>(events: AcceptedEvent<R>[]): AcceptedEvent<R>[] {
+  const seen = new Set<string>();
+  return events.filter(
+    (event) => !seen.has(event.event.eventId) && seen.add(event.event.eventId) !== undefined,
+  );
+}
 
 /** SQLSTATE classes 22 (data exception) and 23 (integrity violation): the row is at fault, not the database. */
 function isRowFault(error: unknown): boolean {
@@ -65,12 +73,16 @@ export class IngestionWriter {
   }
 
   async write<R extends IngestTopicRole>(batch: BatchToWrite<R>): Promise<BatchWriteResult> {
+    // The COPY text (pseudonymisation included) is built before the transaction opens, so the
+    // transaction holds its locks only while PostgreSQL works, not while this process computes.
+    const unique = uniqueByEventId(batch.accepted);
+    const prepared = { events: unique, copyTexts: this.copyTexts(batch.role, unique, batch.partition) };
     const client = await this.pool.connect();
     try {
       await this.prepareSession(client);
       await client.query('BEGIN');
       try {
-        const result = await this.writeInTransaction(client, batch);
+        const result = await this.writeInTransaction(client, batch, prepared);
         await client.query('COMMIT');
         return result;
       } catch (error) {
@@ -85,6 +97,7 @@ export class IngestionWriter {
   private async writeInTransaction<R extends IngestTopicRole>(
     client: PoolClient,
     batch: BatchToWrite<R>,
+    prepared: { events: AcceptedEvent<R>[]; copyTexts: string[] },
   ): Promise<BatchWriteResult> {
     // The row lock serialises two consumers that briefly own the same partition during a rebalance.
     await client.query(
@@ -106,15 +119,16 @@ export class IngestionWriter {
       return { received: 0, stored: 0, duplicates: 0, deadLettered: 0, alreadyProcessed };
     }
 
-    // A second copy of an eventId inside one batch is a duplicate too; keep the first.
-    const seen = new Set<string>();
-    const unique = accepted.filter(
-      (event) => !seen.has(event.event.eventId) && seen.add(event.event.eventId) !== undefined,
-    );
+    // Usually nothing was filtered and the prepared text is used as is; after a replay, only the rest.
+    const unique = accepted.length === batch.accepted.length ? prepared.events : uniqueByEventId(accepted);
+    const copyTexts =
+      unique === prepared.events ? prepared.copyTexts : this.copyTexts(batch.role, unique, batch.partition);
 
     const storageRejects: RejectedEvent[] = [];
     const stored =
-      unique.length > 0 ? await this.writeIsolatingFaults(client, batch, unique, storageRejects) : 0;
+      unique.length > 0
+        ? await this.writeIsolatingFaults(client, batch, unique, storageRejects, false, copyTexts)
+        : 0;
     if (storageRejects.length > 0) await batch.deadLetterStorageRejects(storageRejects);
     const deadLetters = [...rejected, ...storageRejects];
     if (deadLetters.length > 0)
@@ -151,16 +165,13 @@ export class IngestionWriter {
     batch: BatchToWrite<R>,
     events: AcceptedEvent<R>[],
     storageRejects: RejectedEvent[],
-    bisecting = false,
+    bisecting: boolean,
+    copyTexts: string[] = this.copyTexts(batch.role, events, batch.partition),
   ): Promise<number> {
     const spec = TABLE_SPECS[batch.role] as TableSpec<R>;
     await client.query('SAVEPOINT ingest_chunk');
     try {
-      const stored = await this.copyAndMerge(
-        client,
-        spec,
-        spec.toRows(events, batch.partition, this.pseudonymiser),
-      );
+      const stored = await this.copyAndMerge(client, spec, copyTexts);
       // A failed chunk's staging rows vanish with its savepoint; a successful one's stay until commit
       // (ON COMMIT DELETE ROWS), so only a bisection, where another chunk follows, must clear them.
       if (bisecting) await client.query(`TRUNCATE ${spec.tables.map((table) => table.stage).join(', ')}`);
@@ -189,20 +200,31 @@ export class IngestionWriter {
     }
   }
 
+  /** COPY text per staged table of the role, in `spec.tables` order. */
+  private copyTexts<R extends IngestTopicRole>(
+    role: R,
+    events: AcceptedEvent<R>[],
+    partition: number,
+  ): string[] {
+    const spec = TABLE_SPECS[role] as TableSpec<R>;
+    return spec.toRows(events, partition, this.pseudonymiser).map((rows) => {
+      let text = '';
+      for (const row of rows) text += copyLine(row);
+      return text;
+    });
+  }
+
   private async copyAndMerge<R extends IngestTopicRole>(
     client: PoolClient,
     spec: TableSpec<R>,
-    rowsPerTable: CopyValue[][][],
+    copyTexts: string[],
   ): Promise<number> {
     for (const [index, table] of spec.tables.entries()) {
-      const rows = rowsPerTable[index];
-      if (rows.length === 0) continue;
-      let text = '';
-      for (const row of rows) text += copyLine(row);
+      if (copyTexts[index].length === 0) continue;
       const copyStream = client.query(
         copyFrom(`COPY ${table.stage} (${table.columns.join(', ')}) FROM STDIN`),
       );
-      await pipeline(Readable.from([text]), copyStream);
+      await pipeline(Readable.from([copyTexts[index]]), copyStream);
     }
     const merged = await client.query<{ stored: number }>(spec.mergeSql);
     return merged.rows[0].stored;
