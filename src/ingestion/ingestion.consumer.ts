@@ -198,15 +198,23 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
 
   /** Consumer lag per topic: log-end offsets minus the group's committed offsets. */
   async lagByTopic(): Promise<Record<string, number | null>> {
-    const admin = this.kafka.admin();
+    // Few, short retries: this answers an HTTP request, and a topic that does not exist must not keep
+    // kafkajs retrying metadata in the background long after the response was sent.
+    const admin = this.kafka.admin({ retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1_000 } });
     const lag: Record<string, number | null> = {};
     try {
       await admin.connect();
+      const existing = new Set(await admin.listTopics());
       for (const topic of ingestTopics(this.topics)) {
-        const [ends, committed] = await Promise.all([
-          admin.fetchTopicOffsets(topic),
-          admin.fetchOffsets({ groupId: this.config.KAFKA_CONSUMER_GROUP, topics: [topic] }),
-        ]);
+        if (!existing.has(topic)) {
+          lag[topic] = null;
+          continue;
+        }
+        const ends = await admin.fetchTopicOffsets(topic);
+        const committed = await admin.fetchOffsets({
+          groupId: this.config.KAFKA_CONSUMER_GROUP,
+          topics: [topic],
+        });
         const committedByPartition = new Map(
           (committed[0]?.partitions ?? [])
             .filter((p) => p.offset !== '-1')
@@ -226,7 +234,7 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
   }
 
   async isKafkaReachable(): Promise<boolean> {
-    const admin = this.kafka.admin();
+    const admin = this.kafka.admin({ retry: { retries: 0 } });
     try {
       await admin.connect();
       await admin.listTopics();
