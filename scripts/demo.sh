@@ -4,7 +4,7 @@
 # until Ctrl-C. Dependencies were installed by the `predemo` step (scripts/ensure-deps.js).
 #
 # Configuration (all optional): DATABASE_URL, KAFKA_BROKERS, PORT (3000), DEMO_MONTHS (6), DEMO_SITES (10),
-# DEMO_DURATION_SECONDS (120: how long the simulated months take in real time), DEMO_SEED (demo).
+# DEMO_DURATION_SECONDS (120: how long the simulated months take in real time), DEMO_SEED (a new one per run, so a second demo adds new events rather than resending the same eventIds).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -77,7 +77,7 @@ echo "Fieldwatch is up at $API (log: $APP_LOG)"
 MONTHS="${DEMO_MONTHS:-6}"
 BIAS_FROM="$(node -e "const d=new Date();d.setUTCMonth(d.getUTCMonth()-2);process.stdout.write(d.toISOString().slice(0,10))")"
 npm run --silent simulate -- \
-  --api-url "$API" --sites "${DEMO_SITES:-10}" --months "$MONTHS" --seed "${DEMO_SEED:-demo}" \
+  --api-url "$API" --sites "${DEMO_SITES:-10}" --months "$MONTHS" --seed "${DEMO_SEED:-demo-$(date +%s)}" \
   --duration-seconds "${DEMO_DURATION_SECONDS:-120}" --site-bias "SH-RJ:$BIAS_FROM:-0.05" \
   --malformed-rate 0.002 --forged-rate 0.001 --duplicate-rate 0.005 >"$STATE/simulation-summary.json"
 echo "Simulation summary: $STATE/simulation-summary.json"
