@@ -26,7 +26,9 @@ describe('kill -9 mid-ingestion and restart', () => {
     await ensureTopics(TEST_KAFKA_BROKERS.split(','), allTopics(topics), 3);
     // Register the fleet through an in-process API, then leave ingestion to the separate process.
     const registrar = await startApp({ ...environment, FW_PROCESS_ROLE: 'api' });
-    const fleet = await registerFleet(registrar, `Crash-${run}`, [{ siteId: site, devices, dataSources: [] }]);
+    const fleet = await registerFleet(registrar, `Crash-${run}`, [
+      { siteId: site, devices, dataSources: [] },
+    ]);
     await registrar.close();
 
     const { producer } = await connectedProducer(TEST_KAFKA_BROKERS);
@@ -39,7 +41,9 @@ describe('kill -9 mid-ingestion and restart', () => {
     for (let start = 0; start < all.length; start += 500) {
       await producer.send({
         topic: topics.analyses,
-        messages: all.slice(start, start + 500).map(({ deviceId, event }) => signedMessage(deviceId, event, fleet.devices[deviceId])),
+        messages: all
+          .slice(start, start + 500)
+          .map(({ deviceId, event }) => signedMessage(deviceId, event, fleet.devices[deviceId])),
       });
     }
     await producer.disconnect();
@@ -66,11 +70,12 @@ describe('kill -9 mid-ingestion and restart', () => {
     const app = new AppProcess(environment, 39_000 + Math.floor(Math.random() * 1000));
     await app.start();
     // Kill as soon as ingestion is under way but far from done: batches are in flight.
-    const partial = await pollUntil(progress, (p) => p.received > 0, { intervalMs: 20, what: 'ingestion to begin' }).catch(
-      (error: Error) => {
-        throw new Error(`${error.message}\n--- app log ---\n${app.log}`);
-      },
-    );
+    const partial = await pollUntil(progress, (p) => p.received > 0, {
+      intervalMs: 20,
+      what: 'ingestion to begin',
+    }).catch((error: Error) => {
+      throw new Error(`${error.message}\n--- app log ---\n${app.log}`);
+    });
     await app.kill();
     const atKill = await progress();
     expect(partial.received).toBeLessThan(total);
@@ -83,7 +88,12 @@ describe('kill -9 mid-ingestion and restart', () => {
     });
     await app.stop();
 
-    expect(final).toEqual({ received: total, stored: uniqueEvents, duplicates: duplicateCopies, deadLettered: 0 });
+    expect(final).toEqual({
+      received: total,
+      stored: uniqueEvents,
+      duplicates: duplicateCopies,
+      deadLettered: 0,
+    });
     const rows = await database.query(
       `SELECT count(*)::int AS analyses, count(DISTINCT event_id)::int AS distinct_ids
          FROM analyses a JOIN devices d ON d.id = a.device_id WHERE d.device_code = ANY($1)`,

@@ -15,7 +15,12 @@ import {
   signedMessage,
 } from './helpers/events';
 import { pollUntil } from './helpers/poll';
-import { isolatedEnvironment, TEST_ADMIN_TOKEN, TEST_DATABASE_URL, TEST_KAFKA_BROKERS } from './helpers/test-environment';
+import {
+  isolatedEnvironment,
+  TEST_ADMIN_TOKEN,
+  TEST_DATABASE_URL,
+  TEST_KAFKA_BROKERS,
+} from './helpers/test-environment';
 
 const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
 
@@ -50,7 +55,9 @@ describe('ingestion of signed events from real Kafka into real PostgreSQL', () =
     return Object.fromEntries((response.body.topics as TopicCounters[]).map((t) => [t.topic, t]));
   };
   const waitForReceived = (topic: string, received: number) =>
-    pollUntil(stats, (s) => (s[topic]?.received ?? 0) >= received, { what: `${received} received on ${topic}` });
+    pollUntil(stats, (s) => (s[topic]?.received ?? 0) >= received, {
+      what: `${received} received on ${topic}`,
+    });
 
   beforeAll(async () => {
     await ensureTopics(TEST_KAFKA_BROKERS.split(','), allTopics(topics), 3);
@@ -79,22 +86,40 @@ describe('ingestion of signed events from real Kafka into real PostgreSQL', () =
         futureField: { kept: true },
       }),
     );
-    await producer.send({ topic: topics.analyses, messages: analyses.map((event) => signedMessage(device, event, secret)) });
+    await producer.send({
+      topic: topics.analyses,
+      messages: analyses.map((event) => signedMessage(device, event, secret)),
+    });
     await producer.send({
       topic: topics.outcomes,
-      messages: [signedMessage(site, invasiveFfrEvent(cathLab, site, `p-${run}-0`), fleet.dataSources[cathLab])],
+      messages: [
+        signedMessage(site, invasiveFfrEvent(cathLab, site, `p-${run}-0`), fleet.dataSources[cathLab]),
+      ],
     });
     await producer.send({
       topic: topics.deviceEvents,
-      messages: [signedMessage(device, deviceEvent(device), secret), signedMessage(device, deviceEvent(device, { kind: 'heartbeat', code: null, message: null }), secret)],
+      messages: [
+        signedMessage(device, deviceEvent(device), secret),
+        signedMessage(device, deviceEvent(device, { kind: 'heartbeat', code: null, message: null }), secret),
+      ],
     });
 
     await waitForReceived(topics.analyses, 40);
     await waitForReceived(topics.outcomes, 1);
     await waitForReceived(topics.deviceEvents, 2);
     const counters = await stats();
-    expect(counters[topics.analyses]).toMatchObject({ received: 40, stored: 40, duplicates: 0, deadLettered: 0 });
-    expect(counters[topics.outcomes]).toMatchObject({ received: 1, stored: 1, duplicates: 0, deadLettered: 0 });
+    expect(counters[topics.analyses]).toMatchObject({
+      received: 40,
+      stored: 40,
+      duplicates: 0,
+      deadLettered: 0,
+    });
+    expect(counters[topics.outcomes]).toMatchObject({
+      received: 1,
+      stored: 1,
+      duplicates: 0,
+      deadLettered: 0,
+    });
     expect(counters[topics.deviceEvents]).toMatchObject({ received: 2, stored: 2 });
 
     const rows = await database.query(
@@ -157,7 +182,9 @@ describe('ingestion of signed events from real Kafka into real PostgreSQL', () =
       .expect(200);
     expect(rest.body.items).toHaveLength(15);
     expect(rest.body.nextCursor).toBeNull();
-    const allIds = new Set([...page.body.items, ...rest.body.items].map((item: { eventId: string }) => item.eventId));
+    const allIds = new Set(
+      [...page.body.items, ...rest.body.items].map((item: { eventId: string }) => item.eventId),
+    );
     expect(allIds.size).toBe(40);
   });
 
@@ -176,25 +203,52 @@ describe('ingestion of signed events from real Kafka into real PostgreSQL', () =
 
     const badMessages: Array<{ code: string; message: Message }> = [
       { code: 'json_invalid', message: raw('{"schema": "fieldwatch.analysis/1", ') },
-      { code: 'schema_unsupported', message: signedMessage(device, analysisEvent(device, site, { schema: 'fieldwatch.analysis/2' }), secret) },
+      {
+        code: 'schema_unsupported',
+        message: signedMessage(
+          device,
+          analysisEvent(device, site, { schema: 'fieldwatch.analysis/2' }),
+          secret,
+        ),
+      },
       { code: 'field_missing', message: withoutField('occurredAt') },
-      { code: 'field_type_invalid', message: signedMessage(device, analysisEvent(device, site, { processingSeconds: 'slow' }), secret) },
+      {
+        code: 'field_type_invalid',
+        message: signedMessage(device, analysisEvent(device, site, { processingSeconds: 'slow' }), secret),
+      },
       {
         code: 'value_out_of_range',
-        message: signedMessage(device, analysisEvent(device, site, { vessels: [{ vessel: 'LAD', ctFfr: 1.2 }] }), secret),
+        message: signedMessage(
+          device,
+          analysisEvent(device, site, { vessels: [{ vessel: 'LAD', ctFfr: 1.2 }] }),
+          secret,
+        ),
       },
-      { code: 'unknown_sender', message: signedMessage('DEV-UNKNOWN', analysisEvent('DEV-UNKNOWN', site), secret) },
+      {
+        code: 'unknown_sender',
+        message: signedMessage('DEV-UNKNOWN', analysisEvent('DEV-UNKNOWN', site), secret),
+      },
       { code: 'signature_missing', message: raw(JSON.stringify(analysisEvent(device, site))) },
-      { code: 'signature_invalid', message: signedMessage(device, analysisEvent(device, site), 'fws_not-the-secret') },
+      {
+        code: 'signature_invalid',
+        message: signedMessage(device, analysisEvent(device, site), 'fws_not-the-secret'),
+      },
       { code: 'signature_invalid', message: tampered },
       {
         code: 'message_too_large',
-        message: signedMessage(device, analysisEvent(device, site, { padding: 'x'.repeat(300 * 1024) }), secret),
+        message: signedMessage(
+          device,
+          analysisEvent(device, site, { padding: 'x'.repeat(300 * 1024) }),
+          secret,
+        ),
       },
       // A device reporting a site other than its registered installation.
       { code: 'site_mismatch', message: signedMessage(device, analysisEvent(device, otherSite), secret) },
       // Signed with the other device's valid secret but claiming the first device's identity.
-      { code: 'signature_invalid', message: signedMessage(device, analysisEvent(device, site), fleet.devices[otherSiteDevice]) },
+      {
+        code: 'signature_invalid',
+        message: signedMessage(device, analysisEvent(device, site), fleet.devices[otherSiteDevice]),
+      },
     ];
     const good = [analysisEvent(device, site), duplicateOf, analysisEvent(device, site)];
     const messages: Message[] = [
@@ -247,7 +301,11 @@ describe('ingestion of signed events from real Kafka into real PostgreSQL', () =
       topic: topics.outcomes,
       messages: [
         signedMessage(otherSite, invasiveFfrEvent(cathLab, otherSite, 'p-x'), fleet.dataSources[cathLab]),
-        signedMessage(site, invasiveFfrEvent(cathLab, site, 'p-y', { type: 'invasive_ffr', value: undefined }), fleet.dataSources[cathLab]),
+        signedMessage(
+          site,
+          invasiveFfrEvent(cathLab, site, 'p-y', { type: 'invasive_ffr', value: undefined }),
+          fleet.dataSources[cathLab],
+        ),
       ],
     });
     const unsigned = signedMessage(device, deviceEvent(device), fleet.devices[device]);

@@ -134,7 +134,11 @@ describe('GET /api/v1/performance on the oracle fixture, end to end', () => {
     for (const claim of response.claims) expect(typeof claim.holds).toBe('boolean');
     expect(JSON.stringify(response)).not.toContain(run + '-P');
     // Every analysed vessel of this fixture was wired: nothing to correct, corrected = naive.
-    expect(response.verificationBias).toMatchObject({ analysedVessels: 500, verifiedVessels: 500, verifiedFraction: 1 });
+    expect(response.verificationBias).toMatchObject({
+      analysedVessels: 500,
+      verifiedVessels: 500,
+      verifiedFraction: 1,
+    });
     near(response.verificationBias.sensitivity.estimate, overall.sensitivity.estimate);
     near(response.verificationBias.specificity.estimate, overall.specificity.estimate);
     expect(overall.pearson.n).toBe(500);

@@ -29,7 +29,12 @@ describe('registry and API keys (real PostgreSQL)', () => {
   });
 
   it('denies every API route without a key, and health stays public', async () => {
-    for (const path of ['/api/v1/products', '/api/v1/devices', '/api/v1/analyses', '/api/v1/ingestion/stats']) {
+    for (const path of [
+      '/api/v1/products',
+      '/api/v1/devices',
+      '/api/v1/analyses',
+      '/api/v1/ingestion/stats',
+    ]) {
       const response = await request(server).get(path).expect(401);
       expect(response.body).toEqual({
         statusCode: 401,
@@ -42,7 +47,11 @@ describe('registry and API keys (real PostgreSQL)', () => {
   });
 
   it('applies the roles matrix: a manufacturer key cannot create tenants or read platform stats', async () => {
-    await request(server).post('/api/v1/manufacturers').set(bearer(tenantA.manufacturerKey)).send({ name: 'X' }).expect(403);
+    await request(server)
+      .post('/api/v1/manufacturers')
+      .set(bearer(tenantA.manufacturerKey))
+      .send({ name: 'X' })
+      .expect(403);
     await request(server).get('/api/v1/ingestion/stats').set(bearer(tenantA.manufacturerKey)).expect(403);
     const researcher = await request(server)
       .post('/api/v1/api-keys')
@@ -56,13 +65,25 @@ describe('registry and API keys (real PostgreSQL)', () => {
   });
 
   it("scopes every registry read to the key's tenant", async () => {
-    const products = await request(server).get('/api/v1/products').set(bearer(tenantA.manufacturerKey)).expect(200);
+    const products = await request(server)
+      .get('/api/v1/products')
+      .set(bearer(tenantA.manufacturerKey))
+      .expect(200);
     expect(products.body.items.map((p: { id: string }) => p.id)).toEqual([tenantA.productId]);
     expect(products.body.total).toBe(1);
-    await request(server).get(`/api/v1/products/${tenantB.productId}`).set(bearer(tenantA.manufacturerKey)).expect(404);
-    const devices = await request(server).get('/api/v1/devices').set(bearer(tenantA.manufacturerKey)).expect(200);
+    await request(server)
+      .get(`/api/v1/products/${tenantB.productId}`)
+      .set(bearer(tenantA.manufacturerKey))
+      .expect(404);
+    const devices = await request(server)
+      .get('/api/v1/devices')
+      .set(bearer(tenantA.manufacturerKey))
+      .expect(200);
     expect(devices.body.items.map((d: { deviceId: string }) => d.deviceId)).toEqual([`A-DEV-${suffix}`]);
-    await request(server).get(`/api/v1/devices/B-DEV-${suffix}`).set(bearer(tenantA.manufacturerKey)).expect(404);
+    await request(server)
+      .get(`/api/v1/devices/B-DEV-${suffix}`)
+      .set(bearer(tenantA.manufacturerKey))
+      .expect(404);
     await request(server)
       .post(`/api/v1/devices/B-DEV-${suffix}/secret`)
       .set(bearer(tenantA.manufacturerKey))
@@ -91,7 +112,10 @@ describe('registry and API keys (real PostgreSQL)', () => {
   it('shows signing secrets once and stores only ciphertext, and API keys only as hashes', async () => {
     const secret = tenantA.devices[`A-DEV-${suffix}`];
     expect(secret).toMatch(/^fws_[A-Za-z0-9_-]{43}$/);
-    const listed = await request(server).get('/api/v1/devices').set(bearer(tenantA.manufacturerKey)).expect(200);
+    const listed = await request(server)
+      .get('/api/v1/devices')
+      .set(bearer(tenantA.manufacturerKey))
+      .expect(200);
     expect(JSON.stringify(listed.body)).not.toContain(secret);
     expect(listed.body.items[0]).not.toHaveProperty('secret');
 
@@ -130,7 +154,14 @@ describe('registry and API keys (real PostgreSQL)', () => {
     const invalid = await request(server)
       .post('/api/v1/products')
       .set(bearer(tenantA.manufacturerKey))
-      .send({ name: 'Bad', udiDi: 'x', riskClass: 'IV', jurisdictions: ['MARS'], ffrThreshold: 2, premarketClaims: {} })
+      .send({
+        name: 'Bad',
+        udiDi: 'x',
+        riskClass: 'IV',
+        jurisdictions: ['MARS'],
+        ffrThreshold: 2,
+        premarketClaims: {},
+      })
       .expect(400);
     expect(invalid.body.statusCode).toBe(400);
     expect(invalid.body.error).toBe('Bad Request');
@@ -163,14 +194,22 @@ describe('registry and API keys (real PostgreSQL)', () => {
       .set('Content-Type', 'application/json')
       .send('{"name": ')
       .expect(400);
-    expect(badJson.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Unexpected end of JSON input' });
+    expect(badJson.body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'Unexpected end of JSON input',
+    });
 
     const oversized = await request(server)
       .post('/api/v1/manufacturers')
       .set(bearer(TEST_ADMIN_TOKEN))
       .send({ name: 'x'.repeat(300 * 1024) })
       .expect(413);
-    expect(oversized.body).toEqual({ statusCode: 413, error: 'Payload Too Large', message: 'Request body is too large' });
+    expect(oversized.body).toEqual({
+      statusCode: 413,
+      error: 'Payload Too Large',
+      message: 'Request body is too large',
+    });
 
     await request(server)
       .get('/api/v1/products')
@@ -191,10 +230,16 @@ describe('registry and API keys (real PostgreSQL)', () => {
       .set(bearer(tenantA.manufacturerKey))
       .send({ productId: tenantB.productId, version: 'ffrnet-2025.1', releasedAt: '2025-01-15T00:00:00Z' })
       .expect(404);
-    const listed = await request(server).get('/api/v1/model-versions').set(bearer(tenantA.manufacturerKey)).expect(200);
+    const listed = await request(server)
+      .get('/api/v1/model-versions')
+      .set(bearer(tenantA.manufacturerKey))
+      .expect(200);
     expect(listed.body.total).toBe(1);
     expect(listed.body.items[0]).toMatchObject({ productId: tenantA.productId, version: 'ffrnet-2025.1' });
-    const other = await request(server).get('/api/v1/model-versions').set(bearer(tenantB.manufacturerKey)).expect(200);
+    const other = await request(server)
+      .get('/api/v1/model-versions')
+      .set(bearer(tenantB.manufacturerKey))
+      .expect(200);
     expect(other.body.total).toBe(0);
   });
 

@@ -24,7 +24,13 @@ export class AppProcess {
     this.output = '';
     this.child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
       cwd: root,
-      env: { ...process.env, FW_PROCESS_ROLE: 'all', ...this.environment, PORT: String(this.port), TS_NODE_PROJECT: join(root, 'tsconfig.json') },
+      env: {
+        ...process.env,
+        FW_PROCESS_ROLE: 'all',
+        ...this.environment,
+        PORT: String(this.port),
+        TS_NODE_PROJECT: join(root, 'tsconfig.json'),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const capture = (chunk: Buffer) => {
@@ -35,7 +41,9 @@ export class AppProcess {
     await pollUntil(
       async () => {
         if (this.child?.exitCode !== null) throw new Error(`app exited during start:\n${this.output}`);
-        return fetch(`${this.baseUrl}/health/live`).then((r) => r.ok).catch(() => false);
+        return fetch(`${this.baseUrl}/health/live`)
+          .then((r) => r.ok)
+          .catch(() => false);
       },
       (ready) => ready,
       { timeoutMs: 90_000, intervalMs: 250, what: 'the app process to answer /health/live' },

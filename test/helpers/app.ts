@@ -91,5 +91,11 @@ export async function registerFleet(
       dataSources[sourceId] = source.body.secret;
     }
   }
-  return { manufacturerId: manufacturer.body.id, manufacturerKey, productId: product.body.id, devices, dataSources };
+  return {
+    manufacturerId: manufacturer.body.id,
+    manufacturerKey,
+    productId: product.body.id,
+    devices,
+    dataSources,
+  };
 }

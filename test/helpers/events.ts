@@ -33,12 +33,19 @@ export function analysisEvent(deviceId: string, siteId: string, overrides: Recor
     status: 'completed',
     rejectionReason: null,
     processingSeconds: 412,
-    vessels: [{ vessel: 'LAD', segment: 7, ctFfr: 0.74, stenosisPercent: 70, measurementPoint: 'distal_20mm' }],
+    vessels: [
+      { vessel: 'LAD', segment: 7, ctFfr: 0.74, stenosisPercent: 70, measurementPoint: 'distal_20mm' },
+    ],
     ...overrides,
   };
 }
 
-export function invasiveFfrEvent(sourceId: string, siteId: string, patientRef: string, overrides: Record<string, unknown> = {}) {
+export function invasiveFfrEvent(
+  sourceId: string,
+  siteId: string,
+  patientRef: string,
+  overrides: Record<string, unknown> = {},
+) {
   return {
     schema: 'fieldwatch.outcome/1',
     eventId: randomUUID(),
@@ -70,7 +77,11 @@ export function deviceEvent(deviceId: string, overrides: Record<string, unknown>
 }
 
 export async function connectedProducer(brokers: string): Promise<{ kafka: Kafka; producer: Producer }> {
-  const kafka = new Kafka({ clientId: 'fieldwatch-test-sender', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'fieldwatch-test-sender',
+    brokers: brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   return { kafka, producer };
@@ -86,12 +97,18 @@ export interface DeadLetter {
 }
 
 /** Reads the whole DLQ topic from the beginning with a throw-away group, until `expected` letters arrived. */
-export async function readDeadLetters(kafka: Kafka, topic: string, expected: number, timeoutMs = 60_000): Promise<DeadLetter[]> {
+export async function readDeadLetters(
+  kafka: Kafka,
+  topic: string,
+  expected: number,
+  timeoutMs = 60_000,
+): Promise<DeadLetter[]> {
   const consumer = kafka.consumer({ groupId: `dlq-reader-${randomUUID()}`, maxWaitTimeInMs: 100 });
   const letters: DeadLetter[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
-  const header = (value: unknown): string => (Buffer.isBuffer(value) ? value.toString('utf8') : String(value));
+  const header = (value: unknown): string =>
+    Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
   await consumer.run({
     // eslint-disable-next-line @typescript-eslint/require-await -- kafkajs expects a promise-returning handler
     eachMessage: async ({ message }) => {

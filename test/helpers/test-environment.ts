@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 
 /** Where the integration tests find PostgreSQL and Kafka (the local services by default). */
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/fieldwatch_test';
-export const TEST_KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? `127.0.0.1:${process.env.KAFKA_LOCAL_PORT ?? '19092'}`;
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/fieldwatch_test';
+export const TEST_KAFKA_BROKERS =
+  process.env.KAFKA_BROKERS ?? `127.0.0.1:${process.env.KAFKA_LOCAL_PORT ?? '19092'}`;
 
 /** Fixed test keys (32 bytes hex): only ever used against the throw-away test database. */
 export const TEST_PSEUDONYM_KEY = '11'.repeat(32);
