@@ -1,3 +1,4 @@
+import type { AuditEntryView as AuditEntry } from '../src/audit/audit.service';
 import { INestApplication } from '@nestjs/common';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { Client } from 'pg';
@@ -9,22 +10,6 @@ import { registerFleet, RegisteredFleet, startApp } from './helpers/app';
 import { isolatedEnvironment, TEST_ADMIN_TOKEN, TEST_DATABASE_URL } from './helpers/test-environment';
 
 const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
-
-interface AuditEntry {
-  id: string;
-  recordedAt: string;
-  actor: { type: string; apiKeyId: string | null; role: string | null; manufacturerId: string | null };
-  action: string;
-  entityType: string;
-  entityId: string;
-  manufacturerId: string | null;
-  beforeDigest: string | null;
-  afterDigest: string | null;
-  reason: string | null;
-  details: unknown;
-  prevHash: string;
-  entryHash: string;
-}
 
 /** Rows as the chain hashes them (same SQL rendering as the verifier). */
 const CHAIN_COLUMNS = `id::text AS id, ((extract(epoch FROM recorded_at) * 1000000)::bigint)::text AS recorded_us,

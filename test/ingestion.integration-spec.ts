@@ -5,7 +5,7 @@ import request from 'supertest';
 import { ensureTopics } from '../scripts/kafka-admin';
 import { allTopics, topicsFor, Topics } from '../src/kafka/topics';
 import { SIGNATURE_HEADER } from '../src/kafka/signature';
-import { registerFleet, RegisteredFleet, startApp } from './helpers/app';
+import { registerFleet, RegisteredFleet, startApp, ingestionStatsByTopic } from './helpers/app';
 import {
   analysisEvent,
   connectedProducer,
@@ -15,22 +15,9 @@ import {
   signedMessage,
 } from './helpers/events';
 import { pollUntil } from './helpers/poll';
-import {
-  isolatedEnvironment,
-  TEST_ADMIN_TOKEN,
-  TEST_DATABASE_URL,
-  TEST_KAFKA_BROKERS,
-} from './helpers/test-environment';
+import { isolatedEnvironment, TEST_DATABASE_URL, TEST_KAFKA_BROKERS } from './helpers/test-environment';
 
 const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
-
-interface TopicCounters {
-  topic: string;
-  received: number;
-  stored: number;
-  duplicates: number;
-  deadLettered: number;
-}
 
 describe('ingestion of signed events from real Kafka into real PostgreSQL', () => {
   const environment = isolatedEnvironment('ingest');
@@ -47,13 +34,7 @@ describe('ingestion of signed events from real Kafka into real PostgreSQL', () =
   let producer: Producer;
   let database: Client;
 
-  const stats = async (): Promise<Record<string, TopicCounters>> => {
-    const response = await request(app.getHttpServer())
-      .get('/api/v1/ingestion/stats')
-      .set(bearer(TEST_ADMIN_TOKEN))
-      .expect(200);
-    return Object.fromEntries((response.body.topics as TopicCounters[]).map((t) => [t.topic, t]));
-  };
+  const stats = () => ingestionStatsByTopic(app.getHttpServer());
   const waitForReceived = (topic: string, received: number) =>
     pollUntil(stats, (s) => (s[topic]?.received ?? 0) >= received, {
       what: `${received} received on ${topic}`,

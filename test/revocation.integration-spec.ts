@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import request from 'supertest';
 import { ensureTopics } from '../scripts/kafka-admin';
 import { allTopics, Topics, topicsFor } from '../src/kafka/topics';
-import { registerFleet, RegisteredFleet, startApp } from './helpers/app';
+import { registerFleet, RegisteredFleet, startApp, ingestionStatsByTopic } from './helpers/app';
 import {
   analysisEvent,
   connectedProducer,
@@ -23,14 +23,6 @@ import {
 
 const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
 
-interface TopicCounters {
-  topic: string;
-  received: number;
-  stored: number;
-  duplicates: number;
-  deadLettered: number;
-}
-
 describe('revocation of senders and API keys (real Kafka, real PostgreSQL)', () => {
   const environment = isolatedEnvironment('revoke');
   const topics: Topics = topicsFor(environment.KAFKA_TOPIC_PREFIX);
@@ -47,13 +39,7 @@ describe('revocation of senders and API keys (real Kafka, real PostgreSQL)', () 
   let producer: Producer;
   let database: Client;
 
-  const stats = async (): Promise<Record<string, TopicCounters>> => {
-    const response = await request(server)
-      .get('/api/v1/ingestion/stats')
-      .set(bearer(TEST_ADMIN_TOKEN))
-      .expect(200);
-    return Object.fromEntries((response.body.topics as TopicCounters[]).map((t) => [t.topic, t]));
-  };
+  const stats = () => ingestionStatsByTopic(server);
   const waitForReceived = (topic: string, received: number) =>
     pollUntil(stats, (s) => (s[topic]?.received ?? 0) >= received, {
       what: `${received} received on ${topic}`,

@@ -7,17 +7,9 @@ import request from 'supertest';
 import { ensureTopics } from '../scripts/kafka-admin';
 import { allTopics, topicsFor } from '../src/kafka/topics';
 import { parseSimulatorArgs, runSimulator } from '../src/simulator';
-import { startApp } from './helpers/app';
+import { startApp, ingestionStatsByTopic } from './helpers/app';
 import { pollUntil } from './helpers/poll';
 import { isolatedEnvironment, TEST_ADMIN_TOKEN, TEST_KAFKA_BROKERS } from './helpers/test-environment';
-
-interface TopicCounters {
-  topic: string;
-  received: number;
-  stored: number;
-  duplicates: number;
-  deadLettered: number;
-}
 
 interface TopicExpectation {
   messages: number;
@@ -97,13 +89,7 @@ describe('fleet simulator → Kafka → ingestion', () => {
     };
   };
 
-  const stats = async () => {
-    const response = await request(app.getHttpServer())
-      .get('/api/v1/ingestion/stats')
-      .set({ Authorization: `Bearer ${TEST_ADMIN_TOKEN}` })
-      .expect(200);
-    return Object.fromEntries((response.body.topics as TopicCounters[]).map((t) => [t.topic, t]));
-  };
+  const stats = () => ingestionStatsByTopic(app.getHttpServer());
 
   it('ends with the platform counting exactly what the simulator sent, twice over', async () => {
     const expected: Record<string, TopicExpectation> = {};

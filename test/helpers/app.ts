@@ -99,3 +99,22 @@ export async function registerFleet(
     dataSources,
   };
 }
+
+export interface TopicCounters {
+  topic: string;
+  received: number;
+  stored: number;
+  duplicates: number;
+  deadLettered: number;
+}
+
+/** GET /api/v1/ingestion/stats as the platform admin, keyed by topic name. */
+export async function ingestionStatsByTopic(
+  server: ReturnType<INestApplication['getHttpServer']>,
+): Promise<Record<string, TopicCounters>> {
+  const response = await request(server)
+    .get('/api/v1/ingestion/stats')
+    .set(bearer(TEST_ADMIN_TOKEN))
+    .expect(200);
+  return Object.fromEntries((response.body.topics as TopicCounters[]).map((topic) => [topic.topic, topic]));
+}
