@@ -43,6 +43,8 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
   private deadLetters: DeadLetterPublisher | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
   private shuttingDown = false;
+  /** Next offset this process committed to the database, per partition, since the last rebalance. */
+  private readonly knownNextOffset = new Map<string, bigint | null>();
   readonly status: ConsumerStatus;
 
   constructor(
@@ -111,6 +113,8 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
       if (!payload.restart && !this.shuttingDown) this.scheduleRestart();
     });
     consumer.on(consumer.events.GROUP_JOIN, () => {
+      // New assignment: another instance may have moved any partition on meanwhile.
+      this.knownNextOffset.clear();
       this.status.running = true;
     });
     try {
@@ -156,8 +160,14 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
     if (!role || batch.messages.length === 0 || !payload.isRunning() || isStale()) return;
     const lastOffset = batch.messages[batch.messages.length - 1].offset;
 
-    // Skip what an earlier delivery already committed to the database (a replay after a crash).
-    const committed = await this.writer.committedNextOffset(batch.topic, batch.partition);
+    // Skip what an earlier delivery already committed to the database (a replay after a crash or a
+    // rebalance). Asked once per partition assignment; afterwards this process knows its own progress.
+    // The writer re-checks under a row lock, so the cache only saves repeating dead letters, never counts.
+    const partitionKey = `${batch.topic}:${batch.partition}`;
+    let committed = this.knownNextOffset.get(partitionKey);
+    if (committed === undefined) {
+      committed = await this.writer.committedNextOffset(batch.topic, batch.partition);
+    }
     const fresh =
       committed === null ? batch.messages : batch.messages.filter((m) => BigInt(m.offset) >= committed);
 
@@ -187,6 +197,7 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
       });
     }
 
+    this.knownNextOffset.set(partitionKey, BigInt(lastOffset) + 1n);
     payload.resolveOffset(lastOffset);
     await (this.consumer as Consumer).commitOffsets([
       { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
