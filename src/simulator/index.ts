@@ -50,6 +50,16 @@ export {
   SIMULATED_MANUFACTURER_NAME,
   SIMULATED_PRODUCT,
 } from './registration';
-export { runSimulator } from './runner';
+export { buildSimulation, runSimulator } from './runner';
 export { SimulatorStateStore } from './state';
 export { SummaryCounter } from './summary';
+export {
+  AccuracyTruthCollector,
+  beggGreenesLimit,
+  plannedVerificationProbability,
+  sensitivityOf,
+  specificityOf,
+  twoByTwo,
+  type AnalysedVesselTruth,
+  type TwoByTwo,
+} from './truth';

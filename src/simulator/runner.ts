@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import { SingleBar } from 'cli-progress';
 import { topicsFor, type Topics } from '../kafka/topics';
 import { encodeOutbound, type SenderSecrets } from './encoding';
-import { FleetSimulation } from './engine';
+import { FleetSimulation, type SimulationOptions } from './engine';
 import { TRUE_FFR_DISTRIBUTIONS, VESSEL_MIXES } from './model';
 import type { SimulatorCliOptions } from './options';
 import { KafkaSink, NdjsonSink, type OutboundRecord, type RecordSink } from './publisher';
@@ -43,8 +43,17 @@ export interface RunResult {
 /** Pending records are flushed when the next message is due this far (ms) in the future. */
 const FLUSH_BEFORE_WAIT_MS = 15;
 
-export function buildSimulation(options: SimulatorCliOptions): FleetSimulation {
+/**
+ * The scenario the CLI options describe. `extra.withTruth` attaches the latent truth to analysis messages (never
+ * published): since the output is a pure function of the seed and the options, a test can rebuild the very run it
+ * published this way and read what only the simulator knows (truth.ts).
+ */
+export function buildSimulation(
+  options: SimulatorCliOptions,
+  extra: Pick<SimulationOptions, 'withTruth'> = {},
+): FleetSimulation {
   return new FleetSimulation({
+    ...extra,
     seed: options.seed,
     start: options.start,
     end: options.end,
