@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { loggerParams } from './common/logging';
 import { AppConfig } from './config/config';
 import { APP_CONFIG, ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source';
@@ -17,21 +18,7 @@ import { RegistryModule } from './registry/registry.module';
     ConfigModule,
     LoggerModule.forRootAsync({
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({
-        pinoHttp: {
-          level: config.LOG_LEVEL,
-          // Keys, cookies and bodies never reach the log; URLs carry no secrets by design.
-          redact: {
-            paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
-            remove: true,
-          },
-          serializers: {
-            req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
-            res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-          },
-          autoLogging: { ignore: (req: { url?: string }) => (req.url ?? '').startsWith('/health') },
-        },
-      }),
+      useFactory: (config: AppConfig) => loggerParams(config),
     }),
     TypeOrmModule.forRootAsync({
       inject: [APP_CONFIG],

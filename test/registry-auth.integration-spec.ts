@@ -197,7 +197,7 @@ describe('registry and API keys (real PostgreSQL)', () => {
     expect(badJson.body).toEqual({
       statusCode: 400,
       error: 'Bad Request',
-      message: 'Unexpected end of JSON input',
+      message: 'Request body is not valid JSON',
     });
 
     const oversized = await request(server)

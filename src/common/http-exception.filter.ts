@@ -15,6 +15,15 @@ const CLIENT_SQLSTATES: Record<string, { status: number; message: string }> = {
   '22P02': { status: HttpStatus.BAD_REQUEST, message: 'A parameter has an invalid format' },
   '22007': { status: HttpStatus.BAD_REQUEST, message: 'A date parameter has an invalid format' },
   '22008': { status: HttpStatus.BAD_REQUEST, message: 'A date parameter is out of range' },
+  // A NUL character (or one the database encoding lacks) in a text value: valid JSON, not storable text.
+  '22021': {
+    status: HttpStatus.BAD_REQUEST,
+    message: 'A text value contains a character that is not allowed',
+  },
+  '22P05': {
+    status: HttpStatus.BAD_REQUEST,
+    message: 'A text value contains a character that is not allowed',
+  },
   '57014': { status: HttpStatus.SERVICE_UNAVAILABLE, message: 'The query took too long; narrow the request' },
 };
 
@@ -51,14 +60,16 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (exception instanceof QueryFailedError) {
       const code = (exception as QueryFailedError & { code?: string }).code ?? '';
       const known = CLIENT_SQLSTATES[code];
-      if (known) return { statusCode: known.status, error: httpErrorName(known.status), message: known.message };
+      if (known)
+        return { statusCode: known.status, error: httpErrorName(known.status), message: known.message };
     }
     // body-parser signals an oversized or unreadable body with a status property (Nest itself maps
     // invalid JSON to a 400 before it gets here).
     const status = (exception as { status?: unknown; type?: unknown })?.status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       const type = (exception as { type?: unknown }).type;
-      const message = type === 'entity.too.large' ? 'Request body is too large' : 'Request body could not be read';
+      const message =
+        type === 'entity.too.large' ? 'Request body is too large' : 'Request body could not be read';
       return { statusCode: status, error: httpErrorName(status), message };
     }
     return { statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' };

@@ -1,4 +1,4 @@
-import { decodeKey, loadConfig } from './config';
+import { corsOrigins, decodeKey, loadConfig } from './config';
 
 const keys = { FW_PSEUDONYM_KEY: 'ab'.repeat(32), FW_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') };
 
@@ -50,6 +50,32 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...keys, FW_AUDIT_TRUSTED_PUBLIC_KEYS: 'abc' })).toThrow(
       /FW_AUDIT_TRUSTED_PUBLIC_KEYS/,
     );
+  });
+
+  it('allows no CORS origin by default and only exact origins when listed, never a wildcard', () => {
+    expect(corsOrigins(loadConfig({ ...keys }))).toEqual([]);
+    expect(
+      corsOrigins(
+        loadConfig({
+          ...keys,
+          FW_CORS_ORIGINS: 'https://Dash.Example.org, http://127.0.0.1:8080,http://[::1]:3000',
+        }),
+      ),
+    ).toEqual(['https://dash.example.org', 'http://127.0.0.1:8080', 'http://[::1]:3000']);
+    for (const refused of [
+      '*',
+      'https://*.example.org',
+      'https://dash.example.org/',
+      'https://dash.example.org/app',
+      'null',
+      'dash.example.org',
+      'ftp://dash.example.org',
+      'https://a.example.org,*',
+    ]) {
+      expect(() => loadConfig({ ...keys, FW_CORS_ORIGINS: refused })).toThrow(
+        /FW_CORS_ORIGINS must be comma-separated exact origins/,
+      );
+    }
   });
 
   it('decodes 32-byte keys from hex or base64', () => {

@@ -2,6 +2,7 @@ import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsIn,
   IsInt,
+  IsNumber,
   IsOptional,
   IsString,
   Matches,
@@ -20,6 +21,13 @@ export function databaseUrlFrom(environment: NodeJS.ProcessEnv = process.env): s
   return environment.DATABASE_URL || DEFAULT_DATABASE_URL;
 }
 
+/** One exact origin: http(s), a host name, IPv4 or bracketed IPv6 address, an optional port; nothing else. */
+const ORIGIN = String.raw`https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?`;
+const CORS_ORIGINS = new RegExp(`^\\s*${ORIGIN}(?:\\s*,\\s*${ORIGIN})*\\s*$`);
+
+/** Longest overlap of a rotated signing secret, for the environment default and per request (7 days). */
+export const SECRET_ROTATION_MAX_OVERLAP_HOURS = 168;
+
 /**
  * The platform's whole environment, described and validated as one DTO (immich's env.dto.ts shape):
  * a wrong or missing variable stops the process at start with a message naming the variable, instead
@@ -36,7 +44,9 @@ export class EnvironmentVariables {
   KAFKA_BROKERS = '127.0.0.1:19092';
 
   @IsString()
-  @Matches(/^[a-zA-Z0-9._-]*$/, { message: 'KAFKA_TOPIC_PREFIX may hold letters, digits, dot, dash and underscore' })
+  @Matches(/^[a-zA-Z0-9._-]*$/, {
+    message: 'KAFKA_TOPIC_PREFIX may hold letters, digits, dot, dash and underscore',
+  })
   KAFKA_TOPIC_PREFIX = '';
 
   @IsString()
@@ -82,6 +92,17 @@ export class EnvironmentVariables {
     message: 'FW_MASTER_KEY must be 32 bytes as 64 hex characters or base64',
   })
   FW_MASTER_KEY: string;
+
+  /**
+   * After a signing secret is rotated (POST …/secret-rotations), events signed with the previous secret
+   * are still accepted for this many hours, so the sender can be given the new one without losing data;
+   * then they go to the DLQ as retired_secret. A request may ask for another overlap (0 to 168 hours).
+   */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(SECRET_ROTATION_MAX_OVERLAP_HOURS)
+  FW_SECRET_ROTATION_OVERLAP_HOURS = 24;
 
   /** Largest accepted Kafka message value; larger ones go to the DLQ as message_too_large. */
   @Transform(({ value }: { value: unknown }) => Number(value))
@@ -158,13 +179,28 @@ export class EnvironmentVariables {
   @Min(1)
   @Max(3600)
   FW_RATE_LIMIT_WINDOW_SECONDS = 60;
+
+  /**
+   * Browser origins allowed to call the API cross-origin (CORS), comma-separated exact origins such as
+   * `https://dashboards.example.org` (scheme, host, optional port; no path, no wildcard). Unset: no
+   * origin is allowed. Credentials (cookies) are never allowed: the API authenticates by bearer key.
+   */
+  @IsOptional()
+  @IsString()
+  @Matches(CORS_ORIGINS, {
+    message:
+      'FW_CORS_ORIGINS must be comma-separated exact origins (scheme://host[:port], no path); "*" is not allowed',
+  })
+  FW_CORS_ORIGINS?: string;
 }
 
 export type AppConfig = Readonly<EnvironmentVariables>;
 
 function describe(errors: ValidationError[]): string {
   return errors
-    .flatMap((error) => Object.values(error.constraints ?? {}).map((text) => `  - ${error.property}: ${text}`))
+    .flatMap((error) =>
+      Object.values(error.constraints ?? {}).map((text) => `  - ${error.property}: ${text}`),
+    )
     .join('\n');
 }
 
@@ -189,6 +225,14 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     throw new Error(`Invalid configuration:\n${[problems, missingInProduction].filter(Boolean).join('\n')}`);
   }
   return Object.freeze(config);
+}
+
+/** The exact origins FW_CORS_ORIGINS allows, lower-cased as browsers send them (none when unset). */
+export function corsOrigins(config: Pick<AppConfig, 'FW_CORS_ORIGINS'>): string[] {
+  return (config.FW_CORS_ORIGINS ?? '')
+    .split(',')
+    .map((origin) => origin.trim().toLowerCase())
+    .filter((origin) => origin.length > 0);
 }
 
 /** 32-byte key from hex or base64, as the two key variables accept. */
