@@ -24,7 +24,11 @@ interface VectorAOracles {
     perPatient: { vessels?: number; patients: number };
   };
   roc: { auc: number; ciDelongCapped: Pair };
-  agreement: { classic: { bias: number; sd: number; loa: Pair }; repeated2007: { loa: Pair } };
+  agreement: {
+    classic: { bias: number; sd: number; loa: Pair };
+    repeated2007: { loa: Pair; ciBiasClusterRobust: Pair };
+    zou2013: { loa: Pair; ciLower: Pair; ciUpper: Pair };
+  };
 }
 const vectorAOf = (name: string): unknown =>
   (JSON.parse(readFileSync(join(fixtures, name), 'utf8')) as { vectorA: unknown }).vectorA;
@@ -104,6 +108,27 @@ describe('performanceFigures on test vector A', () => {
     expect(Math.abs(report.blandAltman.sd - agreementR.classic.sd)).toBeLessThan(TOLERANCE);
     expectInterval(report.blandAltman.loa, agreementR.classic.loa);
     expectInterval(report.blandAltman.loaRepeated, agreementR.repeated2007.loa);
+    expectInterval(report.blandAltman.biasCi95Clustered, agreementR.repeated2007.ciBiasClusterRobust);
+  });
+
+  it('Bland–Altman repeated-measures limits: Zou (2013) MOVER 95% CIs with the limits they surround', () => {
+    if ('estimate' in report.blandAltman) throw new Error('Bland–Altman withheld');
+    const ci = report.blandAltman.loaRepeatedCi95;
+    if (ci === null) throw new Error('loaRepeatedCi95 withheld');
+    expectInterval(ci.limits, agreementR.zou2013.loa);
+    expectInterval(ci.lower, agreementR.zou2013.ciLower);
+    expectInterval(ci.upper, agreementR.zou2013.ciUpper);
+    expect(report.methods.blandAltman).toContain('loaRepeatedCi95: Zou 2013');
+    // one patient: no repeated-measures limits, so no CIs either
+    const onePatient = performanceFigures(
+      vectorA.map((v) => ({ ...v, patientId: 'P00' })),
+      0.8,
+      everything,
+    );
+    if ('estimate' in onePatient.blandAltman) throw new Error('Bland–Altman withheld');
+    expect(onePatient.blandAltman.loaRepeated).toBeNull();
+    expect(onePatient.blandAltman.loaRepeatedCi95).toBeNull();
+    expect(onePatient.blandAltman.biasCi95Clustered).toBeNull();
   });
 
   it('withholds figures below the reporting minimums instead of printing them', () => {

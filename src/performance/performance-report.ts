@@ -48,7 +48,15 @@ export interface PerformanceFigures extends AccuracyFigures {
         sd: number;
         loa: Interval;
         loaCi95: { lower: Interval; upper: Interval };
+        /** Bland & Altman 2007 limits, vessels clustered in patients. */
         loaRepeated: Interval | null;
+        /**
+         * Zou (2013) MOVER 95% CIs of the repeated-measures limits; `limits` are Zou's estimates of those limits, which
+         * the CIs surround (= loaRepeated when every patient has the same number of vessels). See methods.blandAltman.
+         */
+        loaRepeatedCi95: { limits: Interval; lower: Interval; upper: Interval } | null;
+        /** 95% CI of `bias` with the patient-clustered (sandwich) SE, t(patients − 1). */
+        biasCi95Clustered: Interval | null;
         proportionalBias: { slope: number; ci95: Interval; pValue: number } | null;
       }
     | InsufficientData;
@@ -172,6 +180,8 @@ export function performanceFigures(
           loa: agreement.loa,
           loaCi95: agreement.loaCi95,
           loaRepeated: agreement.loaRepeated,
+          loaRepeatedCi95: agreement.loaRepeatedCi95,
+          biasCi95Clustered: agreement.biasCi95Clustered,
           proportionalBias: agreement.proportionalBias
             ? {
                 slope: agreement.proportionalBias.slope,

@@ -6,6 +6,8 @@
  *    (base R mean/sd/qnorm/qt, anova(lm()), lm()/summary()/confint()), 17 significant digits.
  *  - fixtures/agreement-oracle-python.json: `/usr/bin/python3 src/stats/fixtures/oracle/agreement-oracle.py
  *    src/stats/fixtures` (statsmodels 0.13.5 OLS, anova_lm, OLS cov_type="cluster").
+ *  - Zou (2013) MOVER CIs of the repeated-measures limits (`zou2013` keys of both files): written from the published
+ *    formulas in base R (tapply/var/ave/qchisq/qnorm) and in pandas/scipy.stats.chi2, independently of agreement.ts.
  *  Full-precision fixtures are compared at 1e-12 absolute (p-values at 1e-10: they pass through the t CDF).
  *  See fixtures/README-roc-agreement.md.
  */
@@ -18,6 +20,7 @@ import {
   regressionBlandAltman,
   regressionLimitsAt,
   repeatedMeasuresBlandAltman,
+  zouRepeatedMeasuresLimits,
 } from './agreement';
 import type { Interval, VesselReading } from './roc';
 import rOracle from './fixtures/agreement-oracle-r.json';
@@ -79,6 +82,11 @@ function regressionOf(readings: readonly VesselReading[]): RegressionBlandAltman
 function slopeTestOf(fit: RegressionBlandAltman['biasLine']) {
   if (!fit.slopeTest.estimable) throw new Error(fit.slopeTest.detail);
   return fit.slopeTest;
+}
+function zouOf(readings: readonly VesselReading[], options = {}) {
+  const r = zouRepeatedMeasuresLimits(readings, options);
+  if (!r.estimable) throw new Error(r.detail);
+  return r;
 }
 function components(r: ReturnType<typeof repeatedOf>) {
   if (!r.components.estimable) throw new Error(r.components.detail);
@@ -225,6 +233,191 @@ describe('Bland & Altman 2007 — edge cases', () => {
       estimable: false,
       reason: 'fewer-than-two-patients',
     });
+  });
+});
+
+interface ZouOracle {
+  bias: number;
+  variancePatientMeans: number;
+  varianceWithin: number | null;
+  harmonicMeanVessels: number;
+  varianceTotal: number;
+  sdTotal: number;
+  varianceTotalCi: number[];
+  biasCi: number[];
+  loa: number[];
+  ciLower: number[];
+  ciUpper: number[];
+}
+
+/** Every Zou (2013) field against one oracle; returns the largest absolute difference. */
+function expectZou(r: ReturnType<typeof zouOf>, o: ZouOracle, tol: number, label: string): number {
+  const pairs: [number, number, string][] = [
+    [r.bias, o.bias, 'bias'],
+    [r.variancePatientMeans, o.variancePatientMeans, 's2 patient means'],
+    [r.harmonicMeanVessels, o.harmonicMeanVessels, 'm_h'],
+    [r.varianceTotal, o.varianceTotal, 'var total'],
+    [r.sdTotal, o.sdTotal, 'sd total'],
+    ...[
+      [r.varianceTotalCi, o.varianceTotalCi, 'var CI'] as const,
+      [r.biasCi, o.biasCi, 'bias CI'] as const,
+      [r.limitsOfAgreement, o.loa, 'LoA'] as const,
+      [r.lowerLimitCi, o.ciLower, 'CI lower'] as const,
+      [r.upperLimitCi, o.ciUpper, 'CI upper'] as const,
+    ].flatMap(([a, e, name]) => {
+      expect(e).toHaveLength(2);
+      return [
+        [a[0], e[0], `${name}[0]`],
+        [a[1], e[1], `${name}[1]`],
+      ] as [number, number, string][];
+    }),
+  ];
+  if (o.varianceWithin === null) expect(r.varianceWithin).toBeNull();
+  else pairs.push([r.varianceWithin as number, o.varianceWithin, 'MSw']);
+  let worst = 0;
+  for (const [actual, expected, name] of pairs) {
+    expectNear(actual, expected, tol, `${label} ${name}`);
+    worst = Math.max(worst, Math.abs(actual - expected));
+  }
+  return worst;
+}
+
+describe('Zou (2013) MOVER CIs of the repeated-measures limits', () => {
+  it('vector A (12 patients, 20 vessels): equals the base R and pandas/scipy oracles to 1e-12', () => {
+    const r = zouOf(vectorA);
+    expect(r).toMatchObject({ patients: 12, pairs: 20, method: 'zou-2013-mover' });
+    expectZou(r, rOracle.vectorA.zou2013, FULL, 'R');
+    expectZou(r, pyOracle.vectorA.zou2013, FULL, 'Python');
+    // printed digits (agreement-oracle.R console line)
+    expectNear(r.harmonicMeanVessels, 1.384615, printed(6), 'm_h');
+    expectAllNear(r.lowerLimitCi, [-0.144356, -0.054248], printed(6), 'CI lower');
+    expectAllNear(r.upperLimitCi, [0.054248, 0.144356], printed(6), 'CI upper');
+    // each CI contains its limit, and is wider outwards (the variance CI is right-skewed)
+    const [lo, hi] = r.limitsOfAgreement;
+    expect(r.lowerLimitCi[0] < lo && lo < r.lowerLimitCi[1]).toBe(true);
+    expect(r.upperLimitCi[0] < hi && hi < r.upperLimitCi[1]).toBe(true);
+    expect(hi - r.upperLimitCi[0]).toBeLessThan(r.upperLimitCi[1] - hi);
+  });
+
+  it('vector A: Zou estimates the same limits as Bland & Altman 2007 with equally weighted patients', () => {
+    const zou = zouOf(vectorA);
+    const ba = repeatedOf(vectorA);
+    // mean of the 12 patient means is 0 (to round-off) vs −0.0035 for the mean of the 20 pairs
+    expectNear(zou.bias, 0, 1e-15, 'bias');
+    expectNear(ba.bias, -0.0035, 1e-15, 'BA bias');
+    expectAllNear(zou.limitsOfAgreement, [-0.085568, 0.085568], printed(6), 'Zou LoA');
+    expect(
+      zou.lowerLimitCi[0] < ba.limitsOfAgreement[0] && ba.limitsOfAgreement[0] < zou.lowerLimitCi[1],
+    ).toBe(true);
+    expect(
+      zou.upperLimitCi[0] < ba.limitsOfAgreement[1] && ba.limitsOfAgreement[1] < zou.upperLimitCi[1],
+    ).toBe(true);
+  });
+
+  it('500 vessels / 350 patients: equals both oracles to 1e-12', () => {
+    const r = zouOf(large);
+    expect(r).toMatchObject({ patients: 350, pairs: 500 });
+    expectZou(r, rOracle.large.zou2013, FULL, 'R');
+    expectZou(r, pyOracle.large.zou2013, FULL, 'Python');
+  });
+
+  it('one vessel per patient: the classic bias, SD and limits; CIs are the MOVER CIs of the classic limits', () => {
+    const B = rOracle.oneVesselPerPatient;
+    const readings: VesselReading[] = [0.62, 0.71, 0.78, 0.8, 0.83, 0.86, 0.88, 0.91, 0.94, 0.97].map(
+      (ffr, i) => ({
+        patientId: `B${i}`,
+        ffr,
+        ctffr: [0.66, 0.79, 0.74, 0.84, 0.78, 0.88, 0.81, 0.93, 0.9, 0.95][i],
+      }),
+    );
+    const r = zouOf(readings);
+    const classic = classicOf(readings);
+    expect(r.varianceWithin).toBeNull();
+    expect(r.harmonicMeanVessels).toBe(1);
+    expectNear(r.bias, classic.bias, 1e-15, 'bias');
+    expectNear(r.sdTotal, classic.sd, 1e-15, 'SD');
+    expectAllNear(r.limitsOfAgreement, classic.limitsOfAgreement, 1e-15, 'LoA');
+    expectNear(r.biasStandardError, classic.biasStandardError, 1e-15, 'SE');
+    expectZou(r, B.zou2013, FULL, 'R');
+    expectZou(r, pyOracle.oneVesselPerPatient.zou2013, FULL, 'Python');
+    // variance CI = the exact χ² interval s²(n − 1)/χ²_{0.975, 9}, s²(n − 1)/χ²_{0.025, 9} (qchisq in R: 19.0228, 2.7004)
+    expectNear(r.varianceTotalCi[0], (classic.sd ** 2 * 9) / 19.022767798641635, 1e-15, 'var CI lower');
+    expectNear(r.varianceTotalCi[1], (classic.sd ** 2 * 9) / 2.7003894999803579, 1e-15, 'var CI upper');
+    // compared with the Bland & Altman 1999 t-intervals: narrower towards the bias, wider outwards
+    expectAllNear(r.upperLimitCi, [0.0511, 0.1779], printed(4), 'MOVER upper');
+    expectAllNear(classic.upperLimitCi, [0.0318, 0.1552], printed(4), 'BA 1999 upper');
+    expect(r.upperLimitCi[0]).toBeGreaterThan(classic.upperLimitCi[0]);
+    expect(r.upperLimitCi[1]).toBeGreaterThan(classic.upperLimitCi[1]);
+    expect(r.lowerLimitCi[0]).toBeLessThan(classic.lowerLimitCi[0]);
+    expect(r.lowerLimitCi[1]).toBeLessThan(classic.lowerLimitCi[1]);
+  });
+
+  it('two vessels in every patient: Zou bias and limits equal Bland & Altman 2007; SE = cluster-robust SE', () => {
+    const S = rOracle.balancedSubsetA;
+    const readings = vectorA.filter((v) => S.patients.includes(v.patientId));
+    expect(readings).toHaveLength(8);
+    const r = zouOf(readings);
+    const ba = repeatedOf(readings);
+    expect(r.harmonicMeanVessels).toBe(2);
+    expectNear(r.bias, ba.bias, 1e-15, 'bias');
+    expectNear(r.varianceTotal, ba.varianceTotal, 1e-15, 'variance');
+    expectAllNear(r.limitsOfAgreement, ba.limitsOfAgreement, 1e-15, 'LoA');
+    expectNear(r.biasStandardError, ba.biasStandardErrorClusterRobust, 1e-15, 'SE');
+    expectAllNear(ba.limitsOfAgreement, S.repeated2007.loa, FULL, 'BA 2007 LoA R');
+    expectZou(r, S.zou2013, FULL, 'R');
+  });
+
+  it('MSb < MSw: no truncation — s²(patient means) + (1 − 1/m_h)·MSw < MSw (Bland & Altman 2007 total)', () => {
+    const T = rOracle.betweenTruncated;
+    const readings = T.patient.map((patientId, i) => ({ patientId, ffr: T.ffr[i], ctffr: T.ctffr[i] }));
+    const r = zouOf(readings);
+    expectZou(r, T.zou2013, FULL, 'R');
+    expect(r.varianceTotal).toBeLessThan(repeatedOf(readings).varianceTotal);
+    expect(r.varianceTotalCi[0]).toBeGreaterThan(0);
+  });
+
+  it('all differences identical: SD 0 and every interval has zero width at the bias', () => {
+    const same = ['p1', 'p1', 'p2', 'p3', 'p3', 'p3'].map((patientId) => ({
+      patientId,
+      ffr: 0.8,
+      ctffr: 0.84,
+    }));
+    const r = zouOf(same);
+    const d = 0.84 - 0.8;
+    expect(r.sdTotal).toBe(0);
+    expect(r.varianceWithin).toBe(0);
+    for (const interval of [r.biasCi, r.limitsOfAgreement, r.lowerLimitCi, r.upperLimitCi])
+      expect(interval).toEqual([d, d]);
+    expect(r.varianceTotalCi).toEqual([0, 0]);
+  });
+
+  it('one patient (one cluster) or no data: not estimable', () => {
+    expect(zouRepeatedMeasuresLimits(vectorA.map((v) => ({ ...v, patientId: 'P00' })))).toMatchObject({
+      estimable: false,
+      reason: 'fewer-than-two-patients',
+    });
+    expect(zouRepeatedMeasuresLimits([])).toMatchObject({
+      estimable: false,
+      reason: 'fewer-than-two-patients',
+    });
+    expect(zouRepeatedMeasuresLimits(vectorA.slice(0, 2))).toMatchObject({ estimable: false });
+  });
+
+  it('two patients (1 df): estimable, very wide', () => {
+    const r = zouOf(vectorA.slice(0, 3)); // P01 (2 vessels), P02 (1 vessel)
+    expect(r).toMatchObject({ patients: 2, pairs: 3 });
+    expect(r.upperLimitCi[1] - r.upperLimitCi[0]).toBeGreaterThan(10 * r.sdTotal);
+  });
+
+  it('confidence level and coverage are separate options', () => {
+    const r95 = zouOf(vectorA);
+    const r90 = zouOf(vectorA, { confidenceLevel: 0.9 });
+    expectAllNear(r90.limitsOfAgreement, r95.limitsOfAgreement, 0, 'limits do not depend on the CI level');
+    expect(r90.upperLimitCi[1]).toBeLessThan(r95.upperLimitCi[1]);
+    expect(r90.upperLimitCi[0]).toBeGreaterThan(r95.upperLimitCi[0]);
+    const c90 = zouOf(vectorA, { coverage: 0.9 });
+    expectNear(c90.limitsOfAgreement[1], c90.bias + 1.6448536269514722 * c90.sdTotal, 1e-15, '90% limit');
+    expect(() => zouRepeatedMeasuresLimits(vectorA, { confidenceLevel: 1 })).toThrow(RangeError);
   });
 });
 
@@ -392,6 +585,12 @@ describe('blandAltmanReport — the blandAltman block of GET /performance (DESIG
     expectAllNear(report.loa, [-0.08451, 0.07751], printed(5), 'loa');
     expectAllNear(report.loaRepeated as Interval, [-0.08551, 0.07851], printed(5), 'loaRepeated');
     expectAllNear(report.loaCi95.lower, [-0.11813, -0.05088], printed(5), 'loa CI');
+    const Z = rOracle.vectorA.zou2013;
+    expect(report.loaRepeatedCi95).not.toBeNull();
+    expectAllNear(report.loaRepeatedCi95?.limits ?? [], Z.loa, FULL, 'loaRepeatedCi95.limits');
+    expectAllNear(report.loaRepeatedCi95?.lower ?? [], Z.ciLower, FULL, 'loaRepeatedCi95.lower');
+    expectAllNear(report.loaRepeatedCi95?.upper ?? [], Z.ciUpper, FULL, 'loaRepeatedCi95.upper');
+    expect(report.method).toContain('loaRepeatedCi95: Zou 2013');
     expect(report.proportionalBias).toMatchObject({ significant: false });
     expect(report.notEstimable).toEqual({});
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
@@ -402,6 +601,7 @@ describe('blandAltmanReport — the blandAltman block of GET /performance (DESIG
     const report = blandAltmanReport(vectorA.slice(0, 2));
     if (!report.estimable) throw new Error('estimable');
     expect(report.loaRepeated).toBeNull();
+    expect(report.loaRepeatedCi95).toBeNull();
     expect(report.proportionalBias).toBeNull();
     expect(Object.keys(report.notEstimable).sort()).toEqual(['loaRepeated', 'proportionalBias']);
   });
