@@ -2,13 +2,19 @@ import { INestApplication } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Producer } from 'kafkajs';
+import { Client } from 'pg';
 import request from 'supertest';
 import { ensureTopics } from '../scripts/kafka-admin';
 import { allTopics, topicsFor } from '../src/kafka/topics';
 import { registerFleet, RegisteredFleet, startApp } from './helpers/app';
 import { analysisEvent, connectedProducer, invasiveFfrEvent, signedMessage } from './helpers/events';
 import { pollUntil } from './helpers/poll';
-import { isolatedEnvironment, TEST_ADMIN_TOKEN, TEST_KAFKA_BROKERS } from './helpers/test-environment';
+import {
+  isolatedEnvironment,
+  TEST_ADMIN_TOKEN,
+  TEST_DATABASE_URL,
+  TEST_KAFKA_BROKERS,
+} from './helpers/test-environment';
 
 /**
  * The 500-vessel / 350-patient oracle fixture (src/stats/fixtures/roc-agreement-large-vessels.csv,
@@ -32,6 +38,35 @@ const rows = readFileSync(join(fixtures, 'roc-agreement-large-vessels.csv'), 'ut
       ctffr: Number(ctffr),
     };
   });
+
+/**
+ * Every number the summary (roll-up) path prints must equal the full path's, to 1e-9. Strings (method texts) and
+ * figures the summary leaves null (Obuchowski, clustered calibration, …) are skipped; the bootstrap intervals of the
+ * verification-bias correction differ by design (vessels vs patients resampled).
+ */
+function expectSameNumbers(summary: unknown, full: unknown, path: string, mismatches: string[]): void {
+  if (summary === null || typeof summary === 'string' || typeof summary === 'boolean') return;
+  if (typeof summary === 'number') {
+    if (typeof full !== 'number' || Math.abs(summary - full) > 1e-9)
+      mismatches.push(`${path}: ${summary} vs ${String(full)}`);
+    return;
+  }
+  if (Array.isArray(summary)) {
+    summary.forEach((value, i) =>
+      expectSameNumbers(value, (full as unknown[] | undefined)?.[i], `${path}[${i}]`, mismatches),
+    );
+    return;
+  }
+  for (const [key, value] of Object.entries(summary as Record<string, unknown>)) {
+    if (key === 'methods' || key === 'bootstrap' || key === 'rollups') continue;
+    expectSameNumbers(
+      value,
+      (full as Record<string, unknown> | undefined)?.[key],
+      `${path}.${key}`,
+      mismatches,
+    );
+  }
+}
 
 const near = (actual: number, expected: number) => expect(Math.abs(actual - expected)).toBeLessThan(1e-6);
 const nearInterval = (actual: number[], expected: number[]) => {
@@ -160,6 +195,91 @@ describe('GET /api/v1/performance on the oracle fixture, end to end', () => {
     expect(narrow.overall.vessels).toBeLessThan(10);
     expect(narrow.overall.sensitivity).toMatchObject({ estimate: null, reason: 'insufficient_data' });
     expect(narrow.overall.auc).toMatchObject({ estimate: null, reason: 'insufficient_data' });
+  });
+
+  it('answers from the roll-ups (detail=summary) with the same figures, before and after the worker rebuilds them', async () => {
+    const database = new Client({ connectionString: TEST_DATABASE_URL });
+    await database.connect();
+    const dirtySlices = async () =>
+      Number(
+        (
+          await database.query('SELECT count(*) FROM performance_rollup_dirty WHERE product_id = $1', [
+            fleet.productId,
+          ])
+        ).rows[0].count,
+      );
+    try {
+      const rollupLock = `hashtextextended('performance_rollups:' || $1, 0)`;
+      for (const phase of ['as computed at request time', 'from the rebuilt roll-ups']) {
+        if (phase === 'as computed at request time') {
+          // Hold the worker off this product, mark every day dirty and spoil the stored rows: only slices
+          // computed from the base tables at request time can give the right answer now.
+          await database.query(`SELECT pg_advisory_lock(${rollupLock})`, [fleet.productId]);
+          await database.query(
+            `INSERT INTO performance_rollup_dirty (product_id, day)
+             SELECT DISTINCT product_id, (occurred_at AT TIME ZONE 'UTC')::date FROM analyses WHERE product_id = $1`,
+            [fleet.productId],
+          );
+          await database.query('UPDATE performance_rollups SET tp = tp + 1000 WHERE product_id = $1', [
+            fleet.productId,
+          ]);
+        } else {
+          await database.query(`SELECT pg_advisory_unlock(${rollupLock})`, [fleet.productId]);
+          await pollUntil(dirtySlices, (count) => count === 0, {
+            timeoutMs: 60_000,
+            what: 'roll-ups rebuilt',
+          });
+        }
+        for (const groupBy of [undefined, 'site', 'modelVersion', 'vessel', 'month', 'quarter']) {
+          const query = { productId: fleet.productId, ...(groupBy ? { groupBy } : {}) };
+          const full = (await performance(query).expect(200)).body;
+          const summary = (await performance({ ...query, detail: 'summary' }).expect(200)).body;
+          expect(summary.detail).toBe('summary');
+          if (phase === 'as computed at request time') {
+            expect(summary.rollups.slicesComputedAtRequest).toBeGreaterThan(10);
+          }
+          const mismatches: string[] = [];
+          expectSameNumbers(summary.overall, full.overall, 'overall', mismatches);
+          expectSameNumbers(summary.verificationBias, full.verificationBias, 'verificationBias', mismatches);
+          expect(summary.groups?.map((g: { key: string }) => g.key)).toEqual(
+            full.groups?.map((g: { key: string }) => g.key),
+          );
+          (summary.groups ?? []).forEach((group: { key: string }, i: number) =>
+            expectSameNumbers(group, full.groups[i], `groups[${group.key}]`, mismatches),
+          );
+          expect({ phase, groupBy, mismatches }).toEqual({ phase, groupBy, mismatches: [] });
+        }
+      }
+      expect(await dirtySlices()).toBe(0);
+    } finally {
+      await database.end();
+    }
+    const summary = (await performance({ productId: fleet.productId, detail: 'summary' }).expect(200)).body;
+    expect(summary.rollups.slicesComputedAtRequest).toBe(0);
+    // And against R directly, as the full path.
+    near(summary.overall.auc.estimate, rocR.auc);
+    nearInterval(summary.overall.auc.ci95.delong, rocR.ciDelongCapped);
+    nearInterval(summary.overall.blandAltman.loa, agreementR.classic.loa);
+    nearInterval(summary.overall.blandAltman.loaRepeated, agreementR.repeated2007.loa);
+    expect(summary.overall.auc.ci95.obuchowski).toBeNull();
+    // The roll-ups are daily and kept at the product's threshold: anything else is a clear 400.
+    await performance({ productId: fleet.productId, detail: 'summary', from: '2026-01-01T03:00:00Z' }).expect(
+      400,
+    );
+    await performance({ productId: fleet.productId, detail: 'summary', threshold: '0.75' }).expect(400);
+    const days = (
+      await performance({
+        productId: fleet.productId,
+        detail: 'summary',
+        from: '2026-01-02',
+        to: '2026-01-05',
+      }).expect(200)
+    ).body;
+    const daysFull = (
+      await performance({ productId: fleet.productId, from: '2026-01-02', to: '2026-01-05' }).expect(200)
+    ).body;
+    expect(days.overall.vessels).toBe(daysFull.overall.vessels);
+    expect(days.overall.vessels).toBeGreaterThan(0);
   });
 
   it("is scoped to the caller's tenant and role", async () => {

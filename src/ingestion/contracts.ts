@@ -82,6 +82,9 @@ export const DEAD_LETTER_CODES = {
   signature_missing: 'no x-fw-signature header',
   signature_invalid: 'HMAC does not match the value bytes (wrong key, forged or tampered)',
   revoked_sender: 'the deviceId / sourceId was revoked (POST …/revoke); its events are no longer accepted',
+  retired_secret:
+    'signed with the secret a rotation replaced (POST …/secret-rotations), after its overlap ended: the ' +
+    'sender still uses its old secret and must be given the new one (not a forgery: that is signature_invalid)',
   occurred_at_implausible:
     'occurredAt / measuredAt / recordedAt more than 10 minutes ahead of the platform clock or more than 10 years ' +
     'before it (src/ingestion/plausibility-rules.ts)',

@@ -186,6 +186,63 @@ describe('EventDecoder', () => {
     });
   });
 
+  describe('rotated secrets (current + previous until its overlap ends)', () => {
+    const rotated: Sender = {
+      ...device,
+      secret: 'fws_new-secret',
+      secretKeyId: 'sk_' + 'a'.repeat(32),
+      previousSecret: {
+        secret: device.secret,
+        keyId: 'sk_' + 'b'.repeat(32),
+        validUntil: new Date(NOW + 60_000),
+      },
+    };
+    const decodeAt = async (at: number, input: ConsumedMessage, sender: Sender = rotated) => {
+      const decoder = new EventDecoder(new EventValidator(), new FixedSenders([sender]), 4096, () => at);
+      const [result] = await decoder.decodeBatch('analyses', [input]);
+      return result;
+    };
+    const oldSigned = () => message(JSON.stringify(analysis()), device.secret);
+    const newSigned = () => message(JSON.stringify(analysis()), 'fws_new-secret');
+
+    it('accepts the new secret at once and the previous one until its deadline, measured on the platform clock', async () => {
+      expect((await decodeAt(NOW, newSigned())).outcome).toBe('accepted');
+      expect((await decodeAt(NOW, oldSigned())).outcome).toBe('accepted');
+      expect((await decodeAt(NOW + 59_999, oldSigned())).outcome).toBe('accepted');
+      expect((await decodeAt(NOW + 60_000, newSigned())).outcome).toBe('accepted');
+    });
+
+    it('dead-letters the previous secret as retired_secret once the overlap is over, naming key ids, not secrets', async () => {
+      const result = await decodeAt(NOW + 60_000, oldSigned());
+      if (result.outcome !== 'rejected') throw new Error('expected a rejection');
+      expect(result.code).toBe('retired_secret');
+      expect(result.reason).toBe(
+        `deviceId "DVF-1" signed with secret sk_${'b'.repeat(32)}, which a rotation replaced and which ` +
+          `stopped being accepted on ${new Date(NOW + 60_000).toISOString()}; sign with the current secret ` +
+          `sk_${'a'.repeat(32)}`,
+      );
+      expect(result.reason).not.toContain(device.secret);
+      expect(result.reason).not.toContain('fws_new-secret');
+    });
+
+    it('still calls a forgery signature_invalid, and a revoked sender revoked_sender whatever secret it used', async () => {
+      expect((await decodeAt(NOW, message(JSON.stringify(analysis()), 'fws_forger'))).outcome).toBe(
+        'rejected',
+      );
+      const forged = await decodeAt(NOW + 60_000, message(JSON.stringify(analysis()), 'fws_forger'));
+      expect(forged.outcome === 'rejected' && forged.code).toBe('signature_invalid');
+      const revoked = { ...rotated, revokedAt: new Date(NOW) };
+      for (const [at, input] of [
+        [NOW, oldSigned()],
+        [NOW + 60_000, oldSigned()],
+        [NOW, newSigned()],
+      ] as const) {
+        const result = await decodeAt(at, input, revoked);
+        expect(result.outcome === 'rejected' && result.code).toBe('revoked_sender');
+      }
+    });
+  });
+
   describe('plausibility of timestamps', () => {
     const dataSource: Sender = {
       ...device,

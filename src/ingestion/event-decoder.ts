@@ -1,9 +1,9 @@
 import { IHeaders } from 'kafkajs';
-import { isSignatureValid, SIGNATURE_HEADER } from '../kafka/signature';
+import { SIGNATURE_HEADER } from '../kafka/signature';
 import { DeadLetterCode } from './contracts';
 import { EventOf, EventValidator, IngestTopicRole, TOPIC_CONTRACTS } from './event-validation';
 import { implausibleTimestamp } from './plausibility-rules';
-import { Sender, SenderLookup } from './sender-directory';
+import { Sender, SenderLookup, verifySenderSignature } from './sender-directory';
 
 /** The Kafka message as consumed, reduced to what decoding needs. */
 export interface ConsumedMessage {
@@ -157,7 +157,9 @@ export class EventDecoder {
     const signature = headerText(message.headers, SIGNATURE_HEADER);
     if (signature === null)
       return reject(message, 'signature_missing', `header ${SIGNATURE_HEADER} is missing`, senderCode);
-    if (!isSignatureValid(sender.secret, message.value as Buffer, signature)) {
+    // The current secret and, after a rotation, the previous one (accepted until its overlap ends).
+    const signed = verifySenderSignature(sender, message.value as Buffer, signature, this.now());
+    if (signed.verdict === 'invalid') {
       return reject(message, 'signature_invalid', 'signature does not match the message bytes', senderCode);
     }
     // After the signature: only a message that really comes from the sender learns it was revoked.
@@ -166,6 +168,16 @@ export class EventDecoder {
         message,
         'revoked_sender',
         `${contract.senderField} "${senderCode}" was revoked on ${sender.revokedAt.toISOString()}`,
+        senderCode,
+      );
+    }
+    if (signed.verdict === 'retired') {
+      return reject(
+        message,
+        'retired_secret',
+        `${contract.senderField} "${senderCode}" signed with secret ${signed.keyId}, which a rotation ` +
+          `replaced and which stopped being accepted on ${signed.validUntil.toISOString()}; ` +
+          `sign with the current secret${sender.secretKeyId ? ` ${sender.secretKeyId}` : ''}`,
         senderCode,
       );
     }

@@ -94,13 +94,29 @@ const DEVICE_EVENT_COLUMNS = [
  * Queues the (site, patient) keys a batch touched for linkage (src/outcomes), in the batch's own
  * transaction: the linker runs after commit and so always sees both sides, whatever their order of
  * arrival. Keys are inserted in sorted order so two batches never wait on each other in a cycle.
+ *
+ * DO UPDATE, not DO NOTHING: DO NOTHING takes no lock, so a key the linker had already picked (and
+ * would delete after linking without this batch's rows) counted as queued and the batch's event was
+ * never linked. DO UPDATE waits for the linker's lock and, once the linker has deleted the key,
+ * inserts it again; a key the batch holds is skipped by the linker until the batch commits.
  */
 const LINKAGE_INBOX_CTE = (source: string): string => `
     queued AS (
       INSERT INTO linkage_pending (site_id, patient_key)
       SELECT DISTINCT site_id, patient_key FROM ${source}
       ORDER BY site_id, patient_key
-      ON CONFLICT DO NOTHING
+      ON CONFLICT (site_id, patient_key) DO UPDATE SET queued_at = EXCLUDED.queued_at
+    )`;
+
+/**
+ * Marks the performance roll-up slices (product, UTC day of the CTA) that a batch's analyses fall in
+ * (src/performance/performance-rollups.ts), in the batch's transaction. An append-only log, so
+ * concurrent batches never wait on one another's marks.
+ */
+const ROLLUP_DIRTY_CTE = `
+    rollup_dirty AS (
+      INSERT INTO performance_rollup_dirty (product_id, day)
+      SELECT DISTINCT product_id, (occurred_at AT TIME ZONE 'UTC')::date FROM inserted WHERE status = 'completed'
     )`;
 
 const list = (columns: readonly string[]): string => columns.join(', ');
@@ -168,12 +184,13 @@ const analyses: TableSpec<'analyses'> = {
       INSERT INTO analyses (${list(ANALYSIS_COLUMNS)})
       SELECT ${list(ANALYSIS_COLUMNS)} FROM stage_analyses
       ON CONFLICT (event_id) DO NOTHING
-      RETURNING event_id, site_id, patient_key, status
+      RETURNING event_id, product_id, site_id, patient_key, status, occurred_at
     ), vessels AS (
       INSERT INTO analysis_vessels (${list(VESSEL_COLUMNS)})
       SELECT ${VESSEL_COLUMNS.map((c) => 'v.' + c).join(', ')}
         FROM stage_analysis_vessels v JOIN inserted i ON i.event_id = v.analysis_event_id
-    ), ${LINKAGE_INBOX_CTE("inserted WHERE status = 'completed'")}
+    ), ${LINKAGE_INBOX_CTE("inserted WHERE status = 'completed'")},
+    ${ROLLUP_DIRTY_CTE}
     SELECT count(*)::int AS stored FROM inserted`,
 };
 

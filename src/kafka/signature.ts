@@ -19,3 +19,22 @@ export function isSignatureValid(secret: string, value: Buffer, header: string):
   const received = Buffer.from(header, 'utf8');
   return expected.length === received.length && timingSafeEqual(expected, received);
 }
+
+/**
+ * Which of a sender's secrets (at most the current and the previous one) signed `value`: its index, or
+ * -1. Every candidate is computed and compared in constant time, without stopping at the first match,
+ * so the time taken depends on the number of candidates only — not on which one matched or on how
+ * many leading bytes of a forged signature happened to be right.
+ */
+export function matchingSecretIndex(secrets: readonly string[], value: Buffer, header: string): number {
+  if (secrets.length > 2)
+    throw new Error('A sender has at most two valid secrets: the current and the previous one');
+  const received = Buffer.from(header, 'utf8');
+  let match = -1;
+  secrets.forEach((secret, index) => {
+    const expected = Buffer.from(signMessageValue(secret, value), 'utf8');
+    const equal = expected.length === received.length && timingSafeEqual(expected, received);
+    if (equal && match === -1) match = index;
+  });
+  return match;
+}

@@ -128,8 +128,24 @@ export class OutcomeLinker {
         WHERE l.outcome_event_id IS NULL
            OR (l.status, l.analysis_event_id, l.vessel_index, l.superseded_by)
               IS DISTINCT FROM (r.status, linked.analysis_event_id, linked.vessel_index, r.superseded_by)
-        ORDER BY r.outcome_event_id`,
+        ORDER BY r.outcome_event_id
+       RETURNING analysis_event_id, previous_analysis_event_id`,
     );
+    // A link that moved changes the performance roll-ups of both analyses' slices (src/performance).
+    const touchedAnalyses = history.rows
+      .flatMap((row: { analysis_event_id: string | null; previous_analysis_event_id: string | null }) => [
+        row.analysis_event_id,
+        row.previous_analysis_event_id,
+      ])
+      .filter((eventId): eventId is string => eventId !== null);
+    if (touchedAnalyses.length > 0) {
+      await client.query(
+        `INSERT INTO performance_rollup_dirty (product_id, day)
+         SELECT DISTINCT product_id, (occurred_at AT TIME ZONE 'UTC')::date
+           FROM analyses WHERE event_id = ANY($1::uuid[])`,
+        [touchedAnalyses],
+      );
+    }
 
     await client.query(
       `INSERT INTO ffr_links (outcome_event_id, manufacturer_id, site_id, patient_key, status, superseded_by,

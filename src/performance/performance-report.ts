@@ -98,7 +98,7 @@ export interface ReportingMinimums {
   minimumPairs: number;
 }
 
-function proportionFigure(
+export function proportionFigure(
   result: ProportionResult,
   minimums: ReportingMinimums,
 ): ProportionFigure | InsufficientData {

@@ -2,6 +2,9 @@ import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsISO8601, IsNumber, IsOptional, IsUUID, Max, Min } from 'class-validator';
 
+export const DETAIL = ['full', 'summary'] as const;
+export type Detail = (typeof DETAIL)[number];
+
 export const GROUP_BY = ['site', 'modelVersion', 'scannerVendor', 'vessel', 'month', 'quarter'] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
 
@@ -38,4 +41,16 @@ export class PerformanceQueryDto {
   @Min(0)
   @Max(0.3)
   margin?: number;
+
+  @ApiPropertyOptional({
+    enum: DETAIL,
+    default: 'full',
+    description:
+      "full: every figure, computed from each linked vessel. summary: from the daily roll-ups at the product's threshold " +
+      'and whole UTC days, answering in seconds at millions of vessels; figures that need every patient together ' +
+      '(Obuchowski, clustered calibration, the patient bootstrap) are null there.',
+  })
+  @IsOptional()
+  @IsIn(DETAIL)
+  detail?: Detail;
 }

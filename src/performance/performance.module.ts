@@ -1,7 +1,13 @@
 import { Module } from '@nestjs/common';
 import { RegistryModule } from '../registry/registry.module';
+import { PerformanceRollupWorker } from './performance-rollup.worker';
 import { PerformanceController } from './performance.controller';
 import { PerformanceService } from './performance.service';
 
-@Module({ imports: [RegistryModule], controllers: [PerformanceController], providers: [PerformanceService] })
+@Module({
+  imports: [RegistryModule],
+  controllers: [PerformanceController],
+  providers: [PerformanceService, PerformanceRollupWorker],
+  exports: [PerformanceRollupWorker],
+})
 export class PerformanceModule {}

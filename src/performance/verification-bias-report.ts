@@ -3,6 +3,9 @@ import {
   AnalysisWithOptionalReference,
   analysedUnitsFromCtFfr,
   beggGreenes,
+  beggGreenesFromCounts,
+  VerificationBiasResult,
+  VerificationCounts,
 } from '../stats/verification-bias';
 import { InsufficientData } from './performance-report';
 
@@ -36,8 +39,35 @@ export function verificationBiasFigures(
   analyses: readonly AnalysisWithOptionalReference[],
   threshold: number,
 ): VerificationBiasFigures {
-  const result = beggGreenes(analysedUnitsFromCtFfr(analyses, threshold));
   const verified = analyses.filter((analysis) => analysis.invasiveFfr !== null).length;
+  return figuresOf(
+    beggGreenes(analysedUnitsFromCtFfr(analyses, threshold)),
+    analyses.length,
+    verified,
+    'patients',
+  );
+}
+
+/**
+ * The same correction from the six Begg–Greenes counts (the performance roll-ups keep them per slice). Without
+ * patients the bootstrap resamples analysed vessels, which ignores their clustering; the method says so.
+ */
+export function verificationBiasFromCounts(counts: VerificationCounts): VerificationBiasFigures {
+  const analysed = counts.testPositive + counts.testNegative;
+  const verified =
+    counts.verifiedTestPositiveDiseased +
+    counts.verifiedTestPositiveNonDiseased +
+    counts.verifiedTestNegativeDiseased +
+    counts.verifiedTestNegativeNonDiseased;
+  return figuresOf(beggGreenesFromCounts(counts), analysed, verified, 'vessels (unclustered)');
+}
+
+function figuresOf(
+  result: VerificationBiasResult,
+  analysedVessels: number,
+  verified: number,
+  resampled: string,
+): VerificationBiasFigures {
   if (!result.estimable) {
     const insufficient: InsufficientData = {
       estimate: null,
@@ -47,9 +77,9 @@ export function verificationBiasFigures(
     };
     return {
       method: 'Begg–Greenes',
-      analysedVessels: analyses.length,
+      analysedVessels,
       verifiedVessels: verified,
-      verifiedFraction: analyses.length > 0 ? verified / analyses.length : null,
+      verifiedFraction: analysedVessels > 0 ? verified / analysedVessels : null,
       sensitivity: insufficient,
       specificity: insufficient,
       naive: { sensitivity: null, specificity: null },
@@ -64,7 +94,7 @@ export function verificationBiasFigures(
         }
       : { estimate: null, reason: 'insufficient_data', n: verified, detail: value.detail };
   return {
-    method: `Begg–Greenes; 95% CI: percentile bootstrap over patients (${result.bootstrap.replicates} replicates, seed ${result.bootstrap.seed}) and delta method on the logit scale`,
+    method: `Begg–Greenes; 95% CI: percentile bootstrap over ${resampled} (${result.bootstrap.replicates} replicates, seed ${result.bootstrap.seed}) and delta method on the logit scale`,
     analysedVessels: result.analysed,
     verifiedVessels: result.verified,
     verifiedFraction: result.verifiedFraction.estimate,

@@ -25,9 +25,21 @@ import {
   CreateProductDto,
   CreateSiteDto,
   ListQueryDto,
+  RotateSecretDto,
   UpdateDeviceDto,
 } from './registry.dto';
 import { RegistryService } from './registry.service';
+
+const ROTATION_SUMMARY =
+  'Rotate the signing secret (reason required, audited). The new secret is in this response only; the ' +
+  'previous one is still accepted for overlapHours (default FW_SECRET_ROTATION_OVERLAP_HOURS), after ' +
+  'which its events go to the DLQ as retired_secret. A secret still in the overlap of an earlier rotation ' +
+  'stops verifying at once.';
+
+const IMMEDIATE_ROTATION_SUMMARY =
+  'Rotate the signing secret with no overlap (reason required, audited): the same as secret-rotations ' +
+  'with overlapHours 0, answering only { deviceId | sourceId, secret }. The previous secret is retired at once (within ' +
+  "the consumers' 30 s sender cache).";
 
 @ApiTags('registry')
 @ApiBearerAuth()
@@ -169,18 +181,31 @@ export class RegistryController {
     return this.registry.updateDevice(principal, deviceId, dto);
   }
 
+  @Post('devices/:deviceId/secret-rotations')
+  @RequirePermission('registry:write')
+  @ApiOperation({ summary: ROTATION_SUMMARY })
+  rotateDeviceSecret(
+    @CurrentPrincipal() principal: Principal,
+    @Param('deviceId') deviceId: string,
+    @Body() dto: RotateSecretDto,
+  ) {
+    return this.registry.rotateDeviceSecret(principal, deviceId, dto);
+  }
+
   @Post('devices/:deviceId/secret')
   @HttpCode(200)
   @RequirePermission('registry:write')
-  @ApiOperation({
-    summary: 'Rotate the signing secret (reason required, audited); the new one is in this response only',
-  })
-  rotateDeviceSecret(
+  @ApiOperation({ summary: IMMEDIATE_ROTATION_SUMMARY, deprecated: true })
+  async rotateDeviceSecretNow(
     @CurrentPrincipal() principal: Principal,
     @Param('deviceId') deviceId: string,
     @Body() dto: ReasonDto,
   ) {
-    return this.registry.rotateDeviceSecret(principal, deviceId, dto.reason);
+    const { secret } = await this.registry.rotateDeviceSecret(principal, deviceId, {
+      reason: dto.reason,
+      overlapHours: 0,
+    });
+    return { deviceId, secret };
   }
 
   @Post('devices/:deviceId/revoke')
@@ -214,18 +239,31 @@ export class RegistryController {
     return this.registry.listDataSources(principal, query);
   }
 
+  @Post('data-sources/:sourceId/secret-rotations')
+  @RequirePermission('registry:write')
+  @ApiOperation({ summary: ROTATION_SUMMARY })
+  rotateDataSourceSecret(
+    @CurrentPrincipal() principal: Principal,
+    @Param('sourceId') sourceId: string,
+    @Body() dto: RotateSecretDto,
+  ) {
+    return this.registry.rotateDataSourceSecret(principal, sourceId, dto);
+  }
+
   @Post('data-sources/:sourceId/secret')
   @HttpCode(200)
   @RequirePermission('registry:write')
-  @ApiOperation({
-    summary: 'Rotate the signing secret (reason required, audited); the new one is in this response only',
-  })
-  rotateDataSourceSecret(
+  @ApiOperation({ summary: IMMEDIATE_ROTATION_SUMMARY, deprecated: true })
+  async rotateDataSourceSecretNow(
     @CurrentPrincipal() principal: Principal,
     @Param('sourceId') sourceId: string,
     @Body() dto: ReasonDto,
   ) {
-    return this.registry.rotateDataSourceSecret(principal, sourceId, dto.reason);
+    const { secret } = await this.registry.rotateDataSourceSecret(principal, sourceId, {
+      reason: dto.reason,
+      overlapHours: 0,
+    });
+    return { sourceId, secret };
   }
 
   @Post('data-sources/:sourceId/revoke')

@@ -18,7 +18,9 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { ReasonDto } from '../audit/audit.dto';
 import { ROLES, Role } from '../auth/roles';
+import { SECRET_ROTATION_MAX_OVERLAP_HOURS } from '../config/config';
 
 /** Codes that travel in events (deviceId, sourceId, siteId): printable, no spaces, bounded. */
 const EXTERNAL_CODE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -63,7 +65,10 @@ export class ClaimDto {
   @Max(1, { each: true })
   ci95: [number, number];
 
-  @ApiProperty({ example: 400, description: 'vessels (or patients) in the pivotal study behind the estimate' })
+  @ApiProperty({
+    example: 400,
+    description: 'vessels (or patients) in the pivotal study behind the estimate',
+  })
   @IsInt()
   @Min(1)
   n: number;
@@ -91,7 +96,10 @@ export class CreateProductDto {
 
   @ApiProperty({ example: 'DeepFFR CT-FFR' }) @IsString() @Length(1, 200) name: string;
 
-  @ApiProperty({ example: '06970000000017', description: 'UDI device identifier (GS1 GTIN-14 or HIBCC/ICCBBA)' })
+  @ApiProperty({
+    example: '06970000000017',
+    description: 'UDI device identifier (GS1 GTIN-14 or HIBCC/ICCBBA)',
+  })
   @IsString()
   @Matches(/^[A-Za-z0-9+\-./]{6,40}$/, { message: 'udiDi must be 6–40 characters of a UDI-DI' })
   udiDi: string;
@@ -118,14 +126,20 @@ export class CreateProductDto {
 
 export class CreateModelVersionDto {
   @ApiProperty() @IsUUID() productId: string;
-  @ApiProperty({ example: 'ffrnet-2025.1' }) @IsString() @Matches(EXTERNAL_CODE, { message: EXTERNAL_CODE_MESSAGE }) version: string;
+  @ApiProperty({ example: 'ffrnet-2025.1' })
+  @IsString()
+  @Matches(EXTERNAL_CODE, { message: EXTERNAL_CODE_MESSAGE })
+  version: string;
   @ApiProperty({ example: '2025-01-15T00:00:00Z' }) @IsISO8601({ strict: true }) releasedAt: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @Length(0, 2000) notes?: string;
 }
 
 export class CreateSiteDto {
   @ApiPropertyOptional() @IsOptional() @IsUUID() manufacturerId?: string;
-  @ApiProperty({ example: 'SH-RJ' }) @IsString() @Matches(EXTERNAL_CODE, { message: EXTERNAL_CODE_MESSAGE }) siteId: string;
+  @ApiProperty({ example: 'SH-RJ' })
+  @IsString()
+  @Matches(EXTERNAL_CODE, { message: EXTERNAL_CODE_MESSAGE })
+  siteId: string;
   @ApiProperty({ example: 'Ruijin Hospital, Shanghai' }) @IsString() @Length(1, 200) name: string;
   @ApiProperty({ example: 'CN', description: 'ISO 3166-1 alpha-2' })
   @Matches(/^[A-Z]{2}$/, { message: 'country must be an ISO 3166-1 alpha-2 code such as CN or DE' })
@@ -133,13 +147,20 @@ export class CreateSiteDto {
 }
 
 export class CreateDeviceDto {
-  @ApiProperty({ example: 'DVF-SH-0001' }) @IsString() @Matches(EXTERNAL_CODE, { message: EXTERNAL_CODE_MESSAGE }) deviceId: string;
+  @ApiProperty({ example: 'DVF-SH-0001' })
+  @IsString()
+  @Matches(EXTERNAL_CODE, { message: EXTERNAL_CODE_MESSAGE })
+  deviceId: string;
   @ApiProperty() @IsUUID() productId: string;
   @ApiProperty({ example: 'SH-RJ', description: 'siteId of a registered site' }) @IsString() siteId: string;
   @ApiProperty({ example: '1.4.2' }) @IsString() @Length(1, 64) softwareVersion: string;
   @ApiProperty({ example: 'ffrnet-2025.1' }) @IsString() @Length(1, 64) modelVersion: string;
   @ApiPropertyOptional({ example: 'GE' }) @IsOptional() @IsString() @Length(1, 64) scannerVendor?: string;
-  @ApiPropertyOptional({ example: 'Revolution CT' }) @IsOptional() @IsString() @Length(1, 128) scannerModel?: string;
+  @ApiPropertyOptional({ example: 'Revolution CT' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 128)
+  scannerModel?: string;
 }
 
 export class UpdateDeviceDto {
@@ -151,7 +172,10 @@ export class UpdateDeviceDto {
 
 export class CreateDataSourceDto {
   @ApiPropertyOptional() @IsOptional() @IsUUID() manufacturerId?: string;
-  @ApiProperty({ example: 'CATH-SH-RJ' }) @IsString() @Matches(EXTERNAL_CODE, { message: EXTERNAL_CODE_MESSAGE }) sourceId: string;
+  @ApiProperty({ example: 'CATH-SH-RJ' })
+  @IsString()
+  @Matches(EXTERNAL_CODE, { message: EXTERNAL_CODE_MESSAGE })
+  sourceId: string;
   @ApiProperty({ example: 'SH-RJ' }) @IsString() siteId: string;
   @ApiProperty({ example: 'Ruijin cath lab' }) @IsString() @Length(1, 200) name: string;
   @ApiProperty({ enum: ['cath_lab', 'his', 'registry'] }) @IsIn(['cath_lab', 'his', 'registry']) kind: string;
@@ -171,4 +195,21 @@ export class ListQueryDto {
   @IsString()
   @Length(1, 200)
   cursor?: string;
+}
+
+/** Body of POST /devices/:deviceId/secret-rotations and /data-sources/:sourceId/secret-rotations. */
+export class RotateSecretDto extends ReasonDto {
+  @ApiPropertyOptional({
+    example: 24,
+    minimum: 0,
+    maximum: SECRET_ROTATION_MAX_OVERLAP_HOURS,
+    description:
+      'How long events signed with the previous secret are still accepted, in hours (fractions allowed); ' +
+      'default FW_SECRET_ROTATION_OVERLAP_HOURS (24). 0 retires it at once, e.g. when it leaked.',
+  })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(SECRET_ROTATION_MAX_OVERLAP_HOURS)
+  overlapHours?: number;
 }

@@ -1,7 +1,10 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 
 /** Column transformer: PostgreSQL numeric arrives as a string; thresholds are used as numbers. */
-const numericAsNumber = { to: (value: number): number => value, from: (value: string): number => Number(value) };
+const numericAsNumber = {
+  to: (value: number): number => value,
+  from: (value: string): number => Number(value),
+};
 
 @Entity('manufacturers')
 export class Manufacturer {
@@ -71,6 +74,15 @@ export class Device {
   @Column('text', { name: 'scanner_model', nullable: true }) scannerModel: string | null;
   @Column('bytea', { name: 'secret_ciphertext', select: false }) secretCiphertext: Buffer;
   @Column('timestamptz', { name: 'secret_rotated_at' }) secretRotatedAt: Date;
+  /** Non-secret id of the current secret ("sk_" + 32 hex), named in the audit trail and dead letters. */
+  @Column('text', { name: 'secret_key_id' }) secretKeyId: string;
+  /** The secret the last rotation replaced, sealed like the current one; null before any rotation. */
+  @Column('bytea', { name: 'previous_secret_ciphertext', select: false, nullable: true })
+  previousSecretCiphertext: Buffer | null;
+  @Column('text', { name: 'previous_secret_key_id', nullable: true }) previousSecretKeyId: string | null;
+  /** Until then events signed with the previous secret are accepted; afterwards: DLQ retired_secret. */
+  @Column('timestamptz', { name: 'previous_secret_valid_until', nullable: true })
+  previousSecretValidUntil: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
   /** Set once, never cleared: a revoked device's events are dead-lettered as revoked_sender. */
@@ -87,6 +99,15 @@ export class ClinicalDataSource {
   @Column('text') kind: string;
   @Column('bytea', { name: 'secret_ciphertext', select: false }) secretCiphertext: Buffer;
   @Column('timestamptz', { name: 'secret_rotated_at' }) secretRotatedAt: Date;
+  /** Non-secret id of the current secret ("sk_" + 32 hex), named in the audit trail and dead letters. */
+  @Column('text', { name: 'secret_key_id' }) secretKeyId: string;
+  /** The secret the last rotation replaced, sealed like the current one; null before any rotation. */
+  @Column('bytea', { name: 'previous_secret_ciphertext', select: false, nullable: true })
+  previousSecretCiphertext: Buffer | null;
+  @Column('text', { name: 'previous_secret_key_id', nullable: true }) previousSecretKeyId: string | null;
+  /** Until then events signed with the previous secret are accepted; afterwards: DLQ retired_secret. */
+  @Column('timestamptz', { name: 'previous_secret_valid_until', nullable: true })
+  previousSecretValidUntil: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   /** Set once, never cleared: a revoked data source's events are dead-lettered as revoked_sender. */
   @Column('timestamptz', { name: 'revoked_at', nullable: true }) revokedAt: Date | null;

@@ -1,4 +1,5 @@
 import { ConflictException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository, SelectQueryBuilder, ObjectLiteral } from 'typeorm';
 import { actorOf, AuditService } from '../audit/audit.service';
@@ -16,6 +17,7 @@ import {
   CreateProductDto,
   CreateSiteDto,
   ListQueryDto,
+  RotateSecretDto,
   UpdateDeviceDto,
 } from './registry.dto';
 import { ClinicalDataSource, Device, Manufacturer, ModelVersion, Product, Site } from './registry.entities';
@@ -32,6 +34,11 @@ export interface DeviceView {
   scannerVendor: string | null;
   scannerModel: string | null;
   secretRotatedAt: Date;
+  /** Non-secret id of the current signing secret (the secret itself is shown once, when issued). */
+  secretKeyId: string;
+  /** Id of the secret the last rotation replaced, and until when its events are accepted (null: none). */
+  previousSecretKeyId: string | null;
+  previousSecretValidUntil: Date | null;
   createdAt: Date;
   updatedAt: Date;
   /** When the device was revoked; its events are then dead-lettered as revoked_sender. */
@@ -46,6 +53,9 @@ export interface DataSourceView {
   name: string;
   kind: string;
   secretRotatedAt: Date;
+  secretKeyId: string;
+  previousSecretKeyId: string | null;
+  previousSecretValidUntil: Date | null;
   createdAt: Date;
   /** When the data source was revoked; its events are then dead-lettered as revoked_sender. */
   revokedAt: Date | null;
@@ -107,6 +117,29 @@ function refuseIfRevoked(kind: string, code: string, revokedAt: Date | null): vo
   if (revokedAt) throw new ConflictException(`${kind} ${code} was revoked on ${revokedAt.toISOString()}`);
 }
 
+/**
+ * A new signing secret's key id: random and not derived from the secret, so it can be shown, logged and
+ * audited freely. Returned with the secret, so whoever installs it can tell which one a sender holds.
+ */
+export function newSecretKeyId(): string {
+  return 'sk_' + randomBytes(16).toString('hex');
+}
+
+/** What a rotation answers (once): the new secret and how the old one is phased out. */
+export interface SecretRotation {
+  /** Key id of the new secret. */
+  keyId: string;
+  /** The new secret; in this response only. */
+  secret: string;
+  rotatedAt: Date;
+  /** Key id of the secret replaced; it is accepted until previousSecretValidUntil, then retired. */
+  previousKeyId: string;
+  previousSecretValidUntil: Date;
+  overlapHours: number;
+}
+
+type SenderTable = 'devices' | 'data_sources';
+
 /** The AAD a sender's sealed secret is bound to (see SecretBox). */
 export function secretBinding(kind: 'device' | 'data-source', code: string): string {
   return `${kind}:${code}`;
@@ -115,6 +148,7 @@ export function secretBinding(kind: 'device' | 'data-source', code: string): str
 @Injectable()
 export class RegistryService {
   private readonly secretBox: SecretBox;
+  private readonly defaultOverlapHours: number;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -128,6 +162,7 @@ export class RegistryService {
     private readonly audit: AuditService,
   ) {
     this.secretBox = new SecretBox(decodeKey(config.FW_MASTER_KEY));
+    this.defaultOverlapHours = config.FW_SECRET_ROTATION_OVERLAP_HOURS;
   }
 
   // ── manufacturers (tenants) ──────────────────────────────────────────────────────────────
@@ -296,6 +331,7 @@ export class RegistryService {
             scannerVendor: dto.scannerVendor ?? null,
             scannerModel: dto.scannerModel ?? null,
             secretCiphertext: this.secretBox.seal(secret, secretBinding('device', dto.deviceId)),
+            secretKeyId: newSecretKeyId(),
             secretRotatedAt: new Date(),
           }),
         ),
@@ -375,38 +411,24 @@ export class RegistryService {
     });
   }
 
-  /** Issues a new secret; the old one stops verifying once consumers refresh (within their cache TTL). */
+  /**
+   * Issues a new signing secret. The previous one stays valid for `overlapHours` (default
+   * FW_SECRET_ROTATION_OVERLAP_HOURS), so the device can be given the new one without losing events;
+   * afterwards its events go to the DLQ as retired_secret. A sender holds at most two secrets: a secret
+   * still in the overlap of an earlier rotation stops verifying at once.
+   */
   async rotateDeviceSecret(
     principal: Principal,
     deviceCode: string,
-    reason: string,
-  ): Promise<{ deviceId: string; secret: string }> {
-    const secret = newSigningSecret();
-    await this.dataSource.transaction(async (manager) => {
-      const before = await this.getDevice(principal, deviceCode, manager);
+    dto: RotateSecretDto,
+  ): Promise<{ deviceId: string } & SecretRotation> {
+    const rotation = await this.dataSource.transaction(async (manager) => {
+      const lock = () => this.getDevice(principal, deviceCode, manager);
+      const before = await lock();
       refuseIfRevoked('Device', deviceCode, before.revokedAt);
-      await manager.getRepository(Device).update(
-        { id: before.id },
-        {
-          secretCiphertext: this.secretBox.seal(secret, secretBinding('device', deviceCode)),
-          secretRotatedAt: new Date(),
-        },
-      );
-      const after = await this.getDevice(principal, deviceCode, manager);
-      await this.audit.record(
-        {
-          actor: actorOf(principal),
-          action: 'device.secret_rotate',
-          entityId: deviceCode,
-          manufacturerId: before.manufacturerId,
-          before,
-          after,
-          reason,
-        },
-        manager,
-      );
+      return this.rotateSecret(principal, manager, 'device', before, lock, dto);
     });
-    return { deviceId: deviceCode, secret };
+    return { deviceId: deviceCode, ...rotation };
   }
 
   /**
@@ -456,6 +478,7 @@ export class RegistryService {
             name: dto.name,
             kind: dto.kind,
             secretCiphertext: this.secretBox.seal(secret, secretBinding('data-source', dto.sourceId)),
+            secretKeyId: newSecretKeyId(),
             secretRotatedAt: new Date(),
           }),
         ),
@@ -505,37 +528,19 @@ export class RegistryService {
     return this.dataSourceView(found, { siteCode: siteCodes.get(found.siteId) ?? '' });
   }
 
+  /** As rotateDeviceSecret, for a data source. */
   async rotateDataSourceSecret(
     principal: Principal,
     sourceCode: string,
-    reason: string,
-  ): Promise<{ sourceId: string; secret: string }> {
-    const secret = newSigningSecret();
-    await this.dataSource.transaction(async (manager) => {
-      const before = await this.lockDataSource(principal, sourceCode, manager);
+    dto: RotateSecretDto,
+  ): Promise<{ sourceId: string } & SecretRotation> {
+    const rotation = await this.dataSource.transaction(async (manager) => {
+      const lock = () => this.lockDataSource(principal, sourceCode, manager);
+      const before = await lock();
       refuseIfRevoked('Data source', sourceCode, before.revokedAt);
-      await manager.getRepository(ClinicalDataSource).update(
-        { id: before.id },
-        {
-          secretCiphertext: this.secretBox.seal(secret, secretBinding('data-source', sourceCode)),
-          secretRotatedAt: new Date(),
-        },
-      );
-      const after = await this.lockDataSource(principal, sourceCode, manager);
-      await this.audit.record(
-        {
-          actor: actorOf(principal),
-          action: 'data_source.secret_rotate',
-          entityId: sourceCode,
-          manufacturerId: before.manufacturerId,
-          before,
-          after,
-          reason,
-        },
-        manager,
-      );
+      return this.rotateSecret(principal, manager, 'data-source', before, lock, dto);
     });
-    return { sourceId: sourceCode, secret };
+    return { sourceId: sourceCode, ...rotation };
   }
 
   /** Revokes a data source for good; its events are dead-lettered as revoked_sender from then on. */
@@ -562,6 +567,73 @@ export class RegistryService {
   }
 
   // ── shared ───────────────────────────────────────────────────────────────────────────────
+  /**
+   * The rotation itself, inside the caller's transaction with the sender's row locked: the current
+   * secret (ciphertext and key id, moved as they are, still bound to the sender) becomes the previous
+   * one with its deadline on the database clock, a new secret is sealed in its place, and the audit
+   * entry names key ids and the deadline — never a secret.
+   */
+  private async rotateSecret<V extends DeviceView | DataSourceView>(
+    principal: Principal,
+    manager: EntityManager,
+    kind: 'device' | 'data-source',
+    before: V,
+    reread: () => Promise<V>,
+    dto: RotateSecretDto,
+  ): Promise<SecretRotation> {
+    const code = 'deviceId' in before ? before.deviceId : before.sourceId;
+    const table: SenderTable = kind === 'device' ? 'devices' : 'data_sources';
+    const overlapHours = dto.overlapHours ?? this.defaultOverlapHours;
+    const secret = newSigningSecret();
+    const keyId = newSecretKeyId();
+    await manager.query(
+      `UPDATE ${table}
+          SET previous_secret_ciphertext = secret_ciphertext,
+              previous_secret_key_id = secret_key_id,
+              previous_secret_valid_until = now() + make_interval(secs => $3::float8),
+              secret_ciphertext = $1,
+              secret_key_id = $2,
+              secret_rotated_at = now()${table === 'devices' ? ', updated_at = now()' : ''}
+        WHERE id = $4`,
+      [
+        this.secretBox.seal(secret, secretBinding(kind, code)),
+        keyId,
+        Math.round(overlapHours * 3_600_000) / 1000,
+        before.id,
+      ],
+    );
+    const after = await reread();
+    const previousSecretValidUntil = after.previousSecretValidUntil as Date;
+    await this.audit.record(
+      {
+        actor: actorOf(principal),
+        action: kind === 'device' ? 'device.secret_rotate' : 'data_source.secret_rotate',
+        entityId: code,
+        manufacturerId: before.manufacturerId,
+        before,
+        after,
+        reason: dto.reason,
+        details: {
+          keyId,
+          previousKeyId: before.secretKeyId,
+          previousSecretValidUntil: previousSecretValidUntil.toISOString(),
+          overlapHours,
+          // The secret of the rotation before this one, which no longer verifies at all (null: none).
+          droppedKeyId: before.previousSecretKeyId,
+        },
+      },
+      manager,
+    );
+    return {
+      keyId,
+      secret,
+      rotatedAt: after.secretRotatedAt,
+      previousKeyId: before.secretKeyId,
+      previousSecretValidUntil,
+      overlapHours,
+    };
+  }
+
   /** Restricts a query on a table with manufacturer_id to the caller's tenant (none for platform admins). */
   private scoped<T extends ObjectLiteral>(
     builder: SelectQueryBuilder<T>,
@@ -631,6 +703,9 @@ export class RegistryService {
       scannerVendor: device.scannerVendor,
       scannerModel: device.scannerModel,
       secretRotatedAt: device.secretRotatedAt,
+      secretKeyId: device.secretKeyId,
+      previousSecretKeyId: device.previousSecretKeyId ?? null,
+      previousSecretValidUntil: device.previousSecretValidUntil ?? null,
       createdAt: device.createdAt,
       updatedAt: device.updatedAt,
       revokedAt: device.revokedAt ?? null,
@@ -646,6 +721,9 @@ export class RegistryService {
       name: source.name,
       kind: source.kind,
       secretRotatedAt: source.secretRotatedAt,
+      secretKeyId: source.secretKeyId,
+      previousSecretKeyId: source.previousSecretKeyId ?? null,
+      previousSecretValidUntil: source.previousSecretValidUntil ?? null,
       createdAt: source.createdAt,
       revokedAt: source.revokedAt ?? null,
     };

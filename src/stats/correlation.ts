@@ -86,7 +86,7 @@ function pearsonR(x: ArrayLike<number>, y: ArrayLike<number>): number | null {
 }
 
 /** Fisher-z interval tanh(atanh(r) ± z·se); |r| = 1 gives the degenerate [r, r]. */
-function fisherZInterval(r: number, se: number, confidenceLevel: number): Interval {
+export function fisherZInterval(r: number, se: number, confidenceLevel: number): Interval {
   const z = twoSidedNormalCritical(confidenceLevel);
   const centre = Math.atanh(r);
   return [Math.tanh(centre - z * se), Math.tanh(centre + z * se)];

@@ -55,7 +55,7 @@ function formatEdge(value: number | null, open: string): string {
   return value === null ? open : String(value);
 }
 
-function bandLabel(low: number | null, high: number | null): string {
+export function bandLabel(low: number | null, high: number | null): string {
   return `(${formatEdge(low, '−∞')}, ${formatEdge(high, '∞')}${high === null ? ')' : ']'}`;
 }
 

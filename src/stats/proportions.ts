@@ -143,19 +143,58 @@ export function clusterProportion(
   clusters: readonly ClusterCount[],
   options: ClusterProportionOptions = {},
 ): ClusterProportion | NotEstimable<ProportionNotEstimableReason> {
-  const confidenceLevel = options.confidenceLevel ?? 0.95;
-  const smallSampleFactor = options.smallSampleFactor ?? true;
-  const floorDesignEffect = options.floorDesignEffect ?? true;
-  const eligible = clusters.filter((c) => {
+  return clusterProportionFromSums(sumClusters(clusters), options);
+}
+
+/** Validates per-patient counts and adds them up; patients with m_k = 0 are not clusters of the proportion. */
+export function sumClusters(clusters: readonly ClusterCount[]): ClusterSums {
+  let eligible = 0;
+  let successes = 0;
+  let trials = 0;
+  let trialsSquared = 0;
+  let successesSquared = 0;
+  let crossProducts = 0;
+  for (const c of clusters) {
     if (!(Number.isInteger(c.trials) && c.trials >= 0 && Number.isInteger(c.successes))) {
       throw new RangeError(`cluster counts must be integers, got ${c.successes}/${c.trials}`);
     }
     if (c.successes < 0 || c.successes > c.trials) {
       throw new RangeError(`cluster successes must be in [0, trials], got ${c.successes}/${c.trials}`);
     }
-    return c.trials > 0;
-  });
-  const k = eligible.length;
+    if (c.trials === 0) continue;
+    eligible++;
+    successes += c.successes;
+    trials += c.trials;
+    trialsSquared += c.trials * c.trials;
+    successesSquared += c.successes * c.successes;
+    crossProducts += c.successes * c.trials;
+  }
+  return { clusters: eligible, trials, successes, trialsSquared, successesSquared, crossProducts };
+}
+
+/**
+ * What the ratio estimator needs of the clusters with m_k > 0: K, Σm_k, Σx_k, Σm_k², Σx_k², Σx_k·m_k. Sums add, so
+ * per-slice sums kept by the performance roll-ups (src/performance) merge into any union of slices whose patients do
+ * not span slices.
+ */
+export interface ClusterSums {
+  readonly clusters: number;
+  readonly trials: number;
+  readonly successes: number;
+  readonly trialsSquared: number;
+  readonly successesSquared: number;
+  readonly crossProducts: number;
+}
+
+/** {@link clusterProportion} from its sufficient statistics: Σ(x_k − p̂m_k)² = Σx² − 2p̂Σxm + p̂²Σm². */
+export function clusterProportionFromSums(
+  sums: ClusterSums,
+  options: ClusterProportionOptions = {},
+): ClusterProportion | NotEstimable<ProportionNotEstimableReason> {
+  const confidenceLevel = options.confidenceLevel ?? 0.95;
+  const smallSampleFactor = options.smallSampleFactor ?? true;
+  const floorDesignEffect = options.floorDesignEffect ?? true;
+  const k = sums.clusters;
   if (k === 0)
     return { estimable: false, reason: 'no-eligible-vessels', detail: 'no eligible vessels (n = 0)' };
   if (k < 2) {
@@ -165,18 +204,13 @@ export function clusterProportion(
       detail: 'one patient only: the between-patient variance needs at least 2 patients (K/(K−1) undefined)',
     };
   }
-  let successes = 0;
-  let trials = 0;
-  for (const c of eligible) {
-    successes += c.successes;
-    trials += c.trials;
-  }
+  const { successes, trials } = sums;
   const p = successes / trials;
-  let sumSquares = 0;
-  for (const c of eligible) {
-    const r = c.successes - p * c.trials;
-    sumSquares += r * r;
-  }
+  // Round-off can leave −1e-17 when every cluster has x_k = p̂·m_k exactly.
+  const sumSquares = Math.max(
+    0,
+    sums.successesSquared - 2 * p * sums.crossProducts + p * p * sums.trialsSquared,
+  );
   const factor = smallSampleFactor ? k / (k - 1) : 1;
   const variance = (factor * sumSquares) / (trials * trials);
   const standardError = Math.sqrt(variance);
@@ -277,12 +311,12 @@ export function proportionFromClusters(
   clusters: readonly ClusterCount[],
   options: ProportionOptions = {},
 ): ProportionResult {
-  let successes = 0;
-  let n = 0;
-  for (const c of clusters) {
-    successes += c.successes;
-    n += c.trials;
-  }
+  return proportionFromSums(sumClusters(clusters), options);
+}
+
+/** {@link proportionFromClusters} from the clusters' sufficient statistics (see {@link ClusterSums}). */
+export function proportionFromSums(sums: ClusterSums, options: ProportionOptions = {}): ProportionResult {
+  const { successes, trials: n } = sums;
   const minimumN = options.minimumN ?? 1;
   if (n === 0 || n < minimumN) {
     return {
@@ -296,7 +330,7 @@ export function proportionFromClusters(
         n === 0 ? 'n = 0: no eligible vessels' : `n = ${n} is below the reporting minimum of ${minimumN}`,
     };
   }
-  const clusterAdjustment = clusterProportion(clusters, { ...options.cluster, confidenceLevel: 0.95 });
+  const clusterAdjustment = clusterProportionFromSums(sums, { ...options.cluster, confidenceLevel: 0.95 });
   return {
     estimable: true,
     estimate: successes / n,

@@ -242,7 +242,7 @@ function sumOfSquaredDeviations(values: readonly number[], centre: number): numb
   return total;
 }
 
-function waldAucInterval(
+export function waldAucInterval(
   method: 'delong' | 'obuchowski',
   auc: number,
   variance: number,

@@ -28,7 +28,7 @@
  */
 import { type SeededRandom, sampleMultinomial, seededRandom, twoSidedNormalCritical } from './distributions';
 import type { Interval, NotEstimable } from './roc';
-import { type ProportionResult, isPositive, proportion } from './proportions';
+import { type ProportionResult, isPositive, proportion, proportionFromSums } from './proportions';
 
 export type VerificationNotEstimableReason =
   | 'no-analyses'
@@ -133,6 +133,11 @@ export type VerificationBiasResult =
 const DEFAULT_REPLICATES = 2000;
 const DEFAULT_SEED = 20240601;
 const MAX_FAILED_SHARE = 0.01;
+/**
+ * Above this many analyses a counts-only plan keeps no per-analysis index: a replicate then always draws a
+ * multinomial over the six profiles (replicateWeights picks that path long before this size).
+ */
+const DIRECT_DRAW_PLAN_LIMIT = 1_000_000;
 const MAR_ASSUMPTION =
   'verification missing at random given the test result (and the propensity covariates); every analysis, verified or not, is in the denominator';
 
@@ -329,6 +334,8 @@ function replicateWeights(plan: ResamplingPlan, random: SeededRandom, out: Float
     const draws = sampleMultinomial(random, plan.clusters, plan.compositionFrequency);
     for (let t = 0; t < draws.length; t++) if (draws[t] > 0) add(t, draws[t]);
   } else {
+    if (plan.compositionOfCluster.length !== plan.clusters)
+      throw new Error('resampling plan without cluster index');
     for (let k = 0; k < plan.clusters; k++) add(plan.compositionOfCluster[random.nextInt(plan.clusters)], 1);
   }
 }
@@ -629,9 +636,53 @@ export function beggGreenesFromCounts(
     [{ testPositive: false, verified: true, diseased: true }, counts.verifiedTestNegativeDiseased],
     [{ testPositive: false, verified: true, diseased: false }, counts.verifiedTestNegativeNonDiseased],
   ];
-  const units: AnalysedUnit[] = [];
-  for (const [unit, count] of cells) for (let i = 0; i < count; i++) units.push(unit);
-  return beggGreenesResult(resamplingPlan(units), naiveEstimates(units), verifiedFractionOf(units), options);
+  // The plan resamplingPlan would build from one unit per analysis, built from the counts directly so that
+  // millions of analyses cost nothing (the performance roll-ups pass their counts here).
+  const present = cells.filter(([, count]) => count > 0);
+  const clusters = present.reduce((total, [, count]) => total + count, 0);
+  const compositionOfCluster = new Int32Array(clusters <= DIRECT_DRAW_PLAN_LIMIT ? clusters : 0);
+  let next = 0;
+  present.forEach(([, count], index) => {
+    if (compositionOfCluster.length > 0) compositionOfCluster.fill(index, next, next + count);
+    next += count;
+  });
+  const plan: ResamplingPlan = {
+    profiles: present.map(([unit]) => profileOf(unit)),
+    weights: Float64Array.from(present.map(([, count]) => count)),
+    compositions: present.map((_, index) => ({
+      profileIndex: Int32Array.of(index),
+      count: Float64Array.of(1),
+    })),
+    compositionFrequency: Float64Array.from(present.map(([, count]) => count)),
+    compositionOfCluster,
+    clusters,
+    unit: 'analysis',
+  };
+  const singletons = (successes: number, trials: number): ProportionResult =>
+    proportionFromSums({
+      clusters: trials,
+      trials,
+      successes,
+      trialsSquared: trials,
+      successesSquared: successes,
+      crossProducts: successes,
+    });
+  const verified =
+    counts.verifiedTestPositiveDiseased +
+    counts.verifiedTestPositiveNonDiseased +
+    counts.verifiedTestNegativeDiseased +
+    counts.verifiedTestNegativeNonDiseased;
+  const naive: VerificationBiasEstimate['naive'] = {
+    sensitivity: singletons(
+      counts.verifiedTestPositiveDiseased,
+      counts.verifiedTestPositiveDiseased + counts.verifiedTestNegativeDiseased,
+    ),
+    specificity: singletons(
+      counts.verifiedTestNegativeNonDiseased,
+      counts.verifiedTestNegativeNonDiseased + counts.verifiedTestPositiveNonDiseased,
+    ),
+  };
+  return beggGreenesResult(plan, naive, singletons(verified, clusters), options);
 }
 
 /** Begg–Greenes correction from analysed units (bootstrap over patients when `clusterId` is given). */
