@@ -493,3 +493,28 @@ describe('edge cases, reproducibility, validation', () => {
     expect(() => beggGreenes(base, { bootstrap: { replicates: 1 } })).toThrow(RangeError);
   });
 });
+
+describe('Begg–Greenes without a bootstrap (replicates = 0)', () => {
+  it('gives the same point estimates and delta interval, and says why the bootstrap interval is absent', () => {
+    const counts = {
+      testPositive: 3000,
+      testNegative: 5000,
+      verifiedTestPositiveDiseased: 400,
+      verifiedTestPositiveNonDiseased: 300,
+      verifiedTestNegativeDiseased: 50,
+      verifiedTestNegativeNonDiseased: 300,
+    };
+    const withBootstrap = beggGreenesFromCounts(counts, { bootstrap: { replicates: 200 } });
+    const without = beggGreenesFromCounts(counts, { bootstrap: { replicates: 0 } });
+    if (!withBootstrap.estimable || !without.estimable) throw new Error('not estimable');
+    if (!('estimate' in without.sensitivity) || !('estimate' in withBootstrap.sensitivity))
+      throw new Error('no estimate');
+    expect(without.sensitivity.estimate).toBe(withBootstrap.sensitivity.estimate);
+    expect(without.sensitivity.ci95.deltaLogit).toEqual(withBootstrap.sensitivity.ci95.deltaLogit);
+    expect(without.sensitivity.ci95.bootstrap).toMatchObject({
+      estimable: false,
+      reason: 'bootstrap-not-run',
+    });
+    expect(() => beggGreenesFromCounts(counts, { bootstrap: { replicates: 1 } })).toThrow(RangeError);
+  });
+});

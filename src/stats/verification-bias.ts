@@ -39,7 +39,8 @@ export type VerificationNotEstimableReason =
   | 'positivity-violation'
   | 'propensity-not-estimable'
   | 'boundary-estimate'
-  | 'unstable-bootstrap';
+  | 'unstable-bootstrap'
+  | 'bootstrap-not-run';
 
 /** One analysed unit (per statistics.md §9 a patient; vessels may be used with `clusterId` = patient). */
 export interface AnalysedUnit {
@@ -72,7 +73,7 @@ export interface VerificationCounts {
 export type PropensityModel = 'test-result' | 'test-result-by-stratum' | 'logistic' | 'given';
 
 export interface BootstrapOptions {
-  /** Replicates. Default 2000 (statistics.md §5: B ≥ 2000). */
+  /** Replicates. Default 2000 (statistics.md §5: B ≥ 2000); 0 runs none (delta-method interval only). */
   readonly replicates?: number;
   /** Seed of the resampling stream. Default 20240601. */
   readonly seed?: number;
@@ -198,6 +199,7 @@ const REASON_DETAIL: Record<VerificationNotEstimableReason, string> = {
   'propensity-not-estimable': 'the logistic propensity model did not converge (separation?)',
   'boundary-estimate': 'estimate at 0 or 1: the logit-scale delta interval is undefined',
   'unstable-bootstrap': 'more than 1% of bootstrap resamples had an undefined estimate',
+  'bootstrap-not-run': 'no bootstrap was asked for (replicates = 0); see the delta-method interval',
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -389,6 +391,14 @@ function runBootstrap(
   seed: number,
   statistic: (weights: Float64Array) => PointEstimate,
 ): { sensitivity: BootstrapSummary; specificity: BootstrapSummary } {
+  if (replicates === 0) {
+    const skipped: BootstrapSummary = {
+      interval: notEstimable('bootstrap-not-run', REASON_DETAIL['bootstrap-not-run']),
+      standardError: null,
+      failed: 0,
+    };
+    return { sensitivity: skipped, specificity: skipped };
+  }
   const random = seededRandom(seed);
   const weights = new Float64Array(plan.profiles.length);
   const sensitivity: number[] = [];
@@ -412,8 +422,8 @@ function runBootstrap(
 function bootstrapSettings(options: VerificationBiasOptions): { replicates: number; seed: number } {
   const replicates = options.bootstrap?.replicates ?? DEFAULT_REPLICATES;
   const seed = options.bootstrap?.seed ?? DEFAULT_SEED;
-  if (!(Number.isInteger(replicates) && replicates >= 2))
-    throw new RangeError(`replicates must be an integer ≥ 2`);
+  if (!(Number.isInteger(replicates) && (replicates === 0 || replicates >= 2)))
+    throw new RangeError(`replicates must be 0 or an integer ≥ 2`);
   if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be a safe integer, got ${seed}`);
   return { replicates, seed };
 }
