@@ -6,6 +6,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { HttpExceptionFilter } from './common/http-exception.filter';
+import { runInRequestScope } from './database/tenant-context';
 import { corsOptions, DOCS_PATH, securityHeaders } from './common/security-headers';
 import { AppConfig, corsOrigins } from './config/config';
 import { APP_CONFIG } from './config/config.module';
@@ -25,6 +26,8 @@ export async function createApp(): Promise<INestApplication> {
   app.useLogger(app.get(Logger));
   const config = app.get<AppConfig>(APP_CONFIG);
   app.disable('x-powered-by');
+  // Each request gets its own tenant scope, filled in by the API-key guard (src/database/tenant-context.ts).
+  app.use((_request: Request, _response: Response, next: NextFunction) => runInRequestScope(next));
   // Before everything else, so error answers (401, 404, 413…) carry the headers too.
   app.use(securityHeaders());
   app.enableCors(corsOptions(corsOrigins(config)));

@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { Pool } from 'pg';
+import { DataSource } from 'typeorm';
+import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
@@ -7,6 +10,7 @@ import { loggerParams } from './common/logging';
 import { AppConfig } from './config/config';
 import { APP_CONFIG, ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source';
+import { enforceTenantScope } from './database/tenant-context';
 import { HealthModule } from './health/health.module';
 import { IngestionModule } from './ingestion/ingestion.module';
 import { OutcomesModule } from './outcomes/outcomes.module';
@@ -22,7 +26,13 @@ import { RegistryModule } from './registry/registry.module';
     }),
     TypeOrmModule.forRootAsync({
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => dataSourceOptions(config),
+      useFactory: (config: AppConfig) => dataSourceOptions(config, { tenantScoped: true }),
+      // Row-level security (src/database/tenant-context.ts): every connection taken carries its tenant.
+      dataSourceFactory: async (options) => {
+        const dataSource = await new DataSource(options!).initialize();
+        enforceTenantScope((dataSource.driver as PostgresDriver).master as Pool);
+        return dataSource;
+      },
     }),
     AuditModule,
     AuthModule,

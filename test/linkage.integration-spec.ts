@@ -168,13 +168,14 @@ describe('linkage of invasive FFR to CT-FFR vessels', () => {
     );
     const siteId: string = site.rows[0].id;
     const device = await pool.query(
-      `INSERT INTO devices (manufacturer_id, product_id, site_id, device_code, software_version, model_version, secret_ciphertext)
-       VALUES ($1, $2, $3, $4, '1.4.2', 'ffrnet-2025.1', '\\x00') RETURNING id`,
+      `INSERT INTO devices (manufacturer_id, product_id, site_id, device_code, software_version, model_version,
+                            secret_ciphertext, secret_key_id)
+       VALUES ($1, $2, $3, $4, '1.4.2', 'ffrnet-2025.1', '\\x00', 'sk_' || md5($4)) RETURNING id`,
       [manufacturerId, productId, siteId, `DEV-${siteCode}`],
     );
     const source = await pool.query(
-      `INSERT INTO data_sources (manufacturer_id, site_id, source_code, name, kind, secret_ciphertext)
-       VALUES ($1, $2, $3, 'cath', 'cath_lab', '\\x00') RETURNING id`,
+      `INSERT INTO data_sources (manufacturer_id, site_id, source_code, name, kind, secret_ciphertext, secret_key_id)
+       VALUES ($1, $2, $3, 'cath', 'cath_lab', '\\x00', 'sk_' || md5($3)) RETURNING id`,
       [manufacturerId, siteId, `CATH-${siteCode}`],
     );
     const base = { manufacturerId, siteId, siteCode, secret: 'unused' };

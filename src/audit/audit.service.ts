@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
+import { runAsSystem } from '../database/tenant-context';
 import { Principal, Role } from '../auth/roles';
 import { tenantForRead } from '../auth/tenant-scope';
 import { Page } from '../common/pagination';
@@ -330,7 +331,8 @@ export class AuditService {
    * must carry a valid signature by a trusted key over a hash that the chain still has.
    */
   verify(): Promise<AuditVerification> {
-    this.verifying ??= this.walk().finally(() => {
+    // The chain spans every tenant: it is walked whole whoever asks (the answer names entry ids only).
+    this.verifying ??= runAsSystem(() => this.walk()).finally(() => {
       this.verifying = null;
     });
     return this.verifying;

@@ -1,5 +1,12 @@
-import { CanActivate, ExecutionContext, ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
+import {
+  CanActivate,
+  ExecutionContext,
+  ForbiddenException,
+  Injectable,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { bindTenant } from '../database/tenant-context';
 import { ApiKeyService } from './api-key.service';
 import { AuthenticatedRequest, PUBLIC_ROUTE, REQUIRED_PERMISSION } from './decorators';
 import { Permission, roleHasPermission } from './roles';
@@ -29,6 +36,8 @@ export class ApiKeyGuard implements CanActivate {
     const principal = await this.apiKeys.authenticate(match[1]);
     if (!principal) throw new UnauthorizedException('API key is unknown or revoked');
     request.principal = principal;
+    // From here on, every connection this request takes sees only the caller's manufacturer (RLS).
+    bindTenant(principal.manufacturerId);
 
     const permission = this.reflector.getAllAndOverride<Permission | undefined>(REQUIRED_PERMISSION, targets);
     if (!permission || !roleHasPermission(principal.role, permission)) {

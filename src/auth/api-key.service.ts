@@ -12,6 +12,7 @@ import { DataSource, Repository } from 'typeorm';
 import { actorOf, AuditService, SYSTEM_ACTOR } from '../audit/audit.service';
 import { APP_CONFIG } from '../config/config.module';
 import { AppConfig } from '../config/config';
+import { runAsSystem } from '../database/tenant-context';
 import { ApiKey } from './api-key.entity';
 import { Principal, Role } from './roles';
 
@@ -53,7 +54,11 @@ export class ApiKeyService implements OnApplicationBootstrap {
     private readonly audit: AuditService,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): Promise<void> {
+    return runAsSystem(() => this.registerBootstrapAdmin());
+  }
+
+  private async registerBootstrapAdmin(): Promise<void> {
     const token = this.config.FW_BOOTSTRAP_ADMIN_TOKEN;
     if (!token) return;
     const inserted = await this.dataSource.transaction(async (manager) => {
@@ -171,10 +176,13 @@ export class ApiKeyService implements OnApplicationBootstrap {
     const cached = this.cache.get(cacheKey);
     if (cached && cached.expiresAt > Date.now()) return cached.principal;
 
-    const found = await this.apiKeys
-      .createQueryBuilder('k')
-      .where('k.key_sha256 = :digest AND k.revoked_at IS NULL', { digest })
-      .getOne();
+    // Keys of every tenant: the caller's tenant is what this lookup finds out (row-level security).
+    const found = await runAsSystem(() =>
+      this.apiKeys
+        .createQueryBuilder('k')
+        .where('k.key_sha256 = :digest AND k.revoked_at IS NULL', { digest })
+        .getOne(),
+    );
     const principal: Principal | null = found
       ? { apiKeyId: found.id, role: found.role, manufacturerId: found.manufacturerId }
       : null;

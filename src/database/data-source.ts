@@ -3,13 +3,18 @@ import { join } from 'node:path';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/config';
 import { ENTITIES } from './entities';
+import { APP_CONNECTION_OPTIONS } from './tenant-context';
 
 /**
  * The one TypeORM options object, used by the Nest module and the migration CLI alike (twenty's
  * core.datasource.ts shape). `synchronize` is off for good: the schema changes only through
  * reviewed migrations in migrations/.
  */
-export function dataSourceOptions(config: Pick<AppConfig, 'DATABASE_URL'>): DataSourceOptions {
+export function dataSourceOptions(
+  config: Pick<AppConfig, 'DATABASE_URL'>,
+  /** The running app's connections take the tenant-scoped role; migrations keep the login role (they own the schema). */
+  { tenantScoped = false }: { tenantScoped?: boolean } = {},
+): DataSourceOptions {
   return {
     type: 'postgres',
     url: config.DATABASE_URL,
@@ -28,6 +33,7 @@ export function dataSourceOptions(config: Pick<AppConfig, 'DATABASE_URL'>): Data
       // A runaway API query must not hold connections that ingestion needs.
       statement_timeout: 30_000,
       idle_in_transaction_session_timeout: 60_000,
+      ...(tenantScoped ? { options: APP_CONNECTION_OPTIONS } : {}),
     },
   };
 }

@@ -7,6 +7,7 @@ import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { SecretBox } from '../auth/secret-box';
 import { AppConfig, decodeKey } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
+import { runAsSystem } from '../database/tenant-context';
 import { createKafka } from '../kafka/kafka-client';
 import { ingestTopics, TopicRole, Topics, topicsFor } from '../kafka/topics';
 import { DeadLetterPublisher } from './dead-letter-publisher';
@@ -77,7 +78,8 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.status.enabled) return;
-    await this.start();
+    // Consumers store every tenant's events; their callbacks inherit this scope.
+    await runAsSystem(() => this.start());
   }
 
   async onApplicationShutdown(): Promise<void> {

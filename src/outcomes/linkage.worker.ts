@@ -5,6 +5,8 @@ import { DataSource } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
+import { loggableError } from '../common/logging';
+import { runAsSystem } from '../database/tenant-context';
 import { OutcomeLinker } from './outcome-linker';
 
 /** How long the worker rests when the inbox is empty: the linkage delay after an event arrives. */
@@ -26,13 +28,16 @@ export class LinkageWorker implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() dataSource: DataSource,
   ) {
-    this.linker = new OutcomeLinker((dataSource.driver as PostgresDriver).master as Pool, config.FW_LINKAGE_WINDOW_DAYS);
+    this.linker = new OutcomeLinker(
+      (dataSource.driver as PostgresDriver).master as Pool,
+      config.FW_LINKAGE_WINDOW_DAYS,
+    );
   }
 
   onApplicationBootstrap(): void {
     if (this.config.FW_PROCESS_ROLE === 'api') return;
     this.running = true;
-    this.loop = this.run();
+    this.loop = runAsSystem(() => this.run());
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -48,7 +53,8 @@ export class LinkageWorker implements OnApplicationBootstrap, OnApplicationShutd
         keys = (await this.linker.runPass()).keys;
       } catch (error) {
         // The keys of a failed pass stay queued (its transaction rolled back); try again later.
-        this.logger.error(`Linkage pass failed: ${error instanceof Error ? error.message : String(error)}`);
+        // Class and SQLSTATE only: a database error's message can quote row values.
+        this.logger.error({ error: loggableError(error) }, 'Linkage pass failed');
       }
       if (keys === 0 && this.running) {
         await new Promise<void>((resolve) => {

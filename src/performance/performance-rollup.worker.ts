@@ -5,6 +5,8 @@ import { DataSource } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
+import { loggableError } from '../common/logging';
+import { runAsSystem } from '../database/tenant-context';
 import { rebuildDirtySlices } from './performance-rollups';
 
 /** How long the worker rests when nothing is dirty: requests compute dirty slices themselves meanwhile. */
@@ -34,7 +36,7 @@ export class PerformanceRollupWorker implements OnApplicationBootstrap, OnApplic
   onApplicationBootstrap(): void {
     if (this.config.FW_PROCESS_ROLE === 'api') return;
     this.running = true;
-    this.loop = this.run();
+    this.loop = runAsSystem(() => this.run());
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -66,7 +68,8 @@ export class PerformanceRollupWorker implements OnApplicationBootstrap, OnApplic
         rebuilt = await this.runPass();
       } catch (error) {
         // The slices stay in the dirty log (the transaction rolled back); requests stay exact meanwhile.
-        this.logger.error(`Roll-up pass failed: ${error instanceof Error ? error.message : String(error)}`);
+        // Class and SQLSTATE only: a database error's message can quote row values.
+        this.logger.error({ error: loggableError(error) }, 'Roll-up pass failed');
       }
       if (rebuilt === 0 && this.running) {
         await new Promise<void>((resolve) => {
