@@ -3,6 +3,7 @@ import {
   Controller,
   Delete,
   Get,
+  ForbiddenException,
   HttpCode,
   Param,
   ParseUUIDPipe,
@@ -57,13 +58,15 @@ export class RegistryController {
     @CurrentPrincipal() principal: Principal,
     @Body() dto: CreateManufacturerDto,
   ): Promise<{ id: string; name: string }> {
+    requirePlatformAdmin(principal);
     const saved = await this.registry.createManufacturer(principal, dto);
     return { id: saved.id, name: saved.name };
   }
 
   @Get('manufacturers')
   @RequirePermission('tenants:manage')
-  listManufacturers(@Query() query: ListQueryDto) {
+  listManufacturers(@CurrentPrincipal() principal: Principal, @Query() query: ListQueryDto) {
+    requirePlatformAdmin(principal);
     return this.registry.listManufacturers(query);
   }
 
@@ -279,5 +282,15 @@ export class RegistryController {
     @Body() dto: ReasonDto,
   ) {
     return this.registry.revokeDataSource(principal, sourceId, dto.reason);
+  }
+}
+
+/**
+ * Tenants are created and listed by the platform's administrators only: an admin key issued for one
+ * manufacturer manages that tenant's keys, never the set of tenants.
+ */
+function requirePlatformAdmin(principal: Principal): void {
+  if (principal.manufacturerId !== null) {
+    throw new ForbiddenException('Only a platform administrator (a key without a tenant) manages tenants');
   }
 }
