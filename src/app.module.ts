@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
@@ -16,6 +17,7 @@ import { IngestionModule } from './ingestion/ingestion.module';
 import { OutcomesModule } from './outcomes/outcomes.module';
 import { PerformanceModule } from './performance/performance.module';
 import { RegistryModule } from './registry/registry.module';
+import { VigilanceModule } from './vigilance/vigilance.module';
 
 @Module({
   imports: [
@@ -40,6 +42,8 @@ import { RegistryModule } from './registry/registry.module';
     IngestionModule,
     OutcomesModule,
     PerformanceModule,
+    ScheduleModule.forRoot(),
+    VigilanceModule,
     HealthModule,
   ],
 })

@@ -62,6 +62,25 @@ describe('roles matrix × every route of the OpenAPI document', () => {
     }
   });
 
+  it('covers the vigilance routes, with the intended roles (quality triages; researcher and admin denied)', () => {
+    const vigilance = operations
+      .filter((op) => /^\/api\/v1\/(incidents|complaints)/.test(op.path))
+      .map((op) => {
+        const roles = PERMISSIONS[op.permission as Permission] as readonly Role[];
+        return [`${op.method} ${op.path}`, op.permission, ROLES.filter((role) => roles.includes(role))];
+      })
+      .sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1));
+    const readers = ['manufacturer', 'quality', 'auditor'];
+    expect(vigilance).toEqual([
+      ['get /api/v1/incidents', 'vigilance:read', readers],
+      ['get /api/v1/incidents/alerts', 'vigilance:read', readers],
+      ['get /api/v1/incidents/{id}', 'vigilance:read', readers],
+      ['patch /api/v1/incidents/{id}', 'vigilance:triage', ['quality']],
+      ['post /api/v1/complaints', 'complaints:create', ['manufacturer', 'quality']],
+      ['post /api/v1/incidents', 'vigilance:write', ['manufacturer', 'quality']],
+    ]);
+  });
+
   it('refuses every guarded route without a key', async () => {
     for (const op of operations.filter((o) => o.permission)) {
       const response = await request(app.getHttpServer())[op.method](concrete(op.path)).send({});

@@ -19,6 +19,14 @@ export const AUDIT_ACTIONS = {
   'data_source.create': { entityType: 'data_source', requiresReason: false },
   'data_source.secret_rotate': { entityType: 'data_source', requiresReason: true },
   'data_source.revoke': { entityType: 'data_source', requiresReason: true },
+  // Vigilance (src/vigilance): a reportability decision, a state change or a reassessment of what is known is what
+  // an authority or a 21 CFR 803.18 event file asks "why" about.
+  'complaint.create': { entityType: 'complaint', requiresReason: false },
+  'incident.create': { entityType: 'incident', requiresReason: false },
+  'incident.update': { entityType: 'incident', requiresReason: false },
+  'incident.reassess': { entityType: 'incident', requiresReason: true },
+  'incident.transition': { entityType: 'incident', requiresReason: true },
+  'incident.alert_raise': { entityType: 'incident', requiresReason: false },
 } as const satisfies Record<string, { entityType: string; requiresReason: boolean }>;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

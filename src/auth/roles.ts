@@ -31,6 +31,21 @@ export const PERMISSIONS = {
   'audit:read': ['admin', 'manufacturer', 'quality', 'auditor'],
   /** Sign the chain head now (checkpoints are also made every FW_AUDIT_CHECKPOINT_EVERY entries). */
   'audit:checkpoint': ['admin'],
+  /**
+   * Incidents, their reporting deadlines, history and due-soon / overdue alerts. Case narratives of one
+   * tenant's patients: the platform admin operates the service but has no business reading them, and
+   * researchers work on aggregates (evidence queries). Auditors read, as for the audit trail.
+   */
+  'vigilance:read': ['manufacturer', 'quality', 'auditor'],
+  /** Record an incident by hand. Whoever learns of an event must be able to start its clock. */
+  'vigilance:write': ['manufacturer', 'quality'],
+  /**
+   * Triage: state, seriousness, causality, IMDRF coding, new information. Reportability is the quality /
+   * regulatory team's decision; src/vigilance/incident-workflow.ts also names who may make each state change.
+   */
+  'vigilance:triage': ['quality'],
+  /** File a clinician complaint (it opens a candidate incident): the manufacturer's service desk or quality team. */
+  'complaints:create': ['manufacturer', 'quality'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

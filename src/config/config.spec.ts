@@ -78,6 +78,35 @@ describe('loadConfig', () => {
     }
   });
 
+  it('checks the vigilance settings: IMDRF table path, clock schedule, due-soon window', () => {
+    const defaults = loadConfig({ ...keys });
+    expect(defaults.FW_IMDRF_CODE_TABLE).toBeUndefined();
+    expect(defaults.FW_VIGILANCE_CLOCK_CRON).toBe('*/15 * * * *');
+    expect(defaults.FW_VIGILANCE_DUE_SOON_HOURS).toBe(48);
+    const set = loadConfig({
+      ...keys,
+      FW_IMDRF_CODE_TABLE: '/srv/imdrf/imdrf_aet_2023.json',
+      FW_VIGILANCE_CLOCK_CRON: '0 */5 * * * *',
+      FW_VIGILANCE_DUE_SOON_HOURS: '24',
+    });
+    expect([set.FW_IMDRF_CODE_TABLE, set.FW_VIGILANCE_CLOCK_CRON, set.FW_VIGILANCE_DUE_SOON_HOURS]).toEqual([
+      '/srv/imdrf/imdrf_aet_2023.json',
+      '0 */5 * * * *',
+      24,
+    ]);
+    expect(() => loadConfig({ ...keys, FW_IMDRF_CODE_TABLE: '/srv/imdrf/aet.xlsx' })).toThrow(
+      /FW_IMDRF_CODE_TABLE must be the path of the IMDRF code table file, \.json or \.csv/,
+    );
+    for (const cron of ['every 15 minutes', '*/15 * * *', '61 * * * *']) {
+      expect(() => loadConfig({ ...keys, FW_VIGILANCE_CLOCK_CRON: cron })).toThrow(
+        /FW_VIGILANCE_CLOCK_CRON must be a cron expression/,
+      );
+    }
+    expect(() => loadConfig({ ...keys, FW_VIGILANCE_DUE_SOON_HOURS: '0' })).toThrow(
+      /FW_VIGILANCE_DUE_SOON_HOURS/,
+    );
+  });
+
   it('decodes 32-byte keys from hex or base64', () => {
     expect(decodeKey(keys.FW_PSEUDONYM_KEY)).toEqual(Buffer.alloc(32, 0xab));
     expect(decodeKey(keys.FW_MASTER_KEY)).toEqual(Buffer.alloc(32, 7));

@@ -1,4 +1,5 @@
 import { plainToInstance, Transform } from 'class-transformer';
+import { validateCronExpression } from 'cron';
 import {
   IsIn,
   IsInt,
@@ -9,6 +10,7 @@ import {
   Max,
   Min,
   MinLength,
+  ValidateBy,
   validateSync,
   ValidationError,
 } from 'class-validator';
@@ -192,6 +194,42 @@ export class EnvironmentVariables {
       'FW_CORS_ORIGINS must be comma-separated exact origins (scheme://host[:port], no path); "*" is not allowed',
   })
   FW_CORS_ORIGINS?: string;
+
+  /**
+   * The IMDRF adverse-event code table incidents are coded against (src/vigilance/imdrf-codes.ts): the JSON of the
+   * IMDRF release (e.g. imdrf_aet_2023.json) or a CSV with annex,code,term[,status]. Loaded at start; a missing or
+   * malformed file stops the process. Unset: incidents without IMDRF codes work, coded ones are refused (503).
+   */
+  @IsOptional()
+  @IsString()
+  @Matches(/\.(json|csv)$/i, {
+    message:
+      'FW_IMDRF_CODE_TABLE must be the path of the IMDRF code table file, .json or .csv (e.g. imdrf_aet_2023.json)',
+  })
+  FW_IMDRF_CODE_TABLE?: string;
+
+  /** When the vigilance clock job raises due-soon / overdue alerts (cron, 5 or 6 fields, UTC), in background processes. */
+  @IsCronExpression()
+  FW_VIGILANCE_CLOCK_CRON = '*/15 * * * *';
+
+  /** A reporting deadline is "due soon" when it ends within this many hours. */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(1)
+  @Max(720)
+  FW_VIGILANCE_DUE_SOON_HOURS = 48;
+}
+
+/** A cron expression the scheduler (@nestjs/schedule's `cron`) accepts. */
+function IsCronExpression(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isCronExpression',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && validateCronExpression(value).valid,
+      defaultMessage: () =>
+        '$property must be a cron expression of 5 or 6 fields, e.g. "*/15 * * * *" (every 15 minutes)',
+    },
+  });
 }
 
 export type AppConfig = Readonly<EnvironmentVariables>;
