@@ -2,7 +2,7 @@ import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsISO8601, IsNumber, IsOptional, IsUUID, Max, Min } from 'class-validator';
 
-export const DETAIL = ['full', 'summary'] as const;
+export const DETAIL = ['auto', 'full', 'summary'] as const;
 export type Detail = (typeof DETAIL)[number];
 
 export const GROUP_BY = ['site', 'modelVersion', 'scannerVendor', 'vessel', 'month', 'quarter'] as const;
@@ -44,11 +44,13 @@ export class PerformanceQueryDto {
 
   @ApiPropertyOptional({
     enum: DETAIL,
-    default: 'full',
+    default: 'auto',
     description:
-      "full: every figure, computed from each linked vessel. summary: from the daily roll-ups at the product's threshold " +
-      'and whole UTC days, answering in seconds at millions of vessels; figures that need every patient together ' +
-      '(Obuchowski, clustered calibration, the patient bootstrap) are null there.',
+      "full: every figure, computed from each linked vessel. summary: from the daily roll-ups at the product's " +
+      'threshold and whole UTC days, answering in seconds at millions of vessels; figures that need every patient ' +
+      'together (Obuchowski, clustered calibration, the patient bootstrap) are null there. auto (default): full ' +
+      'up to PERFORMANCE_RULES.fullDetailMaxLinkedVessels linked vessels, summary above when the request allows it. ' +
+      'The response says which was used.',
   })
   @IsOptional()
   @IsIn(DETAIL)

@@ -36,7 +36,8 @@ export interface PerformanceResponse {
   productId: string;
   period: { from: string | null; to: string | null };
   threshold: number;
-  detail: Detail;
+  /** Which path answered: `auto` resolves to one of these. */
+  detail: Exclude<Detail, 'auto'>;
   linkage: { linkedVessels: number; rule: string };
   overall: PerformanceFigures;
   verificationBias: VerificationBiasFigures;
@@ -83,7 +84,7 @@ export class PerformanceService {
     const product = await this.registry.requireProduct(principal, query.productId);
     const threshold = query.threshold ?? product.ffrThreshold ?? PERFORMANCE_RULES.defaultThreshold;
     const margin = query.margin ?? PERFORMANCE_RULES.defaultNonInferiorityMargin;
-    const detail = query.detail ?? 'full';
+    const detail = await this.resolveDetail(product, query, threshold);
     const computed =
       detail === 'summary'
         ? await this.fromRollups(product, query, threshold)
@@ -111,6 +112,30 @@ export class PerformanceService {
       }));
     }
     return response;
+  }
+
+  /**
+   * `auto`: every vessel while that is cheap, the roll-ups when the product has more linked vessels than
+   * PERFORMANCE_RULES.fullDetailMaxLinkedVessels and the request fits them (the product's threshold, whole
+   * days). The roll-ups' own count decides (dirty days may lag it by seconds, which only moves the switch).
+   */
+  private async resolveDetail(
+    product: Product,
+    query: PerformanceQueryDto,
+    threshold: number,
+  ): Promise<Exclude<Detail, 'auto'>> {
+    const requested = query.detail ?? 'auto';
+    if (requested !== 'auto') return requested;
+    const fitsRollups =
+      threshold === product.ffrThreshold &&
+      [query.from, query.to].every((value) => value === undefined || isWholeUtcDay(value));
+    if (!fitsRollups) return 'full';
+    const [{ linked }] = await this.dataSource.query<Array<{ linked: number }>>(
+      `SELECT coalesce(sum(linked), 0)::float8 AS linked FROM performance_rollups
+        WHERE product_id = $1 AND manufacturer_id = $2 AND vessel = '*'`,
+      [product.id, product.manufacturerId],
+    );
+    return linked > PERFORMANCE_RULES.fullDetailMaxLinkedVessels ? 'summary' : 'full';
   }
 
   /** Every figure, vessel by vessel (the oracle-checked path). */
@@ -269,11 +294,16 @@ function groupRows<Row extends { key: string }, Item>(
   return groups;
 }
 
+function isWholeUtcDay(value: string): boolean {
+  const instant = new Date(value);
+  return !Number.isNaN(instant.getTime()) && instant.getTime() % 86_400_000 === 0;
+}
+
 /** The roll-ups are daily: summary periods are whole UTC days (`2026-03-01` or `2026-03-01T00:00:00Z`). */
 function wholeUtcDay(value: string | undefined, name: string): string | null {
   if (value === undefined) return null;
   const instant = new Date(value);
-  if (Number.isNaN(instant.getTime()) || instant.getTime() % 86_400_000 !== 0) {
+  if (!isWholeUtcDay(value)) {
     throw new BadRequestException(
       `detail=summary needs ${name} at a UTC day boundary (YYYY-MM-DD); use detail=full otherwise`,
     );
