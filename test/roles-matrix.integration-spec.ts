@@ -64,7 +64,7 @@ describe('roles matrix × every route of the OpenAPI document', () => {
 
   it('covers the vigilance routes, with the intended roles (quality triages; researcher and admin denied)', () => {
     const vigilance = operations
-      .filter((op) => /^\/api\/v1\/(incidents|complaints)/.test(op.path))
+      .filter((op) => /^\/api\/v1\/(incidents|complaints|vigilance)/.test(op.path))
       .map((op) => {
         const roles = PERMISSIONS[op.permission as Permission] as readonly Role[];
         return [`${op.method} ${op.path}`, op.permission, ROLES.filter((role) => roles.includes(role))];
@@ -75,9 +75,16 @@ describe('roles matrix × every route of the OpenAPI document', () => {
       ['get /api/v1/incidents', 'vigilance:read', readers],
       ['get /api/v1/incidents/alerts', 'vigilance:read', readers],
       ['get /api/v1/incidents/{id}', 'vigilance:read', readers],
+      ['get /api/v1/incidents/{id}/mir.json', 'vigilance:read', readers],
+      ['get /api/v1/incidents/{id}/mir.xml', 'vigilance:read', readers],
+      ['get /api/v1/vigilance/aggregates', 'vigilance:read', readers],
+      ['get /api/v1/vigilance/methods', 'vigilance:read', readers],
+      ['get /api/v1/vigilance/trends', 'vigilance:read', readers],
       ['patch /api/v1/incidents/{id}', 'vigilance:triage', ['quality']],
       ['post /api/v1/complaints', 'complaints:create', ['manufacturer', 'quality']],
       ['post /api/v1/incidents', 'vigilance:write', ['manufacturer', 'quality']],
+      ['post /api/v1/incidents/detections', 'vigilance:detect', ['quality']],
+      ['put /api/v1/vigilance/methods', 'vigilance:configure', ['quality']],
     ]);
   });
 

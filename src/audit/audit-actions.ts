@@ -27,6 +27,8 @@ export const AUDIT_ACTIONS = {
   'incident.reassess': { entityType: 'incident', requiresReason: true },
   'incident.transition': { entityType: 'incident', requiresReason: true },
   'incident.alert_raise': { entityType: 'incident', requiresReason: false },
+  // The pre-specified detection parameters and trend method (MDR Art. 84/88: set out in advance, changes traceable).
+  'vigilance_method.update': { entityType: 'product', requiresReason: true },
 } as const satisfies Record<string, { entityType: string; requiresReason: boolean }>;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

@@ -44,6 +44,13 @@ export const PERMISSIONS = {
    * regulatory team's decision; src/vigilance/incident-workflow.ts also names who may make each state change.
    */
   'vigilance:triage': ['quality'],
+  /**
+   * Run candidate detection and trend evaluation for a product now (POST /incidents/detections; the schedule does the
+   * same): the quality team's surveillance.
+   */
+  'vigilance:detect': ['quality'],
+  /** Set a product's pre-specified detection parameters and trend method (PMS plan, MDR Art. 84/88). */
+  'vigilance:configure': ['quality'],
   /** File a clinician complaint (it opens a candidate incident): the manufacturer's service desk or quality team. */
   'complaints:create': ['manufacturer', 'quality'],
 } as const satisfies Record<string, readonly Role[]>;

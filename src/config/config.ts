@@ -218,6 +218,10 @@ export class EnvironmentVariables {
   @Min(1)
   @Max(720)
   FW_VIGILANCE_DUE_SOON_HOURS = 48;
+
+  /** When candidate detection and trend evaluation run (cron, 5 or 6 fields, UTC), in background processes. */
+  @IsCronExpression()
+  FW_VIGILANCE_DETECTION_CRON = '23 * * * *';
 }
 
 /** A cron expression the scheduler (@nestjs/schedule's `cron`) accepts. */

@@ -9,7 +9,7 @@ import {
 } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { actorOf, AuditService } from '../audit/audit.service';
+import { actorOf, AuditService, SYSTEM_ACTOR } from '../audit/audit.service';
 import { Principal } from '../auth/roles';
 import { requireTenant } from '../auth/tenant-scope';
 import { Page } from '../common/pagination';
@@ -597,6 +597,51 @@ export class IncidentsService {
   }
 
   /**
+   * A candidate incident opened by candidate detection (src/vigilance/detection.service.ts), as the system, inside the
+   * caller's transaction (which also stores the detection row). Suggested IMDRF codes are validated against the
+   * configured table; without a table they stay in the detection's evidence only. Awareness = `awarenessDate`.
+   */
+  async createDetected(
+    manager: EntityManager,
+    input: {
+      manufacturerId: string;
+      productId: string;
+      jurisdictions: readonly string[];
+      title: string;
+      description: string;
+      seriousness: Seriousness;
+      reportableMalfunction: boolean;
+      awarenessDate: string;
+      awarenessAt: string;
+      countries: string[];
+      imdrf: Record<string, string[]>;
+    },
+  ): Promise<IncidentRow> {
+    const facts = this.newFacts({
+      awarenessField: 'awarenessDate',
+      title: input.title.slice(0, 300),
+      description: input.description.slice(0, 10000),
+      classification: { seriousness: input.seriousness, reportableMalfunction: input.reportableMalfunction },
+      causality: 'not_assessed',
+      awarenessDate: input.awarenessDate,
+      awarenessAt: input.awarenessAt,
+      countries: input.countries,
+      imdrf: this.imdrfTable ? this.checkCoding(input.imdrf) : NO_CODING,
+    });
+    const computation = this.deadlinesFor(facts, input.jurisdictions);
+    return this.insertIncident(
+      manager,
+      null,
+      input.manufacturerId,
+      input.productId,
+      'detection',
+      null,
+      facts,
+      computation,
+    );
+  }
+
+  /**
    * A product's jurisdictions for a tenant's incident, read through the registry as that tenant (the clock job
    * has no API key: the principal only scopes the read and is never recorded).
    */
@@ -685,7 +730,8 @@ export class IncidentsService {
 
   private async insertIncident(
     manager: EntityManager,
-    principal: Principal,
+    /** null: the system (candidate detection). */
+    principal: Principal | null,
     tenant: string,
     productId: string,
     source: IncidentSource,
@@ -704,7 +750,7 @@ export class IncidentsService {
     const identity: IncidentIdentity = identityOf(row);
     const { id: auditEntryId } = await this.audit.record(
       {
-        actor: actorOf(principal),
+        actor: principal ? actorOf(principal) : SYSTEM_ACTOR,
         action: 'incident.create',
         entityId: row.id,
         manufacturerId: tenant,
@@ -742,7 +788,7 @@ export class IncidentsService {
       manufacturerId: string;
       version: number;
       kinds: readonly (TriageKind | 'created')[];
-      principal: Principal;
+      principal: Principal | null;
       reason: string | null;
       transition: { from: IncidentState; to: IncidentState } | null;
       newInformation: { receivedDate: string; receivedAt?: string; summary: string } | null;
@@ -756,15 +802,15 @@ export class IncidentsService {
       `INSERT INTO incident_events (incident_id, manufacturer_id, version, kinds, actor_type, actor_api_key_id,
                                     actor_role, reason, from_state, to_state, received_date, received_at, summary,
                                     changed, deadlines, audit_entry_id)
-       VALUES ($1, $2, $3, $4::text[], 'api_key', $5, $6, $7, $8, $9, $10::date, $11::timestamptz, $12, $13::text[],
+       VALUES ($1, $2, $3, $4::text[], $16, $5, $6, $7, $8, $9, $10::date, $11::timestamptz, $12, $13::text[],
                $14::jsonb, $15::bigint)`,
       [
         event.incidentId,
         event.manufacturerId,
         event.version,
         [...event.kinds],
-        event.principal.apiKeyId,
-        event.principal.role,
+        event.principal?.apiKeyId ?? null,
+        event.principal?.role ?? null,
         event.reason,
         event.transition?.from ?? null,
         event.transition?.to ?? null,
@@ -776,6 +822,7 @@ export class IncidentsService {
           deadlineSnapshot(event.deadlines, (deadline) => statusOf(deadline, event.settled.settledDeadlines)),
         ),
         event.auditEntryId,
+        event.principal ? 'api_key' : 'system',
       ],
     );
   }

@@ -1,0 +1,124 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { CronJob } from 'cron';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/config';
+import { APP_CONFIG } from '../config/config.module';
+import { runAsSystem } from '../database/tenant-context';
+import { runsBackgroundWork } from './clock-alerts.job';
+import { DetectionRunSummary, DetectionService } from './detection.service';
+import { TrendsService } from './trends.service';
+
+export const DETECTION_JOB = 'vigilance-detection';
+const LOCK_KEY = `fieldwatch:${DETECTION_JOB}`;
+
+export interface DetectionJobResult {
+  /** False when the scheduled run found another instance holding the lock. */
+  ran: boolean;
+  detectedAt: string;
+  products: Array<DetectionRunSummary & { trendSignalsCreated: number }>;
+}
+
+/**
+ * Candidate detection and trend evaluation (issue 5 §1, §4) on FW_VIGILANCE_DETECTION_CRON (UTC), in processes that run
+ * background work, as system work across tenants (runAsSystem). One instance at a time: a session advisory lock (the
+ * schedule skips when it is held; POST /incidents/detections waits for it). Idempotent: every candidate has a unique
+ * (product, rule, subject) key and every trend signal a unique (product, month, unit, group) key.
+ */
+@Injectable()
+export class VigilanceDetectionJob implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(VigilanceDetectionJob.name);
+  private current: Promise<unknown> | null = null;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly scheduler: SchedulerRegistry,
+    private readonly detection: DetectionService,
+    private readonly trends: TrendsService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (!runsBackgroundWork(this.config.FW_PROCESS_ROLE)) return;
+    const job = CronJob.from({
+      cronTime: this.config.FW_VIGILANCE_DETECTION_CRON,
+      onTick: () => this.tick(),
+      timeZone: 'UTC',
+      waitForCompletion: true,
+      start: true,
+    });
+    this.scheduler.addCronJob(DETECTION_JOB, job);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.current?.catch(() => undefined);
+  }
+
+  /** The schedule's run: every product of every tenant. */
+  runOnce(now: Date = new Date()): Promise<DetectionJobResult> {
+    const run = runAsSystem(() => this.locked(now, false, undefined));
+    this.current = run;
+    return run.finally(() => {
+      if (this.current === run) this.current = null;
+    });
+  }
+
+  /**
+   * On demand (POST /incidents/detections), in the caller's tenant scope: one product, waiting for the lock if the
+   * schedule holds it.
+   */
+  runForProduct(productId: string, now: Date = new Date()): Promise<DetectionJobResult> {
+    return this.locked(now, true, productId);
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      const result = await this.runOnce();
+      const created = result.products.reduce((sum, p) => sum + p.incidentIds.length, 0);
+      const signals = result.products.reduce((sum, p) => sum + p.trendSignalsCreated, 0);
+      if (created > 0 || signals > 0) {
+        this.logger.log(`Vigilance detection: ${created} candidate incidents, ${signals} trend signals`);
+      }
+    } catch (error) {
+      this.logger.error(`Vigilance detection failed: ${error instanceof Error ? error.name : typeof error}`);
+    }
+  }
+
+  private async locked(now: Date, wait: boolean, productId: string | undefined): Promise<DetectionJobResult> {
+    const result: DetectionJobResult = { ran: false, detectedAt: now.toISOString(), products: [] };
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      if (wait) {
+        await runner.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [LOCK_KEY]);
+      } else {
+        const [{ locked }] = (await runner.query(
+          `SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked`,
+          [LOCK_KEY],
+        )) as Array<{ locked: boolean }>;
+        if (!locked) return result;
+      }
+      try {
+        result.ran = true;
+        const toMonth = now.toISOString().slice(0, 7);
+        for (const product of await this.detection.products(productId)) {
+          const summary = await this.detection.detect(product, now);
+          const trendProduct = {
+            id: product.id,
+            manufacturerId: product.manufacturerId,
+            trend: product.trend,
+          };
+          const report = await this.trends.compute(trendProduct, toMonth);
+          const trendSignalsCreated = await this.trends.store(trendProduct, report, now);
+          result.products.push({ ...summary, trendSignalsCreated });
+        }
+      } finally {
+        await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [LOCK_KEY]);
+      }
+      return result;
+    } finally {
+      await runner.release();
+    }
+  }
+}
