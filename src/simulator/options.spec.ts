@@ -161,3 +161,12 @@ describe('addCalendarMonths', () => {
     );
   });
 });
+
+describe('--referral-if-negative', () => {
+  it('is the model default unless given, and a probability when given', () => {
+    expect(parse([]).referralIfNegative).toBeUndefined();
+    expect(parse(['--referral-if-negative', '1']).referralIfNegative).toBe(1);
+    expect(() => parse(['--referral-if-negative', '1.5'])).toThrow(UsageError);
+    expect(HELP_TEXT).toContain('--referral-if-negative');
+  });
+});

@@ -40,6 +40,8 @@ export interface SimulatorCliOptions {
   vesselMix: VesselMixName;
   ffrDistribution: TrueFfrDistributionName;
   heavyTails: boolean;
+  /** P(invasive FFR | every CT-FFR of the analysis > threshold); undefined: the model's default (0.08, §4.7). */
+  referralIfNegative: number | undefined;
   injections: DriftInjections;
   faults: FaultRates;
   streams: Record<StreamName, boolean>;
@@ -83,6 +85,8 @@ Scenario
   --vessel-mix MIX          vessels per patient: post-market (0.88/0.10/0.02, default) or trial (0.62/0.28/0.10)
   --ffr-distribution D      true FFR: wide Beta(7.6, 1.67) (default) or narrow Beta(13.6, 2.8), ctffr-evidence §4.1
   --heavy-tails             Student-t(4) CT-FFR errors instead of Gaussian (ctffr-evidence §4.3)
+  --referral-if-negative P  probability that a CT-FFR-negative patient still gets an invasive FFR, in [0, 1]
+                            (default 0.08; 1 = a verify-everyone protocol, which makes missed ischaemia visible)
   --streams LIST            comma list of analyses,outcomes,device-events to generate (default all)
 
 Drift and site problems (repeatable; DATE is an ISO date or date-time)
@@ -139,6 +143,7 @@ const OPTION_SPEC = {
   'vessel-mix': { type: 'string' },
   'ffr-distribution': { type: 'string' },
   'heavy-tails': { type: 'boolean' },
+  'referral-if-negative': { type: 'string' },
   streams: { type: 'string' },
   'site-bias': { type: 'string', multiple: true },
   'hr-shift': { type: 'string', multiple: true },
@@ -413,6 +418,16 @@ export function parseSimulatorArgs(argv: string[], env: NodeJS.ProcessEnv, now: 
     vesselMix,
     ffrDistribution,
     heavyTails: values['heavy-tails'] ?? false,
+    referralIfNegative:
+      values['referral-if-negative'] === undefined
+        ? undefined
+        : parseNumber(
+            values['referral-if-negative'],
+            'referral-if-negative',
+            0,
+            (n) => n >= 0 && n <= 1,
+            'a probability in [0, 1]',
+          ),
     injections: { siteBiases, heartRateShifts, scannerChanges, badModels },
     faults,
     streams: parseStreams(values.streams),

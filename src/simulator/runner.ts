@@ -65,6 +65,9 @@ export function buildSimulation(
       vesselsPerPatient: VESSEL_MIXES[options.vesselMix],
       trueFfr: { ...TRUE_FFR_DISTRIBUTIONS[options.ffrDistribution] },
       error: { errors: options.heavyTails ? 'student-t4' : 'normal' },
+      ...(options.referralIfNegative === undefined
+        ? {}
+        : { referral: { probabilityIfNegative: options.referralIfNegative } }),
     },
     injections: options.injections,
     faults: options.faults,
