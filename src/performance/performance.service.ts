@@ -237,9 +237,9 @@ export class PerformanceService {
       const dirtyDays = dirty.rows[0].days ?? [];
       const parameters = [product.id, product.manufacturerId, dirtyDays, threshold, fromDay, toDay];
       const overallSums = await readSums(client, 'overall', parameters);
-      const overallCells = new Map<string, PairCell[]>();
+      // One histogram query: the overall cells are the groups' cells merged.
       const groupCells = await readCells(client, query.groupBy ?? 'overall', parameters);
-      overallCells.set('overall', mergeCells([...groupCells.values()].flat()));
+      const overallCells = mergeCells([...groupCells.values()].flat());
       const groupSums = query.groupBy
         ? await readSums(client, query.groupBy, parameters)
         : new Map<string, RollupSums>();
@@ -263,7 +263,7 @@ export class PerformanceService {
         a.localeCompare(b),
       );
       return {
-        overall: figuresOf('overall', overallCells.get('overall') ?? [], overallSums.get('overall')),
+        overall: figuresOf('overall', overallCells, overallSums.get('overall')),
         groups: query.groupBy
           ? keys.map((key) => figuresOf(key, groupCells.get(key) ?? [], groupSums.get(key)))
           : [],
