@@ -69,27 +69,27 @@ const SLICE_VESSELS_CTE = `
   slice_analysed AS (
     SELECT a.event_id, a.manufacturer_id, a.site_id, a.patient_key, a.model_version,
            coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor,
-           d.day, v.vessel_index, v.vessel, v.ct_ffr
-      FROM unnest($3::date[]) AS d(day)
-      JOIN analyses a
-        ON a.manufacturer_id = $2 AND a.product_id = $1 AND a.status = 'completed'
-       AND a.occurred_at >= d.day::timestamp AT TIME ZONE 'UTC'
-       AND a.occurred_at < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
+           (a.occurred_at AT TIME ZONE 'UTC')::date AS day, v.vessel_index, v.vessel, v.ct_ffr
+      FROM analyses a
       JOIN analysis_vessels v ON v.analysis_event_id = a.event_id
-  ), slice_first_link AS (
-    -- As the row path: when a vessel was wired twice, the first measurement after the CTA counts.
-    SELECT DISTINCT ON (l.analysis_event_id, l.vessel_index) l.analysis_event_id, l.vessel_index, l.invasive_ffr
-      FROM ffr_links l
-      JOIN slice_analysed x ON x.event_id = l.analysis_event_id AND x.vessel_index = l.vessel_index
-     WHERE l.status = 'linked'
-     ORDER BY l.analysis_event_id, l.vessel_index, l.measured_at, l.outcome_event_id
+     -- The bounds are constants (init plans), so the (manufacturer_id, occurred_at) index serves the range.
+     WHERE a.manufacturer_id = $2 AND a.product_id = $1 AND a.status = 'completed'
+       AND a.occurred_at >= (SELECT min(d) FROM unnest($3::date[]) AS d)::timestamp AT TIME ZONE 'UTC'
+       AND a.occurred_at < ((SELECT max(d) FROM unnest($3::date[]) AS d) + 1)::timestamp AT TIME ZONE 'UTC'
+       AND (a.occurred_at AT TIME ZONE 'UTC')::date = ANY($3::date[])
   ), slice_vessels AS (
+    -- As the row path: when a vessel was wired twice, the first measurement after the CTA counts. A lateral
+    -- probe of ffr_links_analysis per vessel: a join would let the planner scan every link of the tenant.
     SELECT x.*, f.invasive_ffr AS invasive_ffr_real,
            x.ct_ffr::text::float8 AS ct, f.invasive_ffr::text::float8 AS ffr,
            x.ct_ffr <= $4::real AS test_positive,
            f.invasive_ffr <= $4::real AS diseased
       FROM slice_analysed x
-      LEFT JOIN slice_first_link f ON f.analysis_event_id = x.event_id AND f.vessel_index = x.vessel_index
+      LEFT JOIN LATERAL (
+        SELECT l.invasive_ffr FROM ffr_links l
+         WHERE l.analysis_event_id = x.event_id AND l.vessel_index = x.vessel_index AND l.status = 'linked'
+         ORDER BY l.measured_at, l.outcome_event_id
+         LIMIT 1) f ON true
   )`;
 
 /** Per patient within a slice key, once per vessel and once across vessels ('*'). */

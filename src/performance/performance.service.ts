@@ -235,7 +235,14 @@ export class PerformanceService {
         [product.id, fromDay, toDay],
       );
       const dirtyDays = dirty.rows[0].days ?? [];
-      const parameters = [product.id, product.manufacturerId, dirtyDays, threshold, fromDay, toDay];
+      const parameters: RollupQueryParameters = [
+        product.id,
+        product.manufacturerId,
+        dirtyDays,
+        threshold,
+        fromDay,
+        toDay,
+      ];
       const overallSums = await readSums(client, 'overall', parameters);
       // One histogram query: the overall cells are the groups' cells merged.
       const groupCells = await readCells(client, query.groupBy ?? 'overall', parameters);
@@ -325,19 +332,20 @@ const ROW_COLUMNS = [
 async function readSums(
   client: PoolClient,
   groupBy: GroupBy | 'overall',
-  parameters: unknown[],
+  parameters: RollupQueryParameters,
 ): Promise<Map<string, RollupSums>> {
   // Per-vessel rows when grouping by vessel (patients as clusters within the vessel), else the '*' rows.
   const vesselRows = groupBy === 'vessel' ? `r.vessel <> '*'` : `r.vessel = '*'`;
+  const live =
+    parameters[2].length > 0 ? `UNION ALL SELECT ${ROW_COLUMNS} FROM (${SLICE_ROLLUP_ROWS_SQL}) live` : '';
   const result = await client.query<{ key: string } & RollupSums>(
     `SELECT ${GROUP_KEY_SQL[groupBy]} AS key, ${SUM_SELECT}
        FROM (SELECT ${ROW_COLUMNS} FROM performance_rollups
               WHERE product_id = $1 AND manufacturer_id = $2 AND day >= $5::date AND day < $6::date
                 AND NOT (day = ANY($3::date[]))
-             UNION ALL
-             SELECT ${ROW_COLUMNS} FROM (${SLICE_ROLLUP_ROWS_SQL}) live) r
-       JOIN sites s ON s.id = r.site_id
-      WHERE ${vesselRows}
+             ${live}) r
+       ${siteJoin(groupBy)}
+      WHERE ${vesselRows} AND $4::real IS NOT NULL
       GROUP BY 1`,
     parameters,
   );
@@ -348,17 +356,19 @@ async function readSums(
 async function readCells(
   client: PoolClient,
   groupBy: GroupBy | 'overall',
-  parameters: unknown[],
+  parameters: RollupQueryParameters,
 ): Promise<Map<string, PairCell[]>> {
   const columns = 'day, site_id, model_version, scanner_vendor, vessel, ct_ffr, invasive_ffr';
+  const live =
+    parameters[2].length > 0 ? `UNION ALL SELECT ${columns} FROM (${SLICE_LINKED_VESSELS_SQL}) live` : '';
   const result = await client.query<{ key: string; ct_ffr: number; invasive_ffr: number; vessels: number }>(
     `SELECT ${GROUP_KEY_SQL[groupBy]} AS key, r.ct_ffr, r.invasive_ffr, count(*)::int AS vessels
        FROM (SELECT ${columns} FROM performance_linked_vessels
               WHERE product_id = $1 AND manufacturer_id = $2 AND day >= $5::date AND day < $6::date
                 AND NOT (day = ANY($3::date[]))
-             UNION ALL
-             SELECT ${columns} FROM (${SLICE_LINKED_VESSELS_SQL}) live) r
-       JOIN sites s ON s.id = r.site_id
+             ${live}) r
+       ${siteJoin(groupBy)}
+      WHERE $4::real IS NOT NULL
       GROUP BY 1, 2, 3`,
     parameters,
   );
@@ -370,6 +380,13 @@ async function readCells(
   }
   return cells;
 }
+
+/** Sites are joined only to name them: every other key is on the rows themselves. */
+const siteJoin = (groupBy: GroupBy | 'overall'): string =>
+  groupBy === 'site' ? 'JOIN sites s ON s.id = r.site_id' : '';
+
+/** $1 product, $2 manufacturer, $3 dirty days (computed from the base tables), $4 threshold, $5–$6 period. */
+type RollupQueryParameters = [string, string, string[], number, string, string];
 
 function mergeCells(cells: readonly PairCell[]): PairCell[] {
   const merged = new Map<string, PairCell>();
