@@ -23,8 +23,9 @@ import {
  *
  * Both runs go through the simulator's own registration, real Kafka, ingestion and linkage, then POST
  * /incidents/detections. Device codes are global, so both runs use the same simulated tenant, product and fleet, in
- * two disjoint years: the control (no injection) in 2024 with baseline 2024-01..03, then the injected run in 2025 with
- * baseline 2025-01..03 and `--site-bias SH-RJ:2025-04-01:+0.2` (every vessel at SH-RJ reads 0.2 higher from April, so
+ * two disjoint years (2022 and 2023: performance-truth owns the first half of 2025 of this shared tenant, and the
+ * simulator test the months before today): the control (no injection) in 2022 with baseline 2022-01..03, then the injected run in 2023 with
+ * baseline 2023-01..03 and `--site-bias SH-RJ:2023-04-01:+0.2` (every vessel at SH-RJ reads 0.2 higher from April, so
  * most true-ischaemic vessels read > 0.80). The method is re-specified (PUT /vigilance/methods) between the runs.
  *
  * Both runs use `--referral-if-negative 1` (verify-everyone): missed ischaemia is detectable only where CT-negative
@@ -193,8 +194,8 @@ describe('vigilance detection on a simulated missed-ischaemia cluster', () => {
   const sum = (rows: Array<{ count: number }>) => rows.reduce((total, row) => total + row.count, 0);
 
   it('control year: candidates for every FN/FP pair, no trend signal; injected year: the cluster, escalations and a signal', async () => {
-    // ── control: 2024, no injection ─────────────────────────────────────────────────────────────
-    const control = await simulate('detection-control', '2024-01-01', []);
+    // ── control: 2022, no injection ─────────────────────────────────────────────────────────────
+    const control = await simulate('detection-control', '2022-01-01', []);
     productId = control.registration.productId;
     manufacturerId = control.registration.manufacturerId;
     const key = await request(server())
@@ -203,7 +204,7 @@ describe('vigilance detection on a simulated missed-ischaemia cluster', () => {
       .send({ manufacturerId, role: 'quality', name: 'detection scenario' })
       .expect(201);
     qualityKey = key.body.key;
-    await specify({ from: '2024-01', to: '2024-03' });
+    await specify({ from: '2022-01', to: '2022-03' });
 
     const first = await request(server())
       .post('/api/v1/incidents/detections')
@@ -211,19 +212,19 @@ describe('vigilance detection on a simulated missed-ischaemia cluster', () => {
       .send({ productId })
       .expect(200);
     expect(first.body.ran).toBe(true);
-    const pairs2024 = await expectedFromPairs('2024-01-01', '2025-01-01');
-    const found2024 = await detectionsOf('2024-01-01', '2025-01-01');
-    const fn2024 = pairs2024.filter((p) => p.kind === 'fn');
-    expect(sum(found2024.filter((d) => d.rule_id !== 'ctffr-false-positive-invasive'))).toBe(sum(fn2024));
-    expect(sum(found2024.filter((d) => d.rule_id === 'ctffr-false-negative-serious-outcome'))).toBe(
-      sum(fn2024.filter((p) => p.serious)),
+    const pairs2022 = await expectedFromPairs('2022-01-01', '2023-01-01');
+    const found2022 = await detectionsOf('2022-01-01', '2023-01-01');
+    const fn2022 = pairs2022.filter((p) => p.kind === 'fn');
+    expect(sum(found2022.filter((d) => d.rule_id !== 'ctffr-false-positive-invasive'))).toBe(sum(fn2022));
+    expect(sum(found2022.filter((d) => d.rule_id === 'ctffr-false-negative-serious-outcome'))).toBe(
+      sum(fn2022.filter((p) => p.serious)),
     );
-    expect(sum(found2024.filter((d) => d.rule_id === 'ctffr-false-positive-invasive'))).toBe(
-      sum(pairs2024.filter((p) => p.kind === 'fp')),
+    expect(sum(found2022.filter((d) => d.rule_id === 'ctffr-false-positive-invasive'))).toBe(
+      sum(pairs2022.filter((p) => p.kind === 'fp')),
     );
     const controlTrends = await request(server())
       .get('/api/v1/vigilance/trends')
-      .query({ productId, to: '2024-12' })
+      .query({ productId, to: '2022-12' })
       .set(bearer())
       .expect(200);
     expect(controlTrends.body.cells.length).toBeGreaterThan(0);
@@ -242,21 +243,21 @@ describe('vigilance detection on a simulated missed-ischaemia cluster', () => {
       .expect(200);
     expect(again.body.products[0].incidentIds).toEqual([]);
 
-    // ── injected: 2025, SH-RJ reads +0.2 from April ─────────────────────────────────────────────
-    await simulate('detection-injected', '2025-01-01', ['--site-bias', `${INJECTED_SITE}:2025-04-01:+0.2`]);
-    await specify({ from: '2025-01', to: '2025-03' });
+    // ── injected: 2023, SH-RJ reads +0.2 from April ─────────────────────────────────────────────
+    await simulate('detection-injected', '2023-01-01', ['--site-bias', `${INJECTED_SITE}:2023-04-01:+0.2`]);
+    await specify({ from: '2023-01', to: '2023-03' });
     const run = await request(server())
       .post('/api/v1/incidents/detections')
       .set(bearer())
       .send({ productId })
       .expect(200);
-    const pairs = await expectedFromPairs('2025-01-01', '2026-01-01');
-    const found = await detectionsOf('2025-01-01', '2026-01-01');
+    const pairs = await expectedFromPairs('2023-01-01', '2024-01-01');
+    const found = await detectionsOf('2023-01-01', '2024-01-01');
     const fn = pairs.filter((p) => p.kind === 'fn');
     const fnAt = (site: string, rows: typeof fn) => sum(rows.filter((p) => p.site === site));
     // The cluster: FN pairs at the injected site from April outnumber the baseline quarter several times.
-    const clusterPairs = await expectedFromPairs('2025-04-01', '2025-07-01');
-    const baselinePairs = await expectedFromPairs('2025-01-01', '2025-04-01');
+    const clusterPairs = await expectedFromPairs('2023-04-01', '2023-07-01');
+    const baselinePairs = await expectedFromPairs('2023-01-01', '2023-04-01');
     const clusterFn = fnAt(
       INJECTED_SITE,
       clusterPairs.filter((p) => p.kind === 'fn'),
@@ -266,8 +267,8 @@ describe('vigilance detection on a simulated missed-ischaemia cluster', () => {
       baselinePairs.filter((p) => p.kind === 'fn'),
     );
     console.log(
-      `control 2024: ${sum(fn2024)} FN (${sum(fn2024.filter((p) => p.serious))} serious); ` +
-        `2025: ${sum(fn)} FN (${sum(fn.filter((p) => p.serious))} serious), ${INJECTED_SITE} Q1 ${baselineFn} vs Q2 ${clusterFn}`,
+      `control 2022: ${sum(fn2022)} FN (${sum(fn2022.filter((p) => p.serious))} serious); ` +
+        `2023: ${sum(fn)} FN (${sum(fn.filter((p) => p.serious))} serious), ${INJECTED_SITE} Q1 ${baselineFn} vs Q2 ${clusterFn}`,
     );
     expect(clusterFn).toBeGreaterThan(2 * baselineFn);
     // Every FN pair opened exactly one candidate: serious ones as escalations, with the seriousness of their events.
@@ -283,7 +284,7 @@ describe('vigilance detection on a simulated missed-ischaemia cluster', () => {
     // The trend signal: the injected site, in the injected months, nowhere else.
     const trends = await request(server())
       .get('/api/v1/vigilance/trends')
-      .query({ productId, to: '2025-12' })
+      .query({ productId, to: '2023-12' })
       .set(bearer())
       .expect(200);
     const signals = trends.body.signals as Array<{
@@ -297,7 +298,7 @@ describe('vigilance detection on a simulated missed-ischaemia cluster', () => {
     for (const signal of signals) {
       expect(signal.group).toBe(INJECTED_SITE);
       expect(signal.unit).toBe('ctffr-false-negative');
-      expect(signal.month >= '2025-04' && signal.month <= '2025-06').toBe(true);
+      expect(signal.month >= '2023-04' && signal.month <= '2023-06').toBe(true);
       expect(signal.signalId).not.toBeNull();
     }
     expect(trends.body.falseAlarm).toMatch(/family-wise/);
