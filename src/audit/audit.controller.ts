@@ -2,6 +2,7 @@ import { ConflictException, Controller, Get, HttpCode, Post, Query } from '@nest
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission } from '../auth/decorators';
 import { Principal } from '../auth/roles';
+import { requirePlatform } from '../auth/tenant-scope';
 import { AuditQueryDto } from './audit.dto';
 import { AuditService } from './audit.service';
 
@@ -34,7 +35,8 @@ export class AuditController {
   @HttpCode(201)
   @RequirePermission('audit:checkpoint')
   @ApiOperation({ summary: 'Sign the current head of the chain now (Ed25519, FW_AUDIT_SIGNING_KEY)' })
-  async checkpoint() {
+  async checkpoint(@CurrentPrincipal() principal: Principal) {
+    requirePlatform(principal);
     const checkpoint = await this.audit.checkpoint();
     if (!checkpoint) throw new ConflictException('The audit trail is empty; there is nothing to sign');
     return checkpoint;

@@ -30,3 +30,14 @@ export function requireTenant(principal: Principal): string {
   }
   return principal.manufacturerId;
 }
+
+/**
+ * Data and operations that span every tenant (platform ingestion counters, signing the audit chain head):
+ * platform admin keys only. An admin key issued for one manufacturer holds the same permissions but
+ * administers that tenant alone, so it is refused here like any other tenant key.
+ */
+export function requirePlatform(principal: Principal): void {
+  if (principal.manufacturerId) {
+    throw new ForbiddenException('This route spans every tenant; use a platform admin key');
+  }
+}

@@ -2,7 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission } from '../auth/decorators';
 import { Principal } from '../auth/roles';
-import { requireTenant } from '../auth/tenant-scope';
+import { requirePlatform, requireTenant } from '../auth/tenant-scope';
 import { AnalysesQueryDto } from './analyses.dto';
 import { AnalysesService } from './analyses.service';
 import { IngestionStatsService } from './ingestion-stats.service';
@@ -28,7 +28,8 @@ export class IngestionController {
   @ApiOperation({
     summary: 'Per-topic counts (received, stored, duplicates, dead-lettered) and consumer lag',
   })
-  ingestionStats() {
+  ingestionStats(@CurrentPrincipal() principal: Principal) {
+    requirePlatform(principal);
     return this.stats.stats();
   }
 }
