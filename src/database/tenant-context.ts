@@ -69,6 +69,10 @@ type ConnectCallback = (error: Error | undefined, client: PoolClient | undefined
  * ways of using the pool are covered.
  */
 export function enforceTenantScope(pool: Pool): void {
+  // A checked-out connection that the server ends between statements (idle_in_transaction_session_timeout,
+  // a restart) emits 'error' with no listener attached — pg-pool only listens while it is idle — and that
+  // would end the process. The caller's next query fails and is handled; here the event is only absorbed.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const connect = pool.connect.bind(pool) as (callback?: ConnectCallback) => Promise<PoolClient> | undefined;
   const scopedConnect = (callback?: ConnectCallback): Promise<PoolClient> | undefined => {
     const tenant = currentTenant();
