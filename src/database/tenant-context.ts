@@ -72,13 +72,19 @@ export function enforceTenantScope(pool: Pool): void {
   // A checked-out connection that the server ends between statements (idle_in_transaction_session_timeout,
   // a restart) emits 'error' with no listener attached — pg-pool only listens while it is idle — and that
   // would end the process. The caller's next query fails and is handled; here the event is only absorbed.
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  const absorbing = new WeakSet<PoolClient>();
+  const absorbErrors = (client: PoolClient): void => {
+    if (absorbing.has(client)) return;
+    absorbing.add(client);
+    client.on('error', () => undefined);
+  };
   const connect = pool.connect.bind(pool) as (callback?: ConnectCallback) => Promise<PoolClient> | undefined;
   const scopedConnect = (callback?: ConnectCallback): Promise<PoolClient> | undefined => {
     const tenant = currentTenant();
     if (callback) {
       void connect((error, client, release) => {
         if (error || !client) return callback(error, client, release);
+        absorbErrors(client);
         client.query(SET_TENANT, [tenant]).then(
           () => callback(undefined, client, release),
           (setError: Error) => {
@@ -90,6 +96,7 @@ export function enforceTenantScope(pool: Pool): void {
       return undefined;
     }
     return (connect() as Promise<PoolClient>).then(async (client) => {
+      absorbErrors(client);
       try {
         await client.query(SET_TENANT, [tenant]);
       } catch (setError) {

@@ -22,6 +22,7 @@ import {
 import { repeatedMeasuresLimitsFromSums } from '../stats/patient-sums';
 import {
   clopperPearsonInterval,
+  independentUnitsProportion,
   isPositive,
   ProportionResult,
   proportionFromSums,
@@ -77,18 +78,6 @@ function rollupProportion(sums: RollupSums, name: RollupProportion): ProportionR
   });
 }
 
-/** A patient is one unit, so its ratio-estimator sums are those of singletons. */
-function singletonProportion(successes: number, trials: number): ProportionResult {
-  return proportionFromSums({
-    clusters: trials,
-    trials,
-    successes,
-    trialsSquared: trials,
-    successesSquared: successes,
-    crossProducts: successes,
-  });
-}
-
 /** A proportion whose clusters the histogram does not know: Wilson and Clopper–Pearson only. */
 function unclusteredFigure(
   successes: number,
@@ -117,11 +106,11 @@ function perPatientFigures(sums: RollupSums, minimums: ReportingMinimums): Accur
     fp,
     tn,
     fn,
-    sensitivity: proportionFigure(singletonProportion(tp, tp + fn), minimums),
-    specificity: proportionFigure(singletonProportion(tn, tn + fp), minimums),
-    ppv: proportionFigure(singletonProportion(tp, tp + fp), minimums),
-    npv: proportionFigure(singletonProportion(tn, tn + fn), minimums),
-    accuracy: proportionFigure(singletonProportion(tp + tn, tp + fp + tn + fn), minimums),
+    sensitivity: proportionFigure(independentUnitsProportion(tp, tp + fn), minimums),
+    specificity: proportionFigure(independentUnitsProportion(tn, tn + fp), minimums),
+    ppv: proportionFigure(independentUnitsProportion(tp, tp + fp), minimums),
+    npv: proportionFigure(independentUnitsProportion(tn, tn + fn), minimums),
+    accuracy: proportionFigure(independentUnitsProportion(tp + tn, tp + fp + tn + fn), minimums),
   };
 }
 

@@ -347,6 +347,28 @@ export function proportionFromSums(sums: ClusterSums, options: ProportionOptions
   };
 }
 
+/**
+ * {@link proportionFromSums} when every unit is its own cluster (one patient, one analysis): K = n, Σm² = n,
+ * Σx² = Σxm = x, so the cluster interval is the ratio estimator's for independent units.
+ */
+export function independentUnitsProportion(
+  successes: number,
+  trials: number,
+  options: ProportionOptions = {},
+): ProportionResult {
+  return proportionFromSums(
+    {
+      clusters: trials,
+      trials,
+      successes,
+      trialsSquared: trials,
+      successesSquared: successes,
+      crossProducts: successes,
+    },
+    options,
+  );
+}
+
 /** {@link proportionFromClusters} from one outcome per vessel. */
 export function proportion(
   outcomes: readonly ClusteredOutcome[],

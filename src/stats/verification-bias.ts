@@ -28,7 +28,7 @@
  */
 import { type SeededRandom, sampleMultinomial, seededRandom, twoSidedNormalCritical } from './distributions';
 import type { Interval, NotEstimable } from './roc';
-import { type ProportionResult, isPositive, proportion, proportionFromSums } from './proportions';
+import { type ProportionResult, independentUnitsProportion, isPositive, proportion } from './proportions';
 
 export type VerificationNotEstimableReason =
   | 'no-analyses'
@@ -668,31 +668,22 @@ export function beggGreenesFromCounts(
     clusters,
     unit: 'analysis',
   };
-  const singletons = (successes: number, trials: number): ProportionResult =>
-    proportionFromSums({
-      clusters: trials,
-      trials,
-      successes,
-      trialsSquared: trials,
-      successesSquared: successes,
-      crossProducts: successes,
-    });
   const verified =
     counts.verifiedTestPositiveDiseased +
     counts.verifiedTestPositiveNonDiseased +
     counts.verifiedTestNegativeDiseased +
     counts.verifiedTestNegativeNonDiseased;
   const naive: VerificationBiasEstimate['naive'] = {
-    sensitivity: singletons(
+    sensitivity: independentUnitsProportion(
       counts.verifiedTestPositiveDiseased,
       counts.verifiedTestPositiveDiseased + counts.verifiedTestNegativeDiseased,
     ),
-    specificity: singletons(
+    specificity: independentUnitsProportion(
       counts.verifiedTestNegativeNonDiseased,
       counts.verifiedTestNegativeNonDiseased + counts.verifiedTestPositiveNonDiseased,
     ),
   };
-  return beggGreenesResult(plan, naive, singletons(verified, clusters), options);
+  return beggGreenesResult(plan, naive, independentUnitsProportion(verified, clusters), options);
 }
 
 /** Begg–Greenes correction from analysed units (bootstrap over patients when `clusterId` is given). */
