@@ -5,8 +5,7 @@ import { DataSource } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
-import { loggableError } from '../common/logging';
-import { runAsSystem } from '../database/tenant-context';
+import { BackgroundLoop } from '../common/background-loop';
 import { OutcomeLinker } from './outcome-linker';
 
 /** How long the worker rests when the inbox is empty: the linkage delay after an event arrives. */
@@ -18,11 +17,8 @@ const IDLE_MS = 500;
  */
 @Injectable()
 export class LinkageWorker implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger(LinkageWorker.name);
   readonly linker: OutcomeLinker;
-  private running = false;
-  private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly loop: BackgroundLoop;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -32,36 +28,22 @@ export class LinkageWorker implements OnApplicationBootstrap, OnApplicationShutd
       (dataSource.driver as PostgresDriver).master as Pool,
       config.FW_LINKAGE_WINDOW_DAYS,
     );
+    // A failed pass's keys stay queued (its transaction rolled back).
+    this.loop = new BackgroundLoop(
+      new Logger(LinkageWorker.name),
+      'Linkage pass failed',
+      IDLE_MS,
+      async () => {
+        return (await this.linker.runPass()).keys;
+      },
+    );
   }
 
   onApplicationBootstrap(): void {
-    if (this.config.FW_PROCESS_ROLE === 'api') return;
-    this.running = true;
-    this.loop = runAsSystem(() => this.run());
+    if (this.config.FW_PROCESS_ROLE !== 'api') this.loop.start();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loop;
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      let keys = 0;
-      try {
-        keys = (await this.linker.runPass()).keys;
-      } catch (error) {
-        // The keys of a failed pass stay queued (its transaction rolled back); try again later.
-        // Class and SQLSTATE only: a database error's message can quote row values.
-        this.logger.error({ error: loggableError(error) }, 'Linkage pass failed');
-      }
-      if (keys === 0 && this.running) {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          setTimeout(resolve, IDLE_MS);
-        });
-      }
-    }
+  onApplicationShutdown(): Promise<void> {
+    return this.loop.stop();
   }
 }

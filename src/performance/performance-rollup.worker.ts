@@ -5,8 +5,7 @@ import { DataSource } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
-import { loggableError } from '../common/logging';
-import { runAsSystem } from '../database/tenant-context';
+import { BackgroundLoop } from '../common/background-loop';
 import { rebuildDirtySlices } from './performance-rollups';
 
 /** How long the worker rests when nothing is dirty: requests compute dirty slices themselves meanwhile. */
@@ -20,11 +19,14 @@ const SLICES_PER_PASS = 31;
  */
 @Injectable()
 export class PerformanceRollupWorker implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger(PerformanceRollupWorker.name);
   private readonly pool: Pool;
-  private running = false;
-  private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  // A failed pass leaves its slices in the dirty log; requests stay exact meanwhile.
+  private readonly loop = new BackgroundLoop(
+    new Logger(PerformanceRollupWorker.name),
+    'Roll-up pass failed',
+    IDLE_MS,
+    () => this.runPass(),
+  );
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -34,15 +36,11 @@ export class PerformanceRollupWorker implements OnApplicationBootstrap, OnApplic
   }
 
   onApplicationBootstrap(): void {
-    if (this.config.FW_PROCESS_ROLE === 'api') return;
-    this.running = true;
-    this.loop = runAsSystem(() => this.run());
+    if (this.config.FW_PROCESS_ROLE !== 'api') this.loop.start();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loop;
+  onApplicationShutdown(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One pass: rebuilds up to a month of one product's dirty slices. Returns the slices rebuilt. */
@@ -58,25 +56,6 @@ export class PerformanceRollupWorker implements OnApplicationBootstrap, OnApplic
       throw error;
     } finally {
       client.release();
-    }
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      let rebuilt = 0;
-      try {
-        rebuilt = await this.runPass();
-      } catch (error) {
-        // The slices stay in the dirty log (the transaction rolled back); requests stay exact meanwhile.
-        // Class and SQLSTATE only: a database error's message can quote row values.
-        this.logger.error({ error: loggableError(error) }, 'Roll-up pass failed');
-      }
-      if (rebuilt === 0 && this.running) {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          setTimeout(resolve, IDLE_MS);
-        });
-      }
     }
   }
 }
