@@ -187,16 +187,17 @@ describe('availability: ingestion keeps its pace while rate-limited clients hamm
     // responsive the API stays is a matter of speed, printed above, not asserted.
     expect(record.hammers).toHaveLength(1);
     const report: HammerReport = record.hammers[0];
+    // Whether one given client reaches its budget within the hammer window depends on how fast the busy API
+    // answers it (CI saw a client that never did), so the per-key 429 is asserted here for the load as a whole;
+    // test/rate-limit.integration-spec.ts proves it key by key, deterministically.
     for (const [index, statuses] of report.clients.entries()) {
       const unexpected = Object.keys(statuses).filter(
         (status) => !['0', '200', '408', '429', '503'].includes(status),
       );
-      expect({ client: index, throttled: (statuses[429] ?? 0) > 0, unexpected }).toEqual({
-        client: index,
-        throttled: true,
-        unexpected: [],
-      });
+      expect({ client: index, unexpected }).toEqual({ client: index, unexpected: [] });
     }
+    const throttledClients = report.clients.filter((statuses) => (statuses[429] ?? 0) > 0).length;
+    expect(throttledClients).toBeGreaterThan(0);
     for (const body of report.otherBodies[503] ?? [])
       expect(JSON.parse(body)).toEqual(STATEMENT_TIMEOUT_ANSWER);
     expect(report.sampleThrottled).toMatchObject({ status: 429, retryAfter: expect.stringMatching(/^\d+$/) });
