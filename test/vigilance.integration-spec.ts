@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
 import request from 'supertest';
-import { CLOCK_ALERTS_JOB, runsBackgroundWork, VigilanceClockJob } from '../src/vigilance/clock-alerts.job';
+import { runsBackgroundWork } from '../src/common/singleton-schedule';
+import { CLOCK_ALERTS_JOB, VigilanceClockJob } from '../src/vigilance/clock-alerts.job';
 import { registerFleet, RegisteredFleet, startApp } from './helpers/app';
 import { isolatedEnvironment, TEST_ADMIN_TOKEN, TEST_DATABASE_URL } from './helpers/test-environment';
 

@@ -1,21 +1,15 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { InjectDataSource } from '@nestjs/typeorm';
-// @nestjs/schedule's own scheduler (its SchedulerRegistry takes `cron` CronJobs): the cron time comes from configuration.
-import { CronJob } from 'cron';
 import { DataSource } from 'typeorm';
 import { AuditService, SYSTEM_ACTOR } from '../audit/audit.service';
+import { runsBackgroundWork, runWithAdvisoryLock, scheduleUtcCron } from '../common/singleton-schedule';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { runAsSystem } from '../database/tenant-context';
 import { computeIncidentDeadlines, IncidentDeadline, nextDueBy, withStatus } from './incident-clocks';
 import { factsOf, INCIDENT_COLUMNS, IncidentRow } from './incident-records';
 import { IncidentsService } from './incidents.service';
-
-/** Process roles that run background work (consumers, workers, schedules); `api` serves requests only. */
-export function runsBackgroundWork(role: AppConfig['FW_PROCESS_ROLE']): boolean {
-  return role !== 'api';
-}
 
 /** Name of the schedule in the SchedulerRegistry, and of the advisory lock that lets one instance run it at a time. */
 export const CLOCK_ALERTS_JOB = 'vigilance-clock-alerts';
@@ -65,14 +59,7 @@ export class VigilanceClockJob implements OnApplicationBootstrap, OnApplicationS
 
   onApplicationBootstrap(): void {
     if (!runsBackgroundWork(this.config.FW_PROCESS_ROLE)) return;
-    const job = CronJob.from({
-      cronTime: this.config.FW_VIGILANCE_CLOCK_CRON,
-      onTick: () => this.tick(),
-      timeZone: 'UTC',
-      waitForCompletion: true,
-      start: true,
-    });
-    this.scheduler.addCronJob(CLOCK_ALERTS_JOB, job);
+    scheduleUtcCron(this.scheduler, CLOCK_ALERTS_JOB, this.config.FW_VIGILANCE_CLOCK_CRON, () => this.tick());
   }
 
   /** The schedule itself is stopped by ScheduleModule before shutdown; a run in progress is let finish. */
@@ -113,26 +100,11 @@ export class VigilanceClockJob implements OnApplicationBootstrap, OnApplicationS
       refreshed: 0,
       failures: 0,
     };
-    // A session lock on one connection: held across the run's short transactions, released when it ends (or when
-    // the connection drops with a crashed process).
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      const [{ locked }] = (await runner.query(
-        `SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked`,
-        [LOCK_KEY],
-      )) as Array<{ locked: boolean }>;
-      if (!locked) return result;
-      try {
-        result.ran = true;
-        await this.evaluate(now, result);
-      } finally {
-        await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [LOCK_KEY]);
-      }
-      return result;
-    } finally {
-      await runner.release();
-    }
+    const locked = await runWithAdvisoryLock(this.dataSource, LOCK_KEY, { wait: false }, () =>
+      this.evaluate(now, result),
+    );
+    result.ran = locked.ran;
+    return result;
   }
 
   private async evaluate(now: Date, result: ClockRunResult): Promise<void> {

@@ -1,12 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { CronJob } from 'cron';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { runAsSystem } from '../database/tenant-context';
-import { runsBackgroundWork } from './clock-alerts.job';
+import { runsBackgroundWork, runWithAdvisoryLock, scheduleUtcCron } from '../common/singleton-schedule';
 import { DetectionRunSummary, DetectionService } from './detection.service';
 import { TrendsService } from './trends.service';
 
@@ -41,14 +40,9 @@ export class VigilanceDetectionJob implements OnApplicationBootstrap, OnApplicat
 
   onApplicationBootstrap(): void {
     if (!runsBackgroundWork(this.config.FW_PROCESS_ROLE)) return;
-    const job = CronJob.from({
-      cronTime: this.config.FW_VIGILANCE_DETECTION_CRON,
-      onTick: () => this.tick(),
-      timeZone: 'UTC',
-      waitForCompletion: true,
-      start: true,
-    });
-    this.scheduler.addCronJob(DETECTION_JOB, job);
+    scheduleUtcCron(this.scheduler, DETECTION_JOB, this.config.FW_VIGILANCE_DETECTION_CRON, () =>
+      this.tick(),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -87,38 +81,21 @@ export class VigilanceDetectionJob implements OnApplicationBootstrap, OnApplicat
 
   private async locked(now: Date, wait: boolean, productId: string | undefined): Promise<DetectionJobResult> {
     const result: DetectionJobResult = { ran: false, detectedAt: now.toISOString(), products: [] };
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      if (wait) {
-        await runner.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [LOCK_KEY]);
-      } else {
-        const [{ locked }] = (await runner.query(
-          `SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked`,
-          [LOCK_KEY],
-        )) as Array<{ locked: boolean }>;
-        if (!locked) return result;
+    const locked = await runWithAdvisoryLock(this.dataSource, LOCK_KEY, { wait }, async () => {
+      const toMonth = now.toISOString().slice(0, 7);
+      for (const product of await this.detection.products(productId)) {
+        const summary = await this.detection.detect(product, now);
+        const trendProduct = {
+          id: product.id,
+          manufacturerId: product.manufacturerId,
+          trend: product.trend,
+        };
+        const report = await this.trends.compute(trendProduct, toMonth);
+        const trendSignalsCreated = await this.trends.store(trendProduct, report, now);
+        result.products.push({ ...summary, trendSignalsCreated });
       }
-      try {
-        result.ran = true;
-        const toMonth = now.toISOString().slice(0, 7);
-        for (const product of await this.detection.products(productId)) {
-          const summary = await this.detection.detect(product, now);
-          const trendProduct = {
-            id: product.id,
-            manufacturerId: product.manufacturerId,
-            trend: product.trend,
-          };
-          const report = await this.trends.compute(trendProduct, toMonth);
-          const trendSignalsCreated = await this.trends.store(trendProduct, report, now);
-          result.products.push({ ...summary, trendSignalsCreated });
-        }
-      } finally {
-        await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [LOCK_KEY]);
-      }
-      return result;
-    } finally {
-      await runner.release();
-    }
+    });
+    result.ran = locked.ran;
+    return result;
   }
 }
