@@ -24,6 +24,6 @@ import { VigilanceController } from './vigilance.controller';
     VigilanceAnalyticsService,
     VigilanceDetectionJob,
   ],
-  exports: [IncidentsService, VigilanceClockJob, VigilanceDetectionJob],
+  exports: [IncidentsService, VigilanceClockJob, VigilanceDetectionJob, VigilanceAnalyticsService],
 })
 export class VigilanceModule {}
