@@ -120,6 +120,33 @@ export class EnvironmentVariables {
   @Max(64)
   FW_INGEST_CONCURRENCY = 3;
 
+  /**
+   * Worker threads that compute performance `detail=full` (src/performance/full-detail.pool.ts), each with its own
+   * database connection: heavy per-vessel statistics never run on the thread that serves requests and ingests.
+   */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(1)
+  @Max(16)
+  FW_PERFORMANCE_FULL_WORKERS = 1;
+
+  /** detail=full requests that may wait for a worker; more at once are answered 503 (retry, or detail=summary). */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(0)
+  @Max(1000)
+  FW_PERFORMANCE_FULL_QUEUE = 8;
+
+  /**
+   * Largest number of analysed vessels a detail=full request reads (422 above it): the roll-ups (detail=summary)
+   * give the same figures at any size, without holding a million rows in memory.
+   */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(1)
+  @Max(50_000_000)
+  FW_PERFORMANCE_FULL_MAX_VESSELS = 1_000_000;
+
   /** Longest CTA → invasive FFR interval for a linked pair (src/outcomes/linkage-rules.ts). */
   @Transform(({ value }: { value: unknown }) => Number(value))
   @IsInt()

@@ -1,36 +1,23 @@
-import { BadRequestException, Injectable } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, UnprocessableEntityException } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { Principal } from '../auth/roles';
+import { AppConfig } from '../config/config';
+import { APP_CONFIG } from '../config/config.module';
 import { Product } from '../registry/registry.entities';
 import { RegistryService } from '../registry/registry.service';
 import { PairCell } from '../stats/pair-histogram';
-import { LinkedVessel } from '../stats/proportions';
-import { AnalysisWithOptionalReference } from '../stats/verification-bias';
 import { ClaimComparison, compareWithClaims } from './claims';
+import { GROUP_KEY_SQL, GroupFigures } from './full-detail';
+import { FullDetailPool } from './full-detail.pool';
 import { Detail, GroupBy, PerformanceQueryDto } from './performance.dto';
-import { PerformanceFigures, performanceFigures } from './performance-report';
+import { PerformanceFigures } from './performance-report';
 import { ROLLUP_SUM_COLUMNS, SLICE_LINKED_VESSELS_SQL, SLICE_ROLLUP_ROWS_SQL } from './performance-rollups';
 import { RollupSums, summaryFigures } from './performance-summary';
-import {
-  VerificationBiasFigures,
-  verificationBiasFigures,
-  verificationBiasFromCounts,
-} from './verification-bias-report';
+import { VerificationBiasFigures, verificationBiasFromCounts } from './verification-bias-report';
 import { PERFORMANCE_RULES } from './performance-rules';
-
-/** SQL of each grouping's key, over rows carrying site_id (joined to sites s), model_version, scanner_vendor, vessel, day. */
-const GROUP_KEY_SQL: Record<GroupBy | 'overall', string> = {
-  overall: `'overall'`,
-  site: 's.site_code',
-  modelVersion: 'r.model_version',
-  scannerVendor: 'r.scanner_vendor',
-  vessel: 'r.vessel',
-  month: `to_char(r.day, 'YYYY-MM')`,
-  quarter: `to_char(r.day, 'YYYY-"Q"Q')`,
-};
 
 export interface PerformanceResponse {
   productId: string;
@@ -57,12 +44,6 @@ export interface PerformanceResponse {
 const LINKAGE_RULE =
   'invasive FFR linked to the latest completed analysis of the same site and patient within the linkage window, same vessel (and segment when both give one)';
 
-interface GroupFigures {
-  key: string;
-  figures: PerformanceFigures;
-  verificationBias: VerificationBiasFigures;
-}
-
 /**
  * Real-world accuracy of a product against invasive FFR, from the linked vessels (src/outcomes).
  * The figures come from src/stats (pure, oracle-checked); this service selects the tenant's data and
@@ -74,8 +55,10 @@ export class PerformanceService {
   private readonly pool: Pool;
 
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly registry: RegistryService,
+    private readonly fullDetail: FullDetailPool,
   ) {
     this.pool = (dataSource.driver as PostgresDriver).master as Pool;
   }
@@ -116,7 +99,8 @@ export class PerformanceService {
 
   /**
    * `auto`: every vessel while that is cheap, the roll-ups when the product has more linked vessels than
-   * PERFORMANCE_RULES.fullDetailMaxLinkedVessels and the request fits them (the product's threshold, whole
+   * PERFORMANCE_RULES.fullDetailMaxLinkedVessels, or more analysed vessels than detail=full may read
+   * (FW_PERFORMANCE_FULL_MAX_VESSELS), and the request fits them (the product's threshold, whole
    * days). The roll-ups' own count decides (dirty days may lag it by seconds, which only moves the switch).
    */
   private async resolveDetail(
@@ -130,83 +114,42 @@ export class PerformanceService {
       threshold === product.ffrThreshold &&
       [query.from, query.to].every((value) => value === undefined || isWholeUtcDay(value));
     if (!fitsRollups) return 'full';
-    const [{ linked }] = await this.dataSource.query<Array<{ linked: number }>>(
-      `SELECT coalesce(sum(linked), 0)::float8 AS linked FROM performance_rollups
+    const [{ linked, analysed }] = await this.dataSource.query<Array<{ linked: number; analysed: number }>>(
+      `SELECT coalesce(sum(linked), 0)::float8 AS linked,
+              coalesce(sum(analysed_positive + analysed_negative), 0)::float8 AS analysed
+         FROM performance_rollups
         WHERE product_id = $1 AND manufacturer_id = $2 AND vessel = '*'`,
       [product.id, product.manufacturerId],
     );
-    return linked > PERFORMANCE_RULES.fullDetailMaxLinkedVessels ? 'summary' : 'full';
+    const tooManyForFull =
+      linked > PERFORMANCE_RULES.fullDetailMaxLinkedVessels ||
+      analysed > this.config.FW_PERFORMANCE_FULL_MAX_VESSELS;
+    return tooManyForFull ? 'summary' : 'full';
   }
 
-  /** Every figure, vessel by vessel (the oracle-checked path). */
+  /** Every figure, vessel by vessel (the oracle-checked path), computed in a worker thread (full-detail.ts). */
   private async fromVessels(
     product: Product,
     query: PerformanceQueryDto,
     threshold: number,
   ): Promise<{ overall: GroupFigures; groups: GroupFigures[]; rollups?: undefined }> {
-    const keySql = GROUP_KEY_SQL[query.groupBy ?? 'overall'];
-    const parameters = [product.manufacturerId, product.id, query.from ?? null, query.to ?? null];
-    // One pair per CT-FFR vessel: when a vessel was wired twice, the first measurement after the CTA
-    // counts (a later one may follow treatment decided on the first).
-    const linked = await this.dataSource.query<
-      Array<{ key: string; patient_id: string; ct_ffr: number; invasive_ffr: number }>
-    >(
-      `SELECT ${keySql} AS key, r.patient_id, r.ct_ffr, r.invasive_ffr FROM (
-         SELECT DISTINCT ON (l.analysis_event_id, l.vessel_index)
-                l.site_id, l.site_id::text || ':' || encode(l.patient_key, 'hex') AS patient_id, l.ct_ffr, l.invasive_ffr,
-                a.model_version, coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor, l.vessel,
-                (a.occurred_at AT TIME ZONE 'UTC')::date AS day
-           FROM ffr_links l
-           JOIN analyses a ON a.event_id = l.analysis_event_id
-          WHERE l.manufacturer_id = $1 AND l.status = 'linked' AND a.product_id = $2
-            AND ($3::timestamptz IS NULL OR a.occurred_at >= $3) AND ($4::timestamptz IS NULL OR a.occurred_at < $4)
-          ORDER BY l.analysis_event_id, l.vessel_index, l.measured_at, l.outcome_event_id) r
-       JOIN sites s ON s.id = r.site_id`,
-      parameters,
-    );
-    // Every analysed vessel, verified or not: the denominator of the partial-verification correction.
-    const analysed = await this.dataSource.query<
-      Array<{ key: string; patient_id: string; ct_ffr: number; invasive_ffr: number | null }>
-    >(
-      `SELECT ${keySql} AS key, r.patient_id, r.ct_ffr, r.invasive_ffr FROM (
-         SELECT a.site_id, a.site_id::text || ':' || encode(a.patient_key, 'hex') AS patient_id, v.ct_ffr,
-                first_link.invasive_ffr, a.model_version, coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor,
-                v.vessel, (a.occurred_at AT TIME ZONE 'UTC')::date AS day
-           FROM analyses a
-           JOIN analysis_vessels v ON v.analysis_event_id = a.event_id
-           LEFT JOIN LATERAL (
-             SELECT l.invasive_ffr FROM ffr_links l
-              WHERE l.analysis_event_id = a.event_id AND l.vessel_index = v.vessel_index AND l.status = 'linked'
-              ORDER BY l.measured_at, l.outcome_event_id LIMIT 1) first_link ON true
-          WHERE a.manufacturer_id = $1 AND a.product_id = $2 AND a.status = 'completed'
-            AND ($3::timestamptz IS NULL OR a.occurred_at >= $3) AND ($4::timestamptz IS NULL OR a.occurred_at < $4)) r
-       JOIN sites s ON s.id = r.site_id`,
-      parameters,
-    );
-    const linkedByKey = groupRows(linked, (row): LinkedVessel => ({
-      patientId: row.patient_id,
-      ctFfr: row.ct_ffr,
-      invasiveFfr: row.invasive_ffr,
-    }));
-    const analysedByKey = groupRows(analysed, (row): AnalysisWithOptionalReference => ({
-      patientId: row.patient_id,
-      ctFfr: row.ct_ffr,
-      invasiveFfr: row.invasive_ffr,
-    }));
-    const figuresOf = (key: string, vessels: LinkedVessel[], analyses: AnalysisWithOptionalReference[]) => ({
-      key,
-      figures: performanceFigures(vessels, threshold),
-      verificationBias: verificationBiasFigures(analyses, threshold),
+    const result = await this.fullDetail.run({
+      manufacturerId: product.manufacturerId,
+      productId: product.id,
+      from: query.from ?? null,
+      to: query.to ?? null,
+      threshold,
+      groupBy: query.groupBy ?? null,
+      maxAnalysedVessels: this.config.FW_PERFORMANCE_FULL_MAX_VESSELS,
     });
-    const keys = [...new Set([...linkedByKey.keys(), ...analysedByKey.keys()])].sort((a, b) =>
-      a.localeCompare(b),
-    );
-    return {
-      overall: figuresOf('overall', [...linkedByKey.values()].flat(), [...analysedByKey.values()].flat()),
-      groups: query.groupBy
-        ? keys.map((key) => figuresOf(key, linkedByKey.get(key) ?? [], analysedByKey.get(key) ?? []))
-        : [],
-    };
+    if (result.kind === 'too_many_vessels') {
+      throw new UnprocessableEntityException(
+        `detail=full reads at most ${result.limit} analysed vessels (FW_PERFORMANCE_FULL_MAX_VESSELS) and this request ` +
+          `covers more: use detail=summary (the same figures from the roll-ups, for whole UTC days at the product's ` +
+          `threshold) or a shorter period`,
+      );
+    }
+    return { overall: result.overall, groups: result.groups };
   }
 
   /**
@@ -286,19 +229,6 @@ export class PerformanceService {
       client.release();
     }
   }
-}
-
-function groupRows<Row extends { key: string }, Item>(
-  rows: readonly Row[],
-  map: (row: Row) => Item,
-): Map<string, Item[]> {
-  const groups = new Map<string, Item[]>();
-  for (const row of rows) {
-    const members = groups.get(row.key) ?? [];
-    members.push(map(row));
-    groups.set(row.key, members);
-  }
-  return groups;
 }
 
 function isWholeUtcDay(value: string): boolean {
