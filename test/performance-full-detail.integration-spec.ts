@@ -14,12 +14,11 @@ import { isolatedEnvironment, TEST_KAFKA_BROKERS } from './helpers/test-environm
  * `auto` answers from the roll-ups instead, and a request beyond the pool's capacity gets a 503 JSON, never a stack.
  */
 describe('performance detail=full in the worker pool, bounded', () => {
-  const environment = {
-    ...isolatedEnvironment('perffull'),
+  const environment = Object.assign(isolatedEnvironment('perffull'), {
     FW_PERFORMANCE_FULL_MAX_VESSELS: '6',
     FW_PERFORMANCE_FULL_WORKERS: '1',
     FW_PERFORMANCE_FULL_QUEUE: '0',
-  };
+  });
   const topics = topicsFor(environment.KAFKA_TOPIC_PREFIX);
   const run = environment.KAFKA_CONSUMER_GROUP.slice(-12);
   const site = `PFULL-${run}`;
