@@ -71,6 +71,15 @@ export class AppProcess {
     return code;
   }
 
+  /** True while the process started last is alive (false once it exited by itself, was killed or stopped). */
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get log(): string {
     return this.output;
   }
