@@ -35,6 +35,11 @@ export interface DetectionRunSummary {
   created: Partial<Record<DetectionRuleId, number>>;
   /** Incident ids of the new candidates. */
   incidentIds: string[];
+  /**
+   * Incidents opened earlier that received new information instead of a second incident: a false negative already
+   * under triage whose patient then had a serious outcome within the window.
+   */
+  escalatedIncidentIds: string[];
 }
 
 /** One candidate before it is stored. */
@@ -51,6 +56,8 @@ interface Candidate {
   country: string;
   imdrf: Record<string, string[]>;
   evidence: Record<string, unknown>;
+  /** Set when the subject already has an incident (opened by an earlier rule): it gets new information instead. */
+  existingIncidentId?: string;
 }
 
 interface LinkRow {
@@ -70,6 +77,8 @@ interface LinkRow {
   model_version: string;
   software_version: string;
   detected_rules: string[];
+  /** The incident opened for this pair by the non-serious false-negative rule, if any. */
+  false_negative_incident_id: string | null;
   events: ClinicalEventRef[];
 }
 
@@ -150,13 +159,13 @@ export class DetectionService {
       detectedAt: now.toISOString(),
       created: {},
       incidentIds: [],
+      escalatedIncidentIds: [],
     };
     for (const candidate of candidates) {
       const incidentId = await this.store(product, candidate, now);
-      if (incidentId) {
-        summary.created[candidate.ruleId] = (summary.created[candidate.ruleId] ?? 0) + 1;
-        summary.incidentIds.push(incidentId);
-      }
+      if (!incidentId) continue;
+      summary.created[candidate.ruleId] = (summary.created[candidate.ruleId] ?? 0) + 1;
+      (candidate.existingIncidentId ? summary.escalatedIncidentIds : summary.incidentIds).push(incidentId);
     }
     return summary;
   }
@@ -174,6 +183,9 @@ export class DetectionService {
               a.model_version, a.software_version,
               ARRAY(SELECT x.rule_id FROM incident_detections x
                      WHERE x.product_id = a.product_id AND x.subject_key = l.outcome_event_id::text) AS detected_rules,
+              (SELECT x.incident_id::text FROM incident_detections x
+                WHERE x.product_id = a.product_id AND x.subject_key = l.outcome_event_id::text
+                  AND x.rule_id = 'ctffr-false-negative') AS false_negative_incident_id,
               CASE WHEN l.ct_ffr > $2::real AND l.invasive_ffr <= $2::real THEN (
                 SELECT coalesce(json_agg(json_build_object('outcomeEventId', o.event_id::text, 'event', o.clinical_event,
                                                            'occurredAt', ${iso('o.occurred_at')})
@@ -246,6 +258,7 @@ export class DetectionService {
                 ? 'ctffr-false-negative'
                 : null,
             },
+            ...(row.false_negative_incident_id ? { existingIncidentId: row.false_negative_incident_id } : {}),
           });
         } else if (!row.detected_rules.includes('ctffr-false-negative')) {
           const rule = detectionRule('ctffr-false-negative');
@@ -458,24 +471,39 @@ export class DetectionService {
   }
 
   // ── storage ───────────────────────────────────────────────────────────────────────────────────
-  /** Opens the candidate incident and its detection row in one transaction; null when the subject was detected. */
+  /**
+   * Opens the candidate incident — or records new information on the subject's existing one — and its detection row,
+   * in one transaction; null when the subject was detected by this rule already.
+   */
   private async store(product: DetectionProduct, candidate: Candidate, now: Date): Promise<string | null> {
     const detectedAt = now.toISOString();
     try {
       return await this.dataSource.transaction(async (manager) => {
-        const row = await this.incidents.createDetected(manager, {
-          manufacturerId: product.manufacturerId,
-          productId: product.id,
-          jurisdictions: product.jurisdictions,
-          title: candidate.title,
-          description: candidate.description,
-          seriousness: candidate.seriousness,
-          reportableMalfunction: candidate.reportableMalfunction,
-          awarenessDate: detectedAt.slice(0, 10),
-          awarenessAt: detectedAt,
-          countries: [candidate.country.trim().toUpperCase()],
-          imdrf: candidate.imdrf,
-        });
+        const row = candidate.existingIncidentId
+          ? await this.incidents.recordDetectedNewInformation(manager, {
+              incidentId: candidate.existingIncidentId,
+              manufacturerId: product.manufacturerId,
+              jurisdictions: product.jurisdictions,
+              seriousness: candidate.seriousness,
+              reportableMalfunction: candidate.reportableMalfunction,
+              imdrf: candidate.imdrf,
+              summary: candidate.description,
+              reason: `New information found by candidate detection (rule ${candidate.ruleId}): ${candidate.title}`,
+              now,
+            })
+          : await this.incidents.createDetected(manager, {
+              manufacturerId: product.manufacturerId,
+              productId: product.id,
+              jurisdictions: product.jurisdictions,
+              title: candidate.title,
+              description: candidate.description,
+              seriousness: candidate.seriousness,
+              reportableMalfunction: candidate.reportableMalfunction,
+              awarenessDate: detectedAt.slice(0, 10),
+              awarenessAt: detectedAt,
+              countries: [candidate.country.trim().toUpperCase()],
+              imdrf: candidate.imdrf,
+            });
         const inserted = await manager.query<unknown[]>(
           `INSERT INTO incident_detections (manufacturer_id, product_id, rule_id, subject_key, incident_id, seriousness,
                                             site_id, device_id, subject_at, imdrf, evidence, detected_at)

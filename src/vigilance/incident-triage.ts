@@ -93,7 +93,8 @@ export type TriageKind = 'new_information' | 'reassessment' | 'transition' | 'co
 export type TriageAuditAction = 'incident.transition' | 'incident.reassess' | 'incident.update';
 
 export interface TriageContext {
-  readonly role: Role;
+  /** `system`: candidate detection recording new information; it may never move an incident between states. */
+  readonly role: Role | 'system';
   /** Today's date on the server (UTC); dates more than a day after it are refused as being in the future. */
   readonly today: IsoDate;
   readonly now: Date;
@@ -292,7 +293,7 @@ export function planTriage(facts: IncidentFacts, patch: TriagePatch, context: Tr
           `${allowed.length > 0 ? allowed.join(', ') : 'no other state'}`,
       );
     }
-    if (!transition.roles.includes(context.role)) {
+    if (context.role === 'system' || !transition.roles.includes(context.role)) {
       throw new TriageError(
         'forbidden',
         `Role "${context.role}" may not move an incident from ${transition.from} to ${transition.to} ` +

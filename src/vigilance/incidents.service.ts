@@ -517,70 +517,137 @@ export class IncidentsService {
         );
       }
       const product = await this.registry.requireProduct(principal, row.product_id);
-      const facts = factsOf(row);
       const now = new Date();
-      const patch: TriagePatch = { ...dto, imdrf: coding };
-      let plan;
-      try {
-        plan = planTriage(facts, patch, {
-          role: principal.role,
-          today: todayUtc(now),
-          now,
-          nextVersion: row.version + 1,
-          deadlinesOf: (next) => this.deadlinesFor(next, product.jurisdictions).deadlines,
-        });
-      } catch (error) {
-        throw httpError(error);
-      }
-      const computation = this.deadlinesFor(plan.next, product.jurisdictions);
-      const dueBy = nextDueBy(computation.deadlines, plan.next.settledDeadlines);
-      const values = factValues(plan.next, dueBy);
-      const assignments = FACT_COLUMNS.map(
-        (column, index) => `${column} = $${index + 3}${FACT_CASTS[column] ?? ''}`,
-      ).join(', ');
-      // TypeORM answers an UPDATE with [rows, affected]; the row is locked, so exactly one.
-      const [[after]] = await manager.query<[IncidentRow[], number]>(
-        `UPDATE incidents i SET ${assignments}, version = version + 1, updated_at = now()
-          WHERE i.id = $1 AND i.version = $2 RETURNING ${INCIDENT_COLUMNS}`,
-        [id, row.version, ...values],
-      );
-      const identity = identityOf(row);
-      const { id: auditEntryId } = await this.audit.record(
-        {
-          actor: actorOf(principal),
-          action: plan.auditAction,
-          entityId: id,
-          manufacturerId: tenant,
-          before: incidentState(identity, facts, row.version),
-          after: incidentState(identity, plan.next, after.version),
-          reason: plan.reason,
-          details: {
-            version: after.version,
-            kinds: plan.kinds,
-            changed: plan.changed,
-            ...(plan.transition ? { from: plan.transition.from, to: plan.transition.to } : {}),
-            ...(dto.newInformation ? { receivedDate: dto.newInformation.receivedDate } : {}),
-            earliestOpenDueBy: dueBy,
-          },
-        },
+      const after = await this.applyTriage(
         manager,
-      );
-      await this.insertEvent(manager, {
-        incidentId: id,
-        manufacturerId: tenant,
-        version: after.version,
-        kinds: plan.kinds,
+        row,
+        { ...dto, imdrf: coding },
         principal,
-        reason: plan.reason,
-        transition: plan.transition,
-        newInformation: dto.newInformation ?? null,
-        changed: plan.changed,
-        deadlines: computation.deadlines,
-        settled: plan.next,
-        auditEntryId,
-      });
+        product.jurisdictions,
+        now,
+      );
       return this.view(after, product.jurisdictions, now);
     });
+  }
+
+  /**
+   * New information found by candidate detection about an incident it opened earlier — e.g. a death, MI or urgent
+   * revascularisation after a false-negative CT-FFR already under triage. MDCG 2023-3 Q15 and MDR Art. 87(6): it is the
+   * same incident, now more serious, so it is recorded as new information on that incident (its clock starts from the
+   * day the information was received; the earliest deadline still wins) rather than as a second incident. As the
+   * system, inside the caller's transaction; suggested IMDRF codes are added to those already assigned.
+   */
+  async recordDetectedNewInformation(
+    manager: EntityManager,
+    input: {
+      incidentId: string;
+      manufacturerId: string;
+      jurisdictions: readonly string[];
+      seriousness: Seriousness;
+      reportableMalfunction: boolean;
+      imdrf: Record<string, string[]>;
+      summary: string;
+      reason: string;
+      now: Date;
+    },
+  ): Promise<IncidentRow> {
+    const [row] = await manager.query<IncidentRow[]>(
+      `SELECT ${INCIDENT_COLUMNS} FROM incidents i WHERE i.id = $1 AND i.manufacturer_id = $2 FOR UPDATE`,
+      [input.incidentId, input.manufacturerId],
+    );
+    if (!row) throw new NotFoundException(`Incident ${input.incidentId} does not exist`);
+    const coded = row.imdrf;
+    const merged = Object.fromEntries(
+      [...new Set([...Object.keys(coded), ...Object.keys(input.imdrf)])].map((annex) => [
+        annex,
+        [...new Set([...(coded[annex] ?? []), ...(input.imdrf[annex] ?? [])])],
+      ]),
+    );
+    const patch: TriagePatch = {
+      seriousness: input.seriousness,
+      reportableMalfunction: input.reportableMalfunction,
+      reason: input.reason,
+      newInformation: {
+        receivedDate: todayUtc(input.now),
+        receivedAt: input.now.toISOString(),
+        summary: input.summary.slice(0, 10000),
+      },
+      ...(this.imdrfTable ? { imdrf: this.checkCoding(merged) } : {}),
+    };
+    return this.applyTriage(manager, row, patch, null, input.jurisdictions, input.now);
+  }
+
+  /** Plans a change with planTriage and stores it: the incident row, its history row and the audit entry. */
+  private async applyTriage(
+    manager: EntityManager,
+    row: IncidentRow,
+    patch: TriagePatch,
+    /** null: the system (candidate detection), which records information but never moves an incident's state. */
+    principal: Principal | null,
+    jurisdictions: readonly string[],
+    now: Date,
+  ): Promise<IncidentRow> {
+    const facts = factsOf(row);
+    let plan;
+    try {
+      plan = planTriage(facts, patch, {
+        role: principal?.role ?? 'system',
+        today: todayUtc(now),
+        now,
+        nextVersion: row.version + 1,
+        deadlinesOf: (next) => this.deadlinesFor(next, jurisdictions).deadlines,
+      });
+    } catch (error) {
+      throw httpError(error);
+    }
+    const computation = this.deadlinesFor(plan.next, jurisdictions);
+    const dueBy = nextDueBy(computation.deadlines, plan.next.settledDeadlines);
+    const values = factValues(plan.next, dueBy);
+    const assignments = FACT_COLUMNS.map(
+      (column, index) => `${column} = $${index + 3}${FACT_CASTS[column] ?? ''}`,
+    ).join(', ');
+    // TypeORM answers an UPDATE with [rows, affected]; the row is locked, so exactly one.
+    const [[after]] = await manager.query<[IncidentRow[], number]>(
+      `UPDATE incidents i SET ${assignments}, version = version + 1, updated_at = now()
+        WHERE i.id = $1 AND i.version = $2 RETURNING ${INCIDENT_COLUMNS}`,
+      [row.id, row.version, ...values],
+    );
+    const identity = identityOf(row);
+    const { id: auditEntryId } = await this.audit.record(
+      {
+        actor: principal ? actorOf(principal) : SYSTEM_ACTOR,
+        action: plan.auditAction,
+        entityId: row.id,
+        manufacturerId: row.manufacturer_id,
+        before: incidentState(identity, facts, row.version),
+        after: incidentState(identity, plan.next, after.version),
+        reason: plan.reason,
+        details: {
+          version: after.version,
+          kinds: plan.kinds,
+          changed: plan.changed,
+          ...(plan.transition ? { from: plan.transition.from, to: plan.transition.to } : {}),
+          ...(patch.newInformation ? { receivedDate: patch.newInformation.receivedDate } : {}),
+          earliestOpenDueBy: dueBy,
+        },
+      },
+      manager,
+    );
+    await this.insertEvent(manager, {
+      incidentId: row.id,
+      manufacturerId: row.manufacturer_id,
+      version: after.version,
+      kinds: plan.kinds,
+      principal,
+      reason: plan.reason,
+      transition: plan.transition,
+      newInformation: patch.newInformation ?? null,
+      changed: plan.changed,
+      deadlines: computation.deadlines,
+      settled: plan.next,
+      auditEntryId,
+    });
+    return after;
   }
 
   // ── shared with the clock job ────────────────────────────────────────────────────────────
