@@ -35,5 +35,24 @@ export default tseslint.config(
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // The dashboards' browser modules (served as they are, no build step).
+    files: ['dashboards/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        Chart: 'readonly',
+        crypto: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        location: 'readonly',
+        Node: 'readonly',
+        sessionStorage: 'readonly',
+        setTimeout: 'readonly',
+        URL: 'readonly',
+        URLSearchParams: 'readonly',
+      },
+    },
+  },
   prettier,
 );

@@ -13,3 +13,23 @@ if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
   console.log('Installing dependencies (npm ci)…');
   execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }
+
+// The dashboards' end-to-end tests drive Debian's Chromium (playwright-core never downloads a browser). On a clean
+// Debian machine run as root, install it from Debian's archive; anywhere else say what is missing.
+const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+if (process.platform === 'linux' && !existsSync(chromium)) {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && existsSync('/usr/bin/apt-get')) {
+    console.log(
+      `Chromium not found at ${chromium}: installing Debian's chromium package (apt-get) for the dashboard tests…`,
+    );
+    execSync('apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium', {
+      stdio: 'inherit',
+      shell: '/bin/sh',
+    });
+  } else {
+    console.warn(
+      `Chromium not found at ${chromium}; the dashboard tests will fail. Install it (Debian: sudo apt-get install chromium) or set CHROMIUM_PATH.`,
+    );
+  }
+}

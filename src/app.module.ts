@@ -10,6 +10,7 @@ import { AuthModule } from './auth/auth.module';
 import { loggerParams } from './common/logging';
 import { AppConfig } from './config/config';
 import { APP_CONFIG, ConfigModule } from './config/config.module';
+import { DashboardsModule } from './dashboards/dashboards.module';
 import { dataSourceOptions } from './database/data-source';
 import { enforceTenantScope } from './database/tenant-context';
 import { HealthModule } from './health/health.module';
@@ -45,6 +46,7 @@ import { VigilanceModule } from './vigilance/vigilance.module';
     ScheduleModule.forRoot(),
     VigilanceModule,
     HealthModule,
+    DashboardsModule,
   ],
 })
 export class AppModule {}

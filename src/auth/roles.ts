@@ -7,6 +7,11 @@ export const ROLES = ['admin', 'manufacturer', 'quality', 'researcher', 'auditor
 export type Role = (typeof ROLES)[number];
 
 export const PERMISSIONS = {
+  /**
+   * Who am I (GET /session): a key's own role and permissions. Every role, so the dashboards can check a typed key
+   * and show each role only what it may read.
+   */
+  'session:read': ['admin', 'manufacturer', 'quality', 'researcher', 'auditor'],
   /** Create tenants (manufacturers) and issue API keys: platform operators only. */
   'tenants:manage': ['admin'],
   /** Register products, model versions, sites, devices, data sources; rotate their secrets. */

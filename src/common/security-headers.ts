@@ -34,6 +34,26 @@ const DOCS_CSP = {
   frameAncestors: ["'none'"],
 };
 
+/** Where the dashboards live (src/dashboards): static pages that read the JSON API of this origin. */
+export const DASHBOARDS_PATH = '/dashboards';
+
+/**
+ * Dashboards: scripts and styles from this origin only (no inline script, no inline style attribute, no eval),
+ * fetches to this origin only (the JSON API, with the key typed at sign-in), no frames, no plugins. chart.js draws
+ * on canvas and sizes it through the CSSOM, which style-src does not restrict.
+ */
+const DASHBOARDS_CSP = {
+  defaultSrc: ["'none'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+};
+
 function helmetWith(directives: Record<string, string[]>): RequestHandler {
   return helmet({
     // useDefaults: false, so helmet adds no `upgrade-insecure-requests`: the app is also reached over
@@ -49,16 +69,21 @@ function helmetWith(directives: Record<string, string[]>): RequestHandler {
 
 /**
  * Security headers on every response (helmet), with the strict API policy everywhere except the
- * Swagger UI page and its assets. API responses also say `Cache-Control: no-store`: they carry
+ * Swagger UI page and its assets, and the dashboards. API responses also say `Cache-Control: no-store`: they carry
  * tenant data that a shared cache or the browser's disk must not keep.
  */
 export function securityHeaders(): RequestHandler {
   const api = helmetWith(API_CSP);
   const docs = helmetWith(DOCS_CSP);
+  const dashboards = helmetWith(DASHBOARDS_CSP);
   return (request: Request, response: Response, next: NextFunction) => {
     const path = request.path;
     if (path === DOCS_PATH || path.startsWith(`${DOCS_PATH}/`)) {
       docs(request, response, next);
+      return;
+    }
+    if (path === DASHBOARDS_PATH || path.startsWith(`${DASHBOARDS_PATH}/`)) {
+      dashboards(request, response, next);
       return;
     }
     if (path.startsWith('/api/')) response.setHeader('Cache-Control', 'no-store');

@@ -1,6 +1,9 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsISO8601, IsOptional, IsString, Length } from 'class-validator';
+import { IsIn, IsISO8601, IsOptional, IsString, Length } from 'class-validator';
 import { ListQueryDto } from '../registry/registry.dto';
+
+/** `status` of an analysis event (DESIGN.md §4). */
+export const ANALYSIS_STATUSES = ['completed', 'rejected', 'failed'] as const;
 
 export class AnalysesQueryDto extends ListQueryDto {
   @ApiPropertyOptional({ example: 'DVF-SH-0001' }) @IsOptional() @IsString() @Length(1, 64) deviceId?: string;
@@ -13,4 +16,11 @@ export class AnalysesQueryDto extends ListQueryDto {
   @IsOptional()
   @IsISO8601({ strict: true })
   to?: string;
+  @ApiPropertyOptional({
+    enum: ANALYSIS_STATUSES,
+    description: 'only analyses with this status (`total` then counts them: rejection and failure rates)',
+  })
+  @IsOptional()
+  @IsIn(ANALYSIS_STATUSES)
+  status?: (typeof ANALYSIS_STATUSES)[number];
 }

@@ -82,6 +82,7 @@ export class AnalysesService {
     if (query.siteId) add('s.site_code = ?', query.siteId);
     if (query.from) add('a.occurred_at >= ?', query.from);
     if (query.to) add('a.occurred_at < ?', query.to);
+    if (query.status) add('a.status = ?', query.status);
     const filters = conditions.join(' AND ');
     const from = `FROM analyses a JOIN devices d ON d.id = a.device_id JOIN sites s ON s.id = a.site_id`;
 
@@ -110,7 +111,8 @@ export class AnalysesService {
                          'vessel', v.vessel, 'segment', v.segment, 'ctFfr', v.ct_ffr,
                          'stenosisPercent', v.stenosis_percent, 'measurementPoint', v.measurement_point)
                          ORDER BY v.vessel_index)
-                          FROM analysis_vessels v WHERE v.analysis_event_id = a.event_id), '[]') AS vessels
+                          FROM analysis_vessels v
+                         WHERE v.analysis_event_id = a.event_id AND v.analysis_occurred_at = a.occurred_at), '[]') AS vessels
          ${from}
         WHERE ${pageConditions.join(' AND ')}
         ORDER BY a.occurred_at DESC, a.event_id DESC
