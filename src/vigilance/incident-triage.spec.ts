@@ -142,6 +142,23 @@ describe('planTriage: transitions', () => {
     expect(error.message).toContain('(quality may)');
   });
 
+  it('lets the system record new information but never move an incident between states (403)', () => {
+    const escalation: TriagePatch = {
+      seriousness: 'serious_deterioration',
+      reason: 'New information found by candidate detection',
+      newInformation: {
+        receivedDate: '2026-11-27',
+        summary: 'Myocardial infarction on day 20 after the CTA',
+      },
+    };
+    const plan = planTriage(incident(), escalation, context({ role: 'system' }));
+    expect(plan.kinds).toEqual(['new_information']);
+    expect(plan.next.newInformation[0].classification.seriousness).toBe('serious_deterioration');
+    expect(plan.next.awarenessClassification.seriousness).toBe('non_serious');
+    const error = refused(incident(), { ...escalation, state: 'under_assessment' }, { role: 'system' });
+    expect(error.kind).toBe('forbidden');
+  });
+
   it('refuses a request that changes nothing', () => {
     expect(refused(incident(), { state: 'candidate', title: 'Missed ischaemia' }).message).toMatch(
       /^Nothing to change/,
