@@ -59,9 +59,23 @@ export const SCANNERS = {
     sliceThicknessOptionsMm: [0.5, 0.5, 0.8],
     tubeVoltageKv: 100,
   },
+  // A vendor no catalogue site uses: `--scanner-change SITE:DATE:Neusoft` brings a scanner the product's reference has
+  // never seen (the "new scanner vendor" drift scenario). Thicker routine reconstruction and 120 kV are assumptions
+  // (a 256-slice system; ctffr-evidence.md §3 only says thicker sections raise the rejection odds).
+  Neusoft: {
+    vendor: 'Neusoft',
+    model: 'NeuViz Epoch',
+    sliceThicknessOptionsMm: [0.8, 0.8, 1.0],
+    tubeVoltageKv: 120,
+  },
 } as const satisfies Record<string, ScannerProfile>;
 export type ScannerVendor = keyof typeof SCANNERS;
 export const SCANNER_VENDORS = Object.keys(SCANNERS) as ScannerVendor[];
+/**
+ * Vendors the site catalogue draws from (synthetic sites beyond the catalogue pick one of these): the list is fixed so
+ * that adding a vendor to SCANNERS for a scenario does not change any existing seed's fleet.
+ */
+export const CATALOGUE_VENDORS: readonly ScannerVendor[] = ['GE', 'Siemens', 'Philips', 'Canon', 'United Imaging'];
 
 /** Accepts "GE", "siemens", "UnitedImaging", "united-imaging", "UIH", "Canon"… (for `--scanner-change`). */
 export function parseScannerVendor(text: string): ScannerVendor | null {
@@ -317,7 +331,7 @@ function catalogueEntry(index: number, rng: Random): SiteCatalogueEntry {
     siteId: `${country}-SIM-${number}`,
     name: `Simulated Cardiac Centre ${number} (${country})`,
     country,
-    vendor: rng.pick(SCANNER_VENDORS),
+    vendor: rng.pick(CATALOGUE_VENDORS),
     patientsPerDay: rng.integer(2, 12),
   };
 }
