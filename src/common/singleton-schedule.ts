@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { SchedulerRegistry } from '@nestjs/schedule';
 // @nestjs/schedule's own scheduler (its SchedulerRegistry takes `cron` CronJobs): the cron time comes from configuration.
 import { CronJob } from 'cron';
@@ -16,6 +17,18 @@ export function runsBackgroundWork(role: AppConfig['FW_PROCESS_ROLE']): boolean 
   return role !== 'api';
 }
 
+/**
+ * Every instance's timer fires the same tick, but not at the same instant (a busy event loop, clock drift), and a
+ * lock only excludes runs that overlap: a run shorter than that spread would end before a later-firing instance
+ * tries the lock, and the tick would run twice (measured: 3 of 61 ticks of a near-instant run, two instances, a
+ * loaded 2-core machine; test/faults/singleton-schedule.fault-spec.ts). So the lock of a scheduled run is held
+ * until this long after its tick fired — or half the time to the next tick, for schedules shorter than twice it.
+ */
+export const TICK_SPREAD_GUARD_MS = 10_000;
+
+/** The scheduled tick the current work runs for (none for on-demand runs and direct calls). */
+const scheduledTicks = new AsyncLocalStorage<{ holdLockUntil: number }>();
+
 /** Registers `onTick` on a UTC cron schedule; a tick that is still running when the next is due delays it. */
 export function scheduleUtcCron(
   scheduler: SchedulerRegistry,
@@ -23,7 +36,18 @@ export function scheduleUtcCron(
   cronTime: string,
   onTick: () => Promise<void>,
 ): void {
-  const job = CronJob.from({ cronTime, onTick, timeZone: 'UTC', waitForCompletion: true, start: true });
+  const job: CronJob = CronJob.from({
+    cronTime,
+    onTick: () => {
+      const firedAt = Date.now();
+      const untilNext = job.nextDate().toMillis() - firedAt;
+      const holdLockUntil = firedAt + Math.max(0, Math.min(TICK_SPREAD_GUARD_MS, untilNext / 2));
+      return scheduledTicks.run({ holdLockUntil }, onTick);
+    },
+    timeZone: 'UTC',
+    waitForCompletion: true,
+    start: true,
+  });
   scheduler.addCronJob(name, job);
 }
 
@@ -54,6 +78,10 @@ export async function runWithAdvisoryLock<T>(
     try {
       return { ran: true, value: await work() };
     } finally {
+      // A scheduled run keeps the lock until every instance's timer has fired this tick (TICK_SPREAD_GUARD_MS).
+      const tick = options.wait ? undefined : scheduledTicks.getStore();
+      const hold = tick ? tick.holdLockUntil - Date.now() : 0;
+      if (hold > 0) await new Promise((resolve) => setTimeout(resolve, hold));
       await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [lockKey]);
     }
   } finally {

@@ -64,13 +64,14 @@ describe('fault: the Kafka broker stopped for 30 s during ingestion', () => {
     await producer.disconnect();
 
     const app = new AppProcess(environment, await freePort());
-    await app.start();
+    await app.start({ timeoutMs: 240_000 });
     const pid = app.pid;
     const atStop = await pollUntil(progress, (p) => p.received > 0, {
       timeoutMs: 180_000,
       intervalMs: 20,
       what: 'ingestion to begin',
     });
+    const stopping = Date.now();
     await kafka.stop();
     const stoppedAt = Date.now();
     expect(atStop.received).toBeLessThan(beforeOutage.length);
@@ -92,7 +93,9 @@ describe('fault: the Kafka broker stopped for 30 s during ingestion', () => {
     }
     expect((await progress()).received).toBeLessThan(workload.total);
 
+    const restarting = Date.now();
     await kafka.start();
+    const brokerBack = Date.now();
     producer = new Kafka({
       clientId: 'fieldwatch-fault-sender',
       brokers: [kafka.brokers],
@@ -100,6 +103,12 @@ describe('fault: the Kafka broker stopped for 30 s during ingestion', () => {
     }).producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     await produce(producer, topics.analyses, afterOutage);
+    const resumed = await pollUntil(progress, (p) => p.received > stalled.received, {
+      timeoutMs: 300_000,
+      intervalMs: 200,
+      what: 'ingestion to resume',
+    });
+    const resumedAt = Date.now();
     await settle(database, environment.KAFKA_CONSUMER_GROUP, topics.analyses, workload.total, {
       log: () => app.log,
     });
@@ -122,7 +131,9 @@ describe('fault: the Kafka broker stopped for 30 s during ingestion', () => {
       workload,
     );
     console.log(
-      `${summarise('Kafka stopped 30 s', outcome)}; stopped at received=${atStop.received}, stalled at ${stalled.received}`,
+      `${summarise('Kafka stopped 30 s', outcome)}; stopped at received=${atStop.received}, stalled at ` +
+        `${stalled.received}, resumed at ${resumed.received}; broker stop took ${stoppedAt - stopping} ms, ` +
+        `its start ${brokerBack - restarting} ms, ingestion resumed ${resumedAt - brokerBack} ms after the broker was back`,
     );
     // A dead-letter batch whose acknowledgement the broker's shutdown cut off is sent again.
     expectExact(outcome, workload, { maxRepeats: workload.malformed.size });

@@ -40,7 +40,7 @@ describe('fault: kill -9 of the app mid-batch, then restart', () => {
     const app = new AppProcess(environment, await freePort());
     const kills: number[] = [];
     for (const threshold of [1, Math.floor(workload.total * 0.4)]) {
-      await app.start();
+      await app.start({ timeoutMs: 240_000 });
       const before = await pollUntil(progress, (p) => p.received >= threshold, {
         timeoutMs: 180_000,
         intervalMs: 20,
@@ -55,7 +55,7 @@ describe('fault: kill -9 of the app mid-batch, then restart', () => {
       expect(before.received).toBeLessThan(workload.total);
       expect(atKill.received).toBeLessThan(workload.total);
     }
-    await app.start();
+    await app.start({ timeoutMs: 240_000 });
     await settle(database, environment.KAFKA_CONSUMER_GROUP, topics.analyses, workload.total, {
       log: () => app.log,
     });

@@ -40,7 +40,7 @@ describe('fault: a storm of 10% malformed messages', () => {
       [...MALFORMED_KINDS, 'message_too_large'].sort(),
     );
     const app = new AppProcess(environment, await freePort());
-    await app.start();
+    await app.start({ timeoutMs: 240_000 });
     await produce(producer, topics.analyses, workload.messages);
     await settle(database, environment.KAFKA_CONSUMER_GROUP, topics.analyses, workload.total, {
       log: () => app.log,

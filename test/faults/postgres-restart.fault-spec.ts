@@ -49,7 +49,7 @@ describe('fault: PostgreSQL restarted during ingestion', () => {
     const progress = () => progressOf(database, environment.KAFKA_CONSUMER_GROUP, topics.analyses);
     await produce(producer, topics.analyses, workload.messages);
     const app = new AppProcess(environment, await freePort());
-    await app.start();
+    await app.start({ timeoutMs: 240_000 });
     const pid = app.pid;
     const restartedAt: number[] = [];
     for (const [mode, share] of [

@@ -19,7 +19,11 @@ export class AppProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  async start(): Promise<void> {
+  /**
+   * `timeoutMs`: how long the process may take to answer /health/live. Start-up includes joining the consumer group,
+   * which waits for a rebalance when other instances are consuming (they finish their batches in flight first).
+   */
+  async start({ timeoutMs = 90_000 }: { timeoutMs?: number } = {}): Promise<void> {
     const root = join(__dirname, '..', '..');
     this.output = '';
     this.child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
@@ -46,7 +50,7 @@ export class AppProcess {
           .catch(() => false);
       },
       (ready) => ready,
-      { timeoutMs: 90_000, intervalMs: 250, what: 'the app process to answer /health/live' },
+      { timeoutMs, intervalMs: 250, what: 'the app process to answer /health/live' },
     );
   }
 
