@@ -157,7 +157,7 @@ describe('dashboards in a real browser', () => {
     qualityKey = key.body.key;
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
-  });
+  }, 900_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -174,6 +174,8 @@ describe('dashboards in a real browser', () => {
   }> {
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     const page = await context.newPage();
+    // The machine is shared: GET /performance (detail=full) can take tens of seconds under load.
+    page.setDefaultTimeout(240_000);
     const errors: string[] = [];
     const apiCalls: string[] = [];
     page.on('console', (message) => {
@@ -194,7 +196,7 @@ describe('dashboards in a real browser', () => {
   }
 
   async function loaded(page: Page): Promise<void> {
-    await page.waitForSelector('body[data-loaded="true"]', { timeout: 120_000 });
+    await page.waitForSelector('body[data-loaded="true"]', { timeout: 240_000 });
   }
 
   /** Painted pixels and distinct colours on a chart's canvas: a blank or single-colour canvas draws nothing. */
@@ -263,7 +265,7 @@ describe('dashboards in a real browser', () => {
         await page.goto(`${baseUrl}/dashboards/${name}.html`);
         await loaded(page);
         if (name === 'performance') {
-          await page.getByLabel('Product').selectOption(simulatedProductId);
+          await page.getByLabel('Product', { exact: true }).selectOption(simulatedProductId);
           await page.getByRole('button', { name: 'Apply' }).click();
           await loaded(page);
           await page.waitForFunction(
@@ -308,7 +310,7 @@ describe('dashboards in a real browser', () => {
     } finally {
       await context.close();
     }
-  });
+  }, 600_000);
 
   it('changes what is shown when a filter changes', async () => {
     const { context, page, errors } = await openTab();
@@ -320,7 +322,7 @@ describe('dashboards in a real browser', () => {
       await loaded(page);
       const figures = () => page.locator('#figures caption').textContent();
       const tiles = () => page.locator('#tiles').textContent();
-      await page.getByLabel('Product').selectOption(simulatedProductId);
+      await page.getByLabel('Product', { exact: true }).selectOption(simulatedProductId);
       await page.getByRole('button', { name: 'Apply' }).click();
       await loaded(page);
       const allVessels = await tiles();
@@ -333,7 +335,7 @@ describe('dashboards in a real browser', () => {
           options.map((option) => (option as HTMLOptionElement).value).filter(Boolean),
         );
       expect(versions.length).toBeGreaterThanOrEqual(1);
-      await page.getByLabel('Model version').selectOption(versions[0]);
+      await page.getByLabel('Model version', { exact: true }).selectOption(versions[0]);
       await page.getByRole('button', { name: 'Apply' }).click();
       await page.waitForFunction(
         (version) =>
@@ -343,8 +345,10 @@ describe('dashboards in a real browser', () => {
       expect(await figures()).not.toEqual(allFigures);
       expect(await page.locator('#slice-note').textContent()).toContain(`model version ${versions[0]}`);
 
-      await page.getByLabel('Model version').selectOption('');
-      await page.getByLabel('CTA from').fill(isoDay(new Date(start.getTime() + 45 * 86_400_000)));
+      await page.getByLabel('Model version', { exact: true }).selectOption('');
+      await page
+        .getByLabel('CTA from', { exact: true })
+        .fill(isoDay(new Date(start.getTime() + 45 * 86_400_000)));
       await page.getByRole('button', { name: 'Apply' }).click();
       await page.waitForFunction(() =>
         /CTA \d{4}-\d\d-\d\d to/.test(document.querySelector('#slice-note')?.textContent ?? ''),
@@ -366,7 +370,7 @@ describe('dashboards in a real browser', () => {
           options.map((option) => (option as HTMLOptionElement).value).filter(Boolean),
         );
       const busiest = sites.find((site) => !site.startsWith('DASH-'))!;
-      await page.getByLabel('Site').selectOption(busiest);
+      await page.getByLabel('Site', { exact: true }).selectOption(busiest);
       await page.getByRole('button', { name: 'Show' }).click();
       await page.waitForFunction(
         (site) =>
@@ -385,7 +389,7 @@ describe('dashboards in a real browser', () => {
       await expect(firstRow.textContent()).resolves.toMatch(/OVERDUE.*Missed ischaemia/);
       await expect(firstRow.getAttribute('class')).resolves.toBe('overdue');
       expect(await page.locator('#queue tbody tr').count()).toBe(2);
-      await page.getByLabel('State').selectOption('closed');
+      await page.getByLabel('State', { exact: true }).selectOption('closed');
       await page.getByRole('button', { name: 'Show' }).click();
       await page.getByText('No incidents (state closed).').waitFor();
       expect(await page.locator('#queue tbody tr').count()).toBe(0);
@@ -394,7 +398,7 @@ describe('dashboards in a real browser', () => {
     } finally {
       await context.close();
     }
-  });
+  }, 600_000);
 
   it('signs out: the key is gone and the pages go back to the sign-in', async () => {
     const { context, page } = await openTab();

@@ -123,13 +123,26 @@ export async function startPage() {
     signOut();
     return new Promise(() => {});
   }
-  const [session, openapi] = await Promise.all([
-    api('/session'),
-    fetch(OPENAPI, { cache: 'no-store' }).then((response) => {
-      if (!response.ok) throw new Error(`The OpenAPI document answered ${response.status}`);
-      return response.json();
-    }),
-  ]);
+  let session;
+  let openapi;
+  try {
+    [session, openapi] = await Promise.all([
+      api('/session'),
+      fetch(OPENAPI, { cache: 'no-store' }).then((response) => {
+        if (!response.ok) throw new Error(`the OpenAPI document answered ${response.status}`);
+        return response.json();
+      }),
+    ]);
+  } catch (error) {
+    // A refused key has already gone back to the sign-in; anything else is said where the page would be.
+    const pending = byId('auth-pending');
+    if (pending) {
+      pending.className = 'notice error';
+      pending.setAttribute('role', 'alert');
+      pending.textContent = `The dashboards cannot start: ${errorText(error)}`;
+    }
+    return new Promise(() => {});
+  }
   const who = byId('who-role');
   if (who)
     who.textContent = session.manufacturerId ? `Role: ${session.role}` : `Role: ${session.role} (platform)`;

@@ -27,8 +27,11 @@ const EVALUATION = 'GET /api/v1/drift/evaluations/{id}';
 const EVALUATIONS_CHARTED = 12;
 
 const itemsOf = (body) => (Array.isArray(body) ? body : (body?.items ?? []));
-const segmentText = (segment) =>
-  segment ? (segment.kind === 'overall' ? 'overall' : `${segment.kind} ${segment.key}`) : '—';
+const segmentText = (segment) => {
+  if (!segment) return '—';
+  if (typeof segment === 'string') return segment.replace(/([A-Z])/g, ' $1').toLowerCase();
+  return segment.kind === 'overall' ? 'overall' : `${segment.kind} ${segment.key}`;
+};
 
 /** Evidence as "name: value" lines (objects one level deep), never as markup. */
 function evidenceList(evidence) {

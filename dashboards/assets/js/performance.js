@@ -522,6 +522,8 @@ function renderAllFigures(response, figures, label) {
 }
 
 let lastGroups = { modelVersion: [], scannerVendor: [] };
+/** The API's answers for the product and period last shown. */
+let answers = null;
 
 async function render() {
   document.body.dataset.loaded = 'false';
@@ -539,11 +541,17 @@ async function render() {
   const button = byId('filters').querySelector('button');
   button.disabled = true;
   try {
-    // One request at a time: detail=full runs in a bounded worker pool (503 beyond it). Every groupBy answer also
-    // carries `overall` and `claims`, so three requests serve the whole page.
-    const bySite = await api('/performance', { ...base, groupBy: 'site' });
-    const byModel = await api('/performance', { ...base, groupBy: 'modelVersion' });
-    const byScanner = await api('/performance', { ...base, groupBy: 'scannerVendor' });
+    const key = JSON.stringify(base);
+    if (!answers || answers.key !== key) {
+      // One request at a time: detail=full runs in a bounded worker pool (503 beyond it). Every groupBy answer also
+      // carries `overall` and `claims`, so three requests serve the whole page; changing only the model version or the
+      // scanner re-uses them (the same product and period).
+      const bySite = await api('/performance', { ...base, groupBy: 'site' });
+      const byModel = await api('/performance', { ...base, groupBy: 'modelVersion' });
+      const byScanner = await api('/performance', { ...base, groupBy: 'scannerVendor' });
+      answers = { key, bySite, byModel, byScanner };
+    }
+    const { bySite, byModel, byScanner } = answers;
     const overall = bySite;
     lastGroups = { modelVersion: byModel.groups ?? [], scannerVendor: byScanner.groups ?? [] };
     fillSelect(byId('model-version'), [

@@ -1,7 +1,8 @@
-// Reports (DESIGN.md §5): the list (GET /api/v1/reports), each report's status and recorded SHA-256
-// (GET /api/v1/reports/:id), downloads of its renditions (/:id.json, /:id.html, /:id.pdf — fetched with the key,
-// saved from memory, so the key never appears in a URL), and verification of a copy: the browser hashes the file
-// with SHA-256 (Web Crypto) and compares it with the digest the platform recorded.
+// Reports (DESIGN.md §5): the list (GET /api/v1/reports), downloads of each rendition (/:id.json, /:id.html, /:id.pdf —
+// fetched with the key and saved from memory, so the key never appears in a URL), the platform's own check
+// (GET /api/v1/reports/:id/verify: recomputed from the stored data, stored artefacts intact, signature valid), and
+// verification of a copy someone holds: the browser hashes the file with SHA-256 (Web Crypto) and compares it with the
+// digests the platform recorded for the report's current version (GET /api/v1/reports/:id).
 import {
   api,
   apiAll,
@@ -33,8 +34,35 @@ async function loadProducts() {
   fillSelect(byId('product'), [['', 'All products'], ...products.map((p) => [p.id, p.name])]);
 }
 
-function digestOf(report) {
-  return report.sha256 ?? report.digest?.sha256 ?? null;
+const VERIFY = 'GET /api/v1/reports/{id}/verify';
+const yesNo = (value) => (value === true ? 'yes' : value === false ? 'NO' : '—');
+
+/** The platform's verification of one report, in words. */
+async function serverVerify(report) {
+  const result = byId('verify-result');
+  notice(result, 'info', `Verifying ${report.reference ?? report.id} on the platform…`);
+  try {
+    const answer = await api(`/reports/${encodeURIComponent(report.id)}/verify`);
+    const intact = Object.entries(answer.artefactsIntact ?? {})
+      .map(([kind, ok]) => `${kind.toUpperCase()} ${ok ? 'intact' : 'ALTERED'}`)
+      .join(', ');
+    const signature = answer.signature
+      ? `signature valid: ${yesNo(answer.signature.valid)}, by the published key: ${yesNo(answer.signature.publishedKey)}`
+      : 'not signed (draft)';
+    const ok =
+      answer.matches &&
+      Object.values(answer.artefactsIntact ?? {}).every(Boolean) &&
+      (!answer.signature || answer.signature.valid);
+    notice(
+      result,
+      ok ? 'info' : 'error',
+      `${ok ? 'VERIFIED' : 'NOT VERIFIED'}: ${report.reference ?? report.id} version ${answer.version} — recomputed from the stored data: ${
+        answer.matches ? 'identical' : `DIFFERS (${(answer.differences ?? []).join(', ') || 'content'})`
+      }; stored artefacts: ${intact}; ${signature}. SHA-256 of the JSON: ${answer.storedSha256}.`,
+    );
+  } catch (error) {
+    notice(result, 'error', errorText(error));
+  }
 }
 
 async function download(report, format) {
@@ -101,7 +129,7 @@ async function render() {
       byId('verify-report'),
       reports.map((r) => [
         r.id,
-        `${r.reference ?? r.type} · ${fmt.date(r.from ?? r.period?.from)} to ${fmt.date(r.to ?? r.period?.to)}`,
+        `${r.reference ?? r.type} · ${fmt.date(r.period?.from)} to ${fmt.date(r.period?.to)}`,
       ]),
     );
     clear(body).append(
@@ -110,22 +138,33 @@ async function render() {
         : table(
             `${reports.length} report${reports.length === 1 ? '' : 's'}`,
             [
-              { label: 'Report', value: (r) => r.reference ?? r.title ?? r.id, header: true },
+              { label: 'Report', value: (r) => r.reference ?? r.id, header: true },
               { label: 'Type', value: (r) => r.type },
-              {
-                label: 'Period',
-                value: (r) => `${fmt.date(r.from ?? r.period?.from)} to ${fmt.date(r.to ?? r.period?.to)}`,
-              },
+              { label: 'Period', value: (r) => `${fmt.date(r.period?.from)} to ${fmt.date(r.period?.to)}` },
+              { label: 'Version', value: (r) => r.version, numeric: true },
               {
                 label: 'Status',
                 value: (r) =>
                   el('span', {
-                    class: `status ${r.status === 'final' || r.finalizedAt ? 'ok' : 'warn'}`,
-                    text: r.status ?? (r.finalizedAt ? 'final' : 'draft'),
+                    class: `status ${r.status === 'final' ? 'ok' : 'warn'}`,
+                    text: r.status === 'final' ? `final ${fmt.date(r.finalizedAt)}` : (r.status ?? '—'),
                   }),
               },
-              { label: 'SHA-256', value: (r) => el('span', { class: 'mono', text: digestOf(r) ?? '—' }) },
               { label: 'Download', value: (r) => downloadButtons(r) },
+              {
+                label: 'Check',
+                value: (r) => {
+                  if (!capabilities.check(VERIFY).ok) return '—';
+                  const button = el('button', {
+                    type: 'button',
+                    class: 'secondary',
+                    text: 'Verify',
+                    'aria-label': `Verify report ${r.reference ?? r.id} on the platform`,
+                  });
+                  button.addEventListener('click', () => void serverVerify(r));
+                  return button;
+                },
+              },
             ],
             reports,
           ),
@@ -157,29 +196,28 @@ byId('verify-form').addEventListener('submit', async (event) => {
     return;
   }
   try {
-    // The recorded digest as the platform states it now, not as the list showed it earlier.
-    const report = capabilities.check('GET /api/v1/reports/{id}').ok
-      ? await api(`/reports/${encodeURIComponent(summary.id)}`)
-      : summary;
-    const recorded = digestOf(report);
+    // The digests as the platform states them now, not as the list showed the report earlier.
+    const report = await api(`/reports/${encodeURIComponent(summary.id)}`);
     const actual = await sha256Hex(file);
-    if (!recorded) {
+    const recorded = Object.entries(report.sha256 ?? {}).filter(([, digest]) => typeof digest === 'string');
+    const match = recorded.find(([, digest]) => digest.toLowerCase() === actual);
+    if (recorded.length === 0) {
       notice(
         result,
         'unavailable',
         `No digest is recorded for this report yet (status ${report.status ?? 'unknown'}). SHA-256 of your file: ${actual}.`,
       );
-    } else if (recorded.toLowerCase() === actual) {
+    } else if (match) {
       notice(
         result,
         'info',
-        `VERIFIED: ${file.name} has SHA-256 ${actual}, the digest recorded for this report.`,
+        `VERIFIED: ${file.name} is the ${match[0].toUpperCase()} of ${report.reference ?? report.id} version ${report.version} (SHA-256 ${actual})${report.signature ? `, signed ${fmt.dateTime(report.signature.signedAt)}` : ', a draft (not signed)'}.`,
       );
     } else {
       notice(
         result,
         'error',
-        `NOT VERIFIED: ${file.name} has SHA-256 ${actual}; the platform recorded ${recorded}. This is not the recorded document.`,
+        `NOT VERIFIED: ${file.name} has SHA-256 ${actual}, which is none of the digests recorded for ${report.reference ?? report.id} version ${report.version} (${recorded.map(([kind, digest]) => `${kind.toUpperCase()} ${digest}`).join('; ')}).`,
       );
     }
   } catch (error) {
