@@ -184,4 +184,67 @@ describe('vigilance: late escalation of a detected false negative', () => {
     expect(third.products[0].incidentIds).toEqual([]);
     expect(third.products[0].escalatedIncidentIds).toEqual([]);
   });
+
+  it('records submissions to the EU and the NMPA separately; the incident closes once both are met', async () => {
+    const [{ id }] = await missedIschaemiaIncidents();
+    let version = (
+      await request(app.getHttpServer()).get(`/api/v1/incidents/${id}`).set(bearer(qualityKey)).expect(200)
+    ).body.version as number;
+    const patch = async (body: Record<string, unknown>, status = 200) => {
+      const response = await request(app.getHttpServer())
+        .patch(`/api/v1/incidents/${id}`)
+        .set(bearer(qualityKey))
+        .send({ version, ...body })
+        .expect(status);
+      if (status === 200) version = response.body.version as number;
+      return response.body as {
+        state: string;
+        deadlines: Array<{ jurisdiction: string; status: string }>;
+        history?: unknown;
+        message?: string;
+      };
+    };
+    const statusBy = (deadlines: Array<{ jurisdiction: string; status: string }>) =>
+      Object.fromEntries(
+        [...new Set(deadlines.map((d) => d.jurisdiction))].map((jurisdiction) => [
+          jurisdiction,
+          [...new Set(deadlines.filter((d) => d.jurisdiction === jurisdiction).map((d) => d.status))].sort(),
+        ]),
+      );
+
+    // The patient was treated in Germany as well as at the Chinese site: both authorities' clocks run.
+    await patch({
+      countries: ['CN', 'DE'],
+      reason: 'Follow-up care in Germany (hospital letter of 2026-11-20)',
+    });
+    await patch({ state: 'under_assessment', reason: 'Assessing the missed ischaemia and the MI' });
+    const reportable = await patch({
+      state: 'reportable',
+      reason: 'Serious deterioration, causal link possible',
+    });
+    expect(statusBy(reportable.deadlines)).toEqual({ CN: ['open'], EU: ['open'] });
+
+    const toEu = await patch({
+      state: 'submitted',
+      submittedTo: ['EU'],
+      submissionReference: 'MIR-2026-000123',
+      reason: 'Initial MIR filed with the competent authority',
+    });
+    expect(toEu.state).toBe('submitted');
+    expect(statusBy(toEu.deadlines)).toEqual({ CN: ['open'], EU: ['met'] });
+    const refusedClose = await patch({ state: 'closed', reason: 'Investigation concluded' }, 409);
+    expect(refusedClose.message).toMatch(/CN/);
+    await patch({ submittedTo: ['US'], reason: 'x'.repeat(5) }, 400);
+
+    const toCn = await patch({ submittedTo: ['CN'], reason: 'NMPA adverse event report filed' });
+    expect(statusBy(toCn.deadlines)).toEqual({ CN: ['met'], EU: ['met'] });
+    const detail = await request(app.getHttpServer())
+      .get(`/api/v1/incidents/${id}`)
+      .set(bearer(qualityKey))
+      .expect(200);
+    expect(
+      (detail.body.history as Array<{ kinds: string[] }>).some((event) => event.kinds.includes('submission')),
+    ).toBe(true);
+    expect((await patch({ state: 'closed', reason: 'Investigation concluded' })).state).toBe('closed');
+  });
 });

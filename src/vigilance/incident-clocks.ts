@@ -156,6 +156,8 @@ export interface SettledDeadline {
   /** ISO instant of the decision. */
   readonly settledAt: string;
   readonly settledInVersion: number;
+  /** The authority's reference for the report that met it (e.g. the EUDAMED MIR number), when given. */
+  readonly reference?: string;
 }
 
 export type DeadlineStatus = 'open' | 'met' | 'waived';
@@ -206,15 +208,22 @@ export function nextDueBy(
   return open.length > 0 ? open.reduce((earliest, dueBy) => (dueBy < earliest ? dueBy : earliest)) : null;
 }
 
-/** Marks every open deadline settled by the decision; earlier settlements stay as they were. */
+/**
+ * Marks every open deadline settled by the decision — or, for a submission to some authorities only, the open deadlines
+ * of those jurisdictions; earlier settlements stay as they were.
+ */
 export function settleOpen(
   deadlines: readonly ReportingDeadline[],
   settled: readonly SettledDeadline[],
   settledBy: SettledDeadline['settledBy'],
   settledAt: string,
   settledInVersion: number,
+  only?: { jurisdictions: readonly string[]; reference: string | null },
 ): SettledDeadline[] {
-  const added = openDeadlines(deadlines, settled).map((deadline): SettledDeadline => ({
+  const settling = openDeadlines(deadlines, settled).filter(
+    (deadline) => !only || only.jurisdictions.includes(deadline.jurisdiction),
+  );
+  const added = settling.map((deadline): SettledDeadline => ({
     key: deadlineKey(deadline),
     jurisdiction: deadline.jurisdiction,
     ruleId: deadline.ruleId,
@@ -224,6 +233,7 @@ export function settleOpen(
     settledBy,
     settledAt,
     settledInVersion,
+    ...(only?.reference ? { reference: only.reference } : {}),
   }));
   return [...settled, ...added];
 }

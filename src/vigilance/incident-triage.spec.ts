@@ -337,3 +337,91 @@ describe('computeIncidentDeadlines', () => {
     expect(result.warnings).toEqual([expect.stringMatching(/^The DE holiday calendar does not cover 2026/)]);
   });
 });
+
+describe('submission to some authorities only (submittedTo)', () => {
+  const EU_CN = ['EU', 'CN'];
+  // A serious deterioration in Germany and China, reportable to the EU (15 days) and the NMPA (20 days).
+  const reportable = (): IncidentFacts =>
+    incident({
+      state: 'reportable',
+      countries: ['DE', 'CN'],
+      awarenessDate: '2026-11-20',
+      awarenessClassification: classificationOf('serious_deterioration'),
+    });
+  const both = (overrides: Partial<TriageContext> = {}) =>
+    context({ deadlinesOf: (next) => computeIncidentDeadlines(next, EU_CN).deadlines, ...overrides });
+  const openJurisdictions = (facts: IncidentFacts) => [
+    ...new Set(
+      openDeadlines(computeIncidentDeadlines(facts, EU_CN).deadlines, facts.settledDeadlines).map(
+        (deadline) => deadline.jurisdiction,
+      ),
+    ),
+  ];
+
+  it('meets only the named authority’s deadlines; the other stays open and closing is refused until it is met', () => {
+    const facts = reportable();
+    expect(openJurisdictions(facts).sort()).toEqual(['CN', 'EU']);
+    const toEu = planTriage(
+      facts,
+      {
+        state: 'submitted',
+        submittedTo: ['EU'],
+        submissionReference: 'MIR-2026-000123',
+        reason: 'EU MIR filed',
+      },
+      both(),
+    );
+    expect(toEu.next.state).toBe('submitted');
+    expect(openJurisdictions(toEu.next)).toEqual(['CN']);
+    expect(toEu.next.settledDeadlines.every((settled) => settled.jurisdiction === 'EU')).toBe(true);
+    expect(toEu.next.settledDeadlines[0]).toMatchObject({
+      settledBy: 'submitted',
+      reference: 'MIR-2026-000123',
+    });
+
+    const closing = refused(toEu.next, { state: 'closed', reason: 'done' }, both({ nextVersion: 3 }));
+    expect(closing.kind).toBe('conflict');
+    expect(closing.message).toMatch(/CN/);
+
+    const toCn = planTriage(
+      toEu.next,
+      { submittedTo: ['CN'], reason: 'NMPA report filed' },
+      both({ nextVersion: 3 }),
+    );
+    expect(toCn.kinds).toEqual(['submission']);
+    expect(toCn.next.state).toBe('submitted');
+    expect(openJurisdictions(toCn.next)).toEqual([]);
+    expect(
+      planTriage(toCn.next, { state: 'closed', reason: 'done' }, both({ nextVersion: 4 })).next.state,
+    ).toBe('closed');
+  });
+
+  it('meets every open deadline when the move to submitted names no authority (one report to all)', () => {
+    const plan = planTriage(reportable(), { state: 'submitted', reason: 'filed everywhere' }, both());
+    expect(openJurisdictions(plan.next)).toEqual([]);
+  });
+
+  it('refuses a jurisdiction without an open deadline, a submission outside reportable/submitted, a missing reason and other roles', () => {
+    expect(
+      refused(reportable(), { state: 'submitted', submittedTo: ['US'], reason: 'x' }, both()).message,
+    ).toMatch(/open deadline \((EU, CN|CN, EU)\); not open: US/);
+    expect(
+      refused(incident({ state: 'under_assessment' }), { submittedTo: ['EU'], reason: 'x' }, both()).kind,
+    ).toBe('conflict');
+    const submitted = planTriage(
+      reportable(),
+      { state: 'submitted', submittedTo: ['EU'], reason: 'x' },
+      both(),
+    ).next;
+    expect(refused(submitted, { submittedTo: ['CN'] }, both()).message).toMatch(/reason is required/);
+    expect(
+      refused(submitted, { submittedTo: ['CN'], reason: 'x' }, both({ role: 'manufacturer' })).kind,
+    ).toBe('forbidden');
+    expect(refused(submitted, { submittedTo: ['CN'], reason: 'x' }, both({ role: 'system' })).kind).toBe(
+      'forbidden',
+    );
+    expect(refused(reportable(), { submissionReference: 'MIR-1', reason: 'x' }, both()).kind).toBe(
+      'bad_request',
+    );
+  });
+});

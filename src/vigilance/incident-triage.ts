@@ -86,9 +86,17 @@ export interface TriagePatch {
     readonly summary: string;
   };
   readonly effectiveFrom?: IsoDate;
+  /**
+   * The authorities a report went to, when not all of them at once (e.g. the EU MIR filed, the NMPA report still due):
+   * only their open deadlines are met. With the move reportable → submitted, or later on a submitted incident.
+   */
+  readonly submittedTo?: readonly string[];
+  /** The authority's reference for that report, kept with the deadlines it met. */
+  readonly submissionReference?: string;
 }
 
-export type TriageKind = 'new_information' | 'reassessment' | 'transition' | 'coding' | 'update';
+export type TriageKind =
+  'new_information' | 'reassessment' | 'transition' | 'coding' | 'update' | 'submission';
 
 export type TriageAuditAction = 'incident.transition' | 'incident.reassess' | 'incident.update';
 
@@ -230,6 +238,55 @@ function describeOpen(deadlines: readonly ReportingDeadline[]): string {
     .join('; ');
 }
 
+/**
+ * A submission to some authorities only (`submittedTo`): allowed with the move reportable → submitted or on a submitted
+ * incident (a later report to another authority), by the roles that may submit, naming jurisdictions that have an
+ * open deadline now. Null when the patch submits nothing of the kind (a move to submitted without `submittedTo` meets
+ * every open deadline, as before).
+ */
+function plannedSubmission(
+  facts: IncidentFacts,
+  patch: TriagePatch,
+  next: IncidentFacts,
+  context: TriageContext,
+): { jurisdictions: readonly string[]; reference: string | null } | null {
+  if (patch.submittedTo === undefined) {
+    if (patch.submissionReference !== undefined) {
+      throw new TriageError('bad_request', 'submissionReference goes with submittedTo');
+    }
+    return null;
+  }
+  const submitting = patch.state === 'submitted' && facts.state === 'reportable';
+  if (
+    !submitting &&
+    !(facts.state === 'submitted' && (patch.state === undefined || patch.state === facts.state))
+  ) {
+    throw new TriageError(
+      'conflict',
+      `A submission is recorded with the move reportable → submitted, or on a submitted incident; this one is ${facts.state}`,
+    );
+  }
+  const submit = findTransition('reportable', 'submitted');
+  if (context.role === 'system' || !submit?.roles.includes(context.role)) {
+    throw new TriageError(
+      'forbidden',
+      `Role "${context.role}" may not record a submission (${submit?.roles.join(', ') ?? 'nobody'} may)`,
+    );
+  }
+  const open: string[] = [
+    ...new Set(openDeadlines(context.deadlinesOf(next), next.settledDeadlines).map((d) => d.jurisdiction)),
+  ];
+  const unknown = patch.submittedTo.filter((jurisdiction) => !open.includes(jurisdiction));
+  if (patch.submittedTo.length === 0 || unknown.length > 0) {
+    throw new TriageError(
+      'bad_request',
+      `submittedTo must name jurisdictions with an open deadline (${open.length > 0 ? open.join(', ') : 'none is open'})` +
+        (unknown.length > 0 ? `; not open: ${unknown.join(', ')}` : ''),
+    );
+  }
+  return { jurisdictions: [...new Set(patch.submittedTo)], reference: patch.submissionReference ?? null };
+}
+
 /** Plans a triage change; throws TriageError when it is refused. */
 export function planTriage(facts: IncidentFacts, patch: TriagePatch, context: TriageContext): TriagePlan {
   const reason = patch.reason?.trim() ? patch.reason.trim() : null;
@@ -282,6 +339,8 @@ export function planTriage(facts: IncidentFacts, patch: TriagePatch, context: Tr
     kinds.add(classified.kind);
   }
 
+  const submission = plannedSubmission(facts, patch, next, context);
+
   let transition: IncidentTransition | null = null;
   if (patch.state !== undefined && patch.state !== facts.state) {
     transition = findTransition(facts.state, patch.state);
@@ -308,6 +367,26 @@ export function planTriage(facts: IncidentFacts, patch: TriagePatch, context: Tr
       );
     }
     kinds.add('transition');
+  }
+  if (submission && !transition) {
+    next = {
+      ...next,
+      settledDeadlines: settleOpen(
+        context.deadlinesOf(next),
+        next.settledDeadlines,
+        'submitted',
+        context.now.toISOString(),
+        context.nextVersion,
+        submission,
+      ),
+    };
+    kinds.add('submission');
+  }
+  if (kinds.has('submission') && !reason) {
+    throw new TriageError(
+      'bad_request',
+      'A reason is required to record a submission; it is kept in the history',
+    );
   }
   if (kinds.has('reassessment') && !reason) {
     throw new TriageError(
@@ -336,6 +415,7 @@ export function planTriage(facts: IncidentFacts, patch: TriagePatch, context: Tr
             'submitted',
             at,
             context.nextVersion,
+            submission ?? undefined,
           ),
         };
         break;

@@ -628,6 +628,7 @@ export class IncidentsService {
           changed: plan.changed,
           ...(plan.transition ? { from: plan.transition.from, to: plan.transition.to } : {}),
           ...(patch.newInformation ? { receivedDate: patch.newInformation.receivedDate } : {}),
+          ...(patch.submittedTo ? { submittedTo: patch.submittedTo } : {}),
           earliestOpenDueBy: dueBy,
         },
       },

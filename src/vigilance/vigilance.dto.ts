@@ -21,7 +21,7 @@ import {
 } from 'class-validator';
 import { isIsoDate, parseInstant } from './calendar-dates';
 import { CAUSALITY_LEVELS, Causality, INCIDENT_STATES, IncidentState } from './incident-workflow';
-import { SERIOUSNESS_LEVELS, Seriousness } from './reporting-clock-rules';
+import { JURISDICTIONS, SERIOUSNESS_LEVELS, Seriousness } from './reporting-clock-rules';
 
 /** A real calendar date written YYYY-MM-DD (2026-02-30 is refused). */
 function IsCalendarDate(options?: ValidationOptions): PropertyDecorator {
@@ -263,6 +263,30 @@ export class UpdateIncidentDto {
   @IsOptional()
   @IsCalendarDate()
   effectiveFrom?: string;
+
+  @ApiPropertyOptional({
+    enum: JURISDICTIONS,
+    isArray: true,
+    example: ['EU'],
+    description:
+      'The authorities this report went to, when not all at once: only their open deadlines are met. With state ' +
+      '"submitted" (from reportable), or later on a submitted incident for a report to another authority (reason required). ' +
+      'Without it, the move to submitted meets every open deadline.',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @IsIn(JURISDICTIONS, { each: true })
+  submittedTo?: string[];
+
+  @ApiPropertyOptional({
+    example: 'MIR-2026-000123',
+    description: "The authority's reference for the report, kept with the deadlines it met",
+  })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  submissionReference?: string;
 }
 
 export class CreateComplaintDto {
