@@ -226,7 +226,7 @@ const WALK: Record<string, (b: Victim, a: Own) => Probe[]> = {
   ],
   'DELETE /api/v1/api-keys/{id}': (b) => [aimed("revoke B's API key", { path: { id: b.apiKeyId } })],
   // The caller's own role and tenant (the dashboards' sign-in): A's manufacturer, never B's.
-  'GET /api/v1/session': () => [listed('who am I', { own: true })],
+  'GET /api/v1/session': () => [listed('who am I')],
 
   // ── registry ─────────────────────────────────────────────────────────────────────────────────
   'POST /api/v1/products': (b, a) => [
