@@ -18,6 +18,7 @@ import { IngestionModule } from './ingestion/ingestion.module';
 import { OutcomesModule } from './outcomes/outcomes.module';
 import { PerformanceModule } from './performance/performance.module';
 import { RegistryModule } from './registry/registry.module';
+import { ReportsModule } from './reports/reports.module';
 import { VigilanceModule } from './vigilance/vigilance.module';
 
 @Module({
@@ -45,6 +46,7 @@ import { VigilanceModule } from './vigilance/vigilance.module';
     PerformanceModule,
     ScheduleModule.forRoot(),
     VigilanceModule,
+    ReportsModule,
     HealthModule,
     DashboardsModule,
   ],

@@ -58,6 +58,15 @@ export const PERMISSIONS = {
   'vigilance:configure': ['quality'],
   /** File a clinician complaint (it opens a candidate incident): the manufacturer's service desk or quality team. */
   'complaints:create': ['manufacturer', 'quality'],
+  /**
+   * Periodic regulator-facing reports (PSUR, NMPA periodic risk evaluation): read, verify, fetch the signing key. The
+   * quality team and auditors, and the manufacturer whose submission it is; aggregates a researcher has no need for.
+   */
+  'reports:read': ['manufacturer', 'quality', 'auditor'],
+  /** Generate a report or a new draft version: the quality / regulatory team that files surveillance. */
+  'reports:generate': ['quality'],
+  /** Finalise: sign and freeze for good (the benefit–risk declaration is theirs). */
+  'reports:finalize': ['quality'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;
