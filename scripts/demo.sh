@@ -102,6 +102,7 @@ const get = () => fetch(api + "/api/v1/ingestion/stats", { headers: { Authorizat
 cat <<MSG
 
 API docs:        $API/api/docs
+Dashboards:      $API/dashboards/ (sign in with the simulator's manufacturer key, or a quality key issued for it)
 Admin API key:   FW_BOOTSTRAP_ADMIN_TOKEN in $SECRETS
 Simulator keys:  .local/simulator/state.json (a manufacturer-role key for the simulated tenant)
 Try:             curl -H "Authorization: Bearer \$FW_BOOTSTRAP_ADMIN_TOKEN" $API/api/v1/ingestion/stats
