@@ -59,6 +59,19 @@ export const PERMISSIONS = {
   /** File a clinician complaint (it opens a candidate incident): the manufacturer's service desk or quality team. */
   'complaints:create': ['manufacturer', 'quality'],
   /**
+   * Evidence queries (src/evidence): cohort aggregates under disclosure control, never rows or pseudonyms — the
+   * researcher's way in. The manufacturer's and quality teams may ask the same questions (they read rows anyway);
+   * auditors read stored queries and re-run them to check reproducibility, but do not pose new ones. The platform
+   * admin operates the service but has no business reading a manufacturer's data.
+   */
+  'evidence:query': ['researcher', 'manufacturer', 'quality'],
+  'evidence:read': ['researcher', 'manufacturer', 'quality', 'auditor'],
+  /**
+   * The OMOP CDM v5.4 export: de-identified but row-level (one row per person, procedure, measurement), so only for
+   * the data controller's own teams, who hand it on under a data-sharing agreement; researchers get aggregates.
+   */
+  'evidence:export-omop': ['manufacturer', 'quality'],
+  /**
    * Periodic regulator-facing reports (PSUR, NMPA periodic risk evaluation): read, verify, fetch the signing key. The
    * quality team and auditors, and the manufacturer whose submission it is; aggregates a researcher has no need for.
    */

@@ -249,6 +249,26 @@ export class EnvironmentVariables {
   /** When candidate detection and trend evaluation run (cron, 5 or 6 fields, UTC), in background processes. */
   @IsCronExpression()
   FW_VIGILANCE_DETECTION_CRON = '23 * * * *';
+
+  /**
+   * Evidence queries (src/evidence): the smallest number of patients a released cell may hold (disclosure control;
+   * 11 follows the CMS cell-size suppression policy). Below 5 is refused: it protects nobody.
+   */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(5)
+  @Max(1000)
+  FW_EVIDENCE_MIN_CELL = 11;
+
+  /**
+   * An evidence query sees rows received (and linkage decided) up to this many seconds before it runs: transactions
+   * still open then commit rows stamped earlier, and a re-run must see exactly what the query saw.
+   */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(0)
+  @Max(86_400)
+  FW_EVIDENCE_HWM_LAG_SECONDS = 300;
 }
 
 /** A cron expression the scheduler (@nestjs/schedule's `cron`) accepts. */

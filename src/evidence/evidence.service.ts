@@ -1,0 +1,421 @@
+import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { Principal } from '../auth/roles';
+import { AppConfig } from '../config/config';
+import { APP_CONFIG } from '../config/config.module';
+import { PERFORMANCE_RULES } from '../performance/performance-rules';
+import { RegistryService } from '../registry/registry.service';
+import {
+  AGATSTON_BANDS,
+  AGE_BANDS,
+  bandCaseSql,
+  bandKeys,
+  BMI_BANDS,
+  CohortDefinition,
+  CohortInput,
+  cohortsNested,
+  monthAfter,
+  monthStart,
+  normaliseDefinition,
+  SET_DIMENSIONS,
+  SEXES,
+  STATUSES,
+  UNKNOWN,
+  VESSELS,
+} from './cohort';
+import {
+  canonicalJson,
+  CohortAnalysis,
+  CohortVessel,
+  DistributionUniverse,
+  EarlierRelease,
+  EvidenceOutcome,
+  evidenceOutcome,
+  EvidenceResult,
+  sha256Hex,
+} from './evidence-result';
+
+export interface EvidenceQueryView {
+  id: string;
+  productId: string;
+  status: 'released' | 'refused';
+  definition: CohortDefinition;
+  /** Rows received, and linkage decided, up to this instant are what the query saw. */
+  highWaterMark: string;
+  minCell: number;
+  createdAt: string;
+  result: EvidenceResult | null;
+  refusal: Extract<EvidenceOutcome, { status: 'refused' }>['refusal'] | null;
+  resultSha256: string | null;
+}
+
+export interface RerunView {
+  id: string;
+  reproduced: boolean;
+  highWaterMark: string;
+  storedSha256: string;
+  rerunSha256: string;
+  /** The stored result (or refusal), returned only when the re-run reproduced it. */
+  query: EvidenceQueryView | null;
+}
+
+interface StoredRow {
+  id: string;
+  product_id: string;
+  status: 'released' | 'refused';
+  definition: CohortDefinition;
+  high_water_mark: string;
+  min_cell: number;
+  created_at: string;
+  created_seq: string;
+  result: EvidenceResult | null;
+  refusal: EvidenceQueryView['refusal'];
+  result_sha256: string | null;
+}
+
+/** The lattice attributes of an analysis, as SQL over `a` (analyses) and `s` (sites). */
+const ATTRIBUTES_SQL = `
+  a.site_id::text || ':' || encode(a.patient_key, 'hex') AS patient_id,
+  s.site_code AS site,
+  a.model_version,
+  coalesce(a.scanner_vendor, '${UNKNOWN}') AS scanner_vendor,
+  ${bandCaseSql('a.age_years', AGE_BANDS)} AS age_band,
+  (CASE WHEN a.sex IN ('F', 'M') THEN a.sex ELSE '${UNKNOWN}' END) AS sex,
+  ${bandCaseSql('a.bmi', BMI_BANDS)} AS bmi_band,
+  ${bandCaseSql('a.agatston_score', AGATSTON_BANDS)} AS agatston_band,
+  a.status,
+  to_char(a.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month`;
+
+/** Definition dimension → column of the attribute subquery. */
+const FILTER_COLUMNS: Record<(typeof SET_DIMENSIONS)[number], string | null> = {
+  modelVersions: 'model_version',
+  sites: 'site',
+  scannerVendors: 'scanner_vendor',
+  ageBands: 'age_band',
+  sexes: 'sex',
+  bmiBands: 'bmi_band',
+  agatstonBands: 'agatston_band',
+  statuses: 'status',
+  vessels: null,
+};
+
+interface AnalysisRow {
+  event_id: string;
+  patient_id: string;
+  site: string;
+  model_version: string;
+  scanner_vendor: string;
+  age_band: string;
+  sex: string;
+  bmi_band: string;
+  agatston_band: string;
+  status: string;
+  month: string;
+}
+
+/**
+ * Researcher cohort queries (issue 7 §2). Reads the tenant's rows as they stood at the query's high-water mark,
+ * hands them to evidenceOutcome (pure: figures, disclosure control, differencing), and stores what was released —
+ * append-only — so the same query can be re-run to the same digest. Row-level data and pseudonym hashes stay in
+ * this process: only the released result leaves it.
+ */
+@Injectable()
+export class EvidenceService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly registry: RegistryService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async create(principal: Principal, input: CohortInput): Promise<EvidenceQueryView> {
+    const product = await this.registry.requireProduct(principal, input.productId);
+    let definition: CohortDefinition;
+    try {
+      definition = normaliseDefinition({ ...input, productId: product.id });
+    } catch (error) {
+      throw new BadRequestException(
+        error instanceof RangeError ? error.message : 'invalid cohort definition',
+      );
+    }
+    const k = this.config.FW_EVIDENCE_MIN_CELL;
+    return this.dataSource.transaction(async (manager) => {
+      // One query per product at a time: each is checked against every release before it, concurrent ones included.
+      await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('fieldwatch:evidence:' || $1, 0))`, [
+        product.id,
+      ]);
+      const [{ hwm }] = await manager.query<Array<{ hwm: string }>>(
+        `SELECT to_char((now() - make_interval(secs => $1)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS hwm`,
+        [this.config.FW_EVIDENCE_HWM_LAG_SECONDS],
+      );
+      const earlier = await this.earlierReleases(manager, product.manufacturerId, product.id, null);
+      const outcome = await this.evaluate(manager, definition, product, hwm, k, earlier);
+      const sha = outcome.status === 'released' ? sha256Hex(canonicalJson(outcome.result)) : null;
+      const [row] = await manager.query<StoredRow[]>(
+        `INSERT INTO evidence_queries (manufacturer_id, product_id, created_by_key_id, created_by_role, definition,
+                                       definition_sha256, high_water_mark, min_cell, status, refusal, result, result_sha256)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         RETURNING ${STORED_COLUMNS}`,
+        [
+          product.manufacturerId,
+          product.id,
+          principal.apiKeyId,
+          principal.role,
+          JSON.stringify(definition),
+          sha256Hex(canonicalJson(definition)),
+          hwm,
+          k,
+          outcome.status,
+          outcome.status === 'refused' ? JSON.stringify(outcome.refusal) : null,
+          outcome.status === 'released' ? JSON.stringify(outcome.result) : null,
+          sha,
+        ],
+      );
+      return view(row);
+    });
+  }
+
+  async find(id: string): Promise<EvidenceQueryView> {
+    return view(await this.stored(this.dataSource.manager, id));
+  }
+
+  async list(productId?: string): Promise<{ items: EvidenceQueryView[] }> {
+    const rows = await this.dataSource.query<StoredRow[]>(
+      `SELECT ${STORED_COLUMNS} FROM evidence_queries
+        WHERE ($1::uuid IS NULL OR product_id = $1) ORDER BY created_at DESC, id LIMIT 200`,
+      [productId ?? null],
+    );
+    return { items: rows.map(view) };
+  }
+
+  /** Recomputes a stored query at its high-water mark, against the releases that preceded it. */
+  async rerun(principal: Principal, id: string): Promise<RerunView> {
+    const row = await this.stored(this.dataSource.manager, id);
+    const product = await this.registry.requireProduct(principal, row.product_id);
+    const outcome = await this.dataSource.transaction(async (manager) => {
+      const earlier = await this.earlierReleases(manager, product.manufacturerId, product.id, row);
+      return this.evaluate(manager, row.definition, product, row.high_water_mark, row.min_cell, earlier);
+    });
+    const stored = digestOf(row.status === 'released' ? row.result : row.refusal);
+    const rerun = digestOf(outcome.status === 'released' ? outcome.result : outcome.refusal);
+    return {
+      id: row.id,
+      reproduced: stored === rerun,
+      highWaterMark: row.high_water_mark,
+      storedSha256: stored,
+      rerunSha256: rerun,
+      query: stored === rerun ? view(row) : null,
+    };
+  }
+
+  private async stored(manager: EntityManager, id: string): Promise<StoredRow> {
+    const [row] = await manager.query<StoredRow[]>(
+      `SELECT ${STORED_COLUMNS} FROM evidence_queries WHERE id = $1`,
+      [id],
+    );
+    if (!row) throw new NotFoundException(`Evidence query ${id} does not exist`);
+    return row;
+  }
+
+  /** Every release of the product before `before` (all of them when null), oldest first. */
+  private async earlierReleases(
+    manager: EntityManager,
+    manufacturerId: string,
+    productId: string,
+    before: StoredRow | null,
+  ): Promise<EarlierRelease[]> {
+    const rows = await manager.query<
+      Array<{ id: string; definition: CohortDefinition; result: EvidenceResult }>
+    >(
+      `SELECT id, definition, result FROM evidence_queries
+        WHERE manufacturer_id = $1 AND product_id = $2 AND status = 'released'
+          AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
+        ORDER BY created_at, id`,
+      [manufacturerId, productId, before?.created_seq ?? null, before?.id ?? null],
+    );
+    return rows;
+  }
+
+  private async evaluate(
+    manager: EntityManager,
+    definition: CohortDefinition,
+    product: { id: string; manufacturerId: string; ffrThreshold: number },
+    hwm: string,
+    k: number,
+    earlier: readonly EarlierRelease[],
+  ): Promise<EvidenceOutcome> {
+    const parameters: unknown[] = [product.manufacturerId, product.id, hwm];
+    const where: string[] = [];
+    for (const dimension of SET_DIMENSIONS) {
+      const column = FILTER_COLUMNS[dimension];
+      const values = definition[dimension];
+      if (!column || !values) continue;
+      parameters.push(values);
+      where.push(`c.${column} = ANY($${parameters.length}::text[])`);
+    }
+    if (definition.fromMonth) {
+      parameters.push(monthStart(definition.fromMonth));
+      where.push(`c.occurred_at >= $${parameters.length}::timestamptz`);
+    }
+    if (definition.toMonth) {
+      parameters.push(monthAfter(definition.toMonth));
+      where.push(`c.occurred_at < $${parameters.length}::timestamptz`);
+    }
+    if (definition.vessels) {
+      parameters.push(definition.vessels);
+      where.push(
+        `EXISTS (SELECT 1 FROM analysis_vessels v WHERE v.analysis_event_id = c.event_id AND v.vessel = ANY($${parameters.length}::text[]))`,
+      );
+    }
+    const analysisRows = await manager.query<AnalysisRow[]>(
+      `SELECT c.* FROM (
+         SELECT a.event_id, a.occurred_at, ${ATTRIBUTES_SQL}
+           FROM analyses a JOIN sites s ON s.id = a.site_id
+          WHERE a.manufacturer_id = $1 AND a.product_id = $2 AND a.received_at <= $3::timestamptz) c
+        ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY c.event_id`,
+      parameters,
+    );
+    const analyses = new Map<string, CohortAnalysis>(
+      analysisRows.map((row) => [
+        row.event_id,
+        {
+          patientId: row.patient_id,
+          site: row.site,
+          modelVersion: row.model_version,
+          scannerVendor: row.scanner_vendor,
+          ageBand: row.age_band,
+          sex: row.sex,
+          bmiBand: row.bmi_band,
+          agatstonBand: row.agatston_band,
+          status: row.status,
+          month: row.month,
+        },
+      ]),
+    );
+    const completed = analysisRows.filter((row) => row.status === 'completed').map((row) => row.event_id);
+    // Each vessel's first invasive FFR (by measurement time, as src/performance takes it), with linkage as it stood
+    // at the high-water mark: the latest ffr_link_history entry of each outcome up to then.
+    const vesselRows = await manager.query<
+      Array<{ analysis_event_id: string; vessel: string; ct_ffr: number; invasive_ffr: number | null }>
+    >(
+      `WITH candidates AS (
+         SELECT DISTINCT h.outcome_event_id FROM ffr_link_history h
+          WHERE h.analysis_event_id = ANY($1::uuid[]) AND h.changed_at <= $2::timestamptz),
+       state AS (
+         SELECT DISTINCT ON (h.outcome_event_id) h.outcome_event_id, h.status, h.analysis_event_id, h.vessel_index
+           FROM ffr_link_history h JOIN candidates USING (outcome_event_id)
+          WHERE h.changed_at <= $2::timestamptz
+          ORDER BY h.outcome_event_id, h.changed_at DESC, h.id DESC),
+       first_link AS (
+         SELECT DISTINCT ON (st.analysis_event_id, st.vessel_index)
+                st.analysis_event_id, st.vessel_index, o.invasive_ffr
+           FROM state st JOIN outcomes o ON o.event_id = st.outcome_event_id
+          WHERE st.status = 'linked' AND st.analysis_event_id = ANY($1::uuid[])
+          ORDER BY st.analysis_event_id, st.vessel_index, o.measured_at, st.outcome_event_id)
+       SELECT v.analysis_event_id, v.vessel, v.ct_ffr, f.invasive_ffr
+         FROM analysis_vessels v
+         LEFT JOIN first_link f ON f.analysis_event_id = v.analysis_event_id AND f.vessel_index = v.vessel_index
+        WHERE v.analysis_event_id = ANY($1::uuid[]) AND ($3::text[] IS NULL OR v.vessel = ANY($3::text[]))
+        ORDER BY v.analysis_event_id, v.vessel_index`,
+      [completed, hwm, definition.vessels ?? null],
+    );
+    const vessels: CohortVessel[] = vesselRows.map((row) => ({
+      analysis: analyses.get(row.analysis_event_id)!,
+      vessel: row.vessel,
+      ctFfr: Number(row.ct_ffr),
+      invasiveFfr: row.invasive_ffr === null ? null : Number(row.invasive_ffr),
+    }));
+    const universe = await this.universe(manager, product, hwm, definition);
+    return evidenceOutcome({
+      definition,
+      analyses: [...analyses.values()],
+      vessels,
+      universe,
+      threshold: Number(product.ffrThreshold ?? PERFORMANCE_RULES.defaultThreshold),
+      k,
+      earlier,
+      nested: cohortsNested,
+    });
+  }
+
+  /** Distribution rows: fixed lattices, and the values the whole product has at the high-water mark. */
+  private async universe(
+    manager: EntityManager,
+    product: { id: string; manufacturerId: string },
+    hwm: string,
+    definition: CohortDefinition,
+  ): Promise<DistributionUniverse> {
+    const [row] = await manager.query<
+      Array<{
+        sites: string[] | null;
+        model_versions: string[] | null;
+        vendors: string[] | null;
+        first_month: string | null;
+        last_month: string | null;
+      }>
+    >(
+      `SELECT array_agg(DISTINCT s.site_code ORDER BY s.site_code) AS sites,
+              array_agg(DISTINCT a.model_version ORDER BY a.model_version) AS model_versions,
+              array_agg(DISTINCT coalesce(a.scanner_vendor, '${UNKNOWN}') ORDER BY coalesce(a.scanner_vendor, '${UNKNOWN}')) AS vendors,
+              to_char(min(a.occurred_at) AT TIME ZONE 'UTC', 'YYYY-MM') AS first_month,
+              to_char(max(a.occurred_at) AT TIME ZONE 'UTC', 'YYYY-MM') AS last_month
+         FROM analyses a JOIN sites s ON s.id = a.site_id
+        WHERE a.manufacturer_id = $1 AND a.product_id = $2 AND a.received_at <= $3::timestamptz`,
+      [product.manufacturerId, product.id, hwm],
+    );
+    const first = definition.fromMonth ?? row.first_month;
+    const last = definition.toMonth ?? row.last_month;
+    return {
+      sex: [...SEXES],
+      ageBand: bandKeys(AGE_BANDS),
+      bmiBand: bandKeys(BMI_BANDS),
+      agatstonBand: bandKeys(AGATSTON_BANDS),
+      scannerVendor: row.vendors ?? [],
+      modelVersion: row.model_versions ?? [],
+      site: row.sites ?? [],
+      status: [...STATUSES],
+      month: first && last ? monthsBetween(first, last) : [],
+      vessel: [...VESSELS],
+    };
+  }
+}
+
+const STORED_COLUMNS = `id, product_id, status, definition, min_cell, result, refusal, result_sha256,
+  to_char(high_water_mark AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS high_water_mark,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
+  created_at::text AS created_seq`;
+
+function view(row: StoredRow): EvidenceQueryView {
+  return {
+    id: row.id,
+    productId: row.product_id,
+    status: row.status,
+    definition: row.definition,
+    highWaterMark: row.high_water_mark,
+    minCell: row.min_cell,
+    createdAt: row.created_at,
+    result: row.result,
+    refusal: row.refusal,
+    resultSha256: row.result_sha256,
+  };
+}
+
+function digestOf(value: unknown): string {
+  return sha256Hex(canonicalJson(value));
+}
+
+function monthsBetween(first: string, last: string): string[] {
+  const months: string[] = [];
+  let [year, month] = first.split('-').map(Number);
+  const [lastYear, lastMonth] = last.split('-').map(Number);
+  while (year < lastYear || (year === lastYear && month <= lastMonth)) {
+    months.push(`${year}-${String(month).padStart(2, '0')}`);
+    month++;
+    if (month > 12) {
+      month = 1;
+      year++;
+    }
+  }
+  return months;
+}
