@@ -23,6 +23,8 @@ export function runsBackgroundWork(role: AppConfig['FW_PROCESS_ROLE']): boolean 
  * tries the lock, and the tick would run twice (measured: 3 of 61 ticks of a near-instant run, two instances, a
  * loaded 2-core machine; test/faults/singleton-schedule.fault-spec.ts). So the lock of a scheduled run is held
  * until this long after its tick fired — or half the time to the next tick, for schedules shorter than twice it.
+ * The connection stays checked out meanwhile, and a shutdown in that window waits for the hold to end (the jobs
+ * await their run in progress).
  */
 export const TICK_SPREAD_GUARD_MS = 10_000;
 

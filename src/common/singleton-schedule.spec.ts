@@ -1,0 +1,89 @@
+/**
+ * The lock discipline of scheduled runs, without a database: a fake query runner records the lock calls, and fake
+ * timers show when the lock is released. That two real processes run each tick once is shown against PostgreSQL in
+ * test/faults/singleton-schedule.fault-spec.ts.
+ */
+import { SchedulerRegistry } from '@nestjs/schedule';
+import type { DataSource } from 'typeorm';
+import { runWithAdvisoryLock, scheduleUtcCron, TICK_SPREAD_GUARD_MS } from './singleton-schedule';
+
+function fakeDataSource(lockFree = true) {
+  const calls: string[] = [];
+  const runner = {
+    connect: () => Promise.resolve(),
+    release: () => {
+      calls.push('release');
+      return Promise.resolve();
+    },
+    query: (sql: string) => {
+      const call = /pg_(try_)?advisory_(un)?lock/.exec(sql)?.[0] ?? sql;
+      calls.push(call);
+      return Promise.resolve(call === 'pg_try_advisory_lock' ? [{ locked: lockFree }] : []);
+    },
+  };
+  return { calls, dataSource: { createQueryRunner: () => runner } as unknown as DataSource };
+}
+
+describe('runWithAdvisoryLock in and out of a scheduled tick', () => {
+  const scheduler = new SchedulerRegistry();
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+    jest.setSystemTime(new Date('2026-01-01T00:00:00.100Z'));
+  });
+
+  afterEach(() => {
+    for (const name of scheduler.getCronJobs().keys()) scheduler.deleteCronJob(name);
+    jest.useRealTimers();
+  });
+
+  /** Registers `cronTime`, fires one tick by hand, and lets the run take the lock and do its (instant) work. */
+  async function tick(cronTime: string, wait: boolean, lockFree = true) {
+    const fake = fakeDataSource(lockFree);
+    let ran: boolean | undefined;
+    scheduleUtcCron(scheduler, `job-${cronTime}-${String(wait)}`, cronTime, async () => {
+      ran = (await runWithAdvisoryLock(fake.dataSource, 'k', { wait }, () => Promise.resolve(1))).ran;
+    });
+    void scheduler.getCronJob(`job-${cronTime}-${String(wait)}`).fireOnTick();
+    await jest.advanceTimersByTimeAsync(0);
+    return { ...fake, ran: () => ran };
+  }
+
+  it('releases at once outside a schedule (a direct call or an on-demand run)', async () => {
+    const { calls, dataSource } = fakeDataSource();
+    await expect(
+      runWithAdvisoryLock(dataSource, 'k', { wait: false }, () => Promise.resolve(7)),
+    ).resolves.toEqual({
+      ran: true,
+      value: 7,
+    });
+    expect(calls).toEqual(['pg_try_advisory_lock', 'pg_advisory_unlock', 'release']);
+  });
+
+  it('holds a scheduled run’s lock until the guard after the tick, for a 15-minute schedule', async () => {
+    const { calls, ran } = await tick('0 */15 * * * *', false);
+    expect(calls).toEqual(['pg_try_advisory_lock']);
+    await jest.advanceTimersByTimeAsync(TICK_SPREAD_GUARD_MS - 1);
+    expect(calls).toEqual(['pg_try_advisory_lock']);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(calls).toEqual(['pg_try_advisory_lock', 'pg_advisory_unlock', 'release']);
+    expect(ran()).toBe(true);
+  });
+
+  it('holds for half the time to the next tick on a schedule shorter than twice the guard', async () => {
+    // Fired at 00:00:00.100, next tick at 00:00:04.000: held for 1,950 ms.
+    const { calls } = await tick('*/4 * * * * *', false);
+    await jest.advanceTimersByTimeAsync(1_949);
+    expect(calls).toEqual(['pg_try_advisory_lock']);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(calls).toEqual(['pg_try_advisory_lock', 'pg_advisory_unlock', 'release']);
+  });
+
+  it('does not hold a waiting (on-demand) lock taken inside a tick, nor a lock it did not get', async () => {
+    const waiting = await tick('0 */15 * * * *', true);
+    expect(waiting.calls).toEqual(['pg_advisory_lock', 'pg_advisory_unlock', 'release']);
+    const skipped = await tick('0 */30 * * * *', false, false);
+    expect(skipped.calls).toEqual(['pg_try_advisory_lock', 'release']);
+    expect(skipped.ran()).toBe(false);
+  });
+});
