@@ -106,7 +106,11 @@ describe('confidentiality: no stack trace, SQL, secret or pseudonym in answers o
     if (body !== undefined && !headers['Content-Type']) headers['Content-Type'] = 'application/json';
     const response = await fetch(`${base}${path}`, { method: init.method ?? 'GET', headers, body });
     const text = await response.text();
-    const headerText = [...response.headers.entries()].map(([name, value]) => `${name}: ${value}`).join('\n');
+    // forEach, not entries(): with the DOM lib in the program (chart.js's types), Headers is the DOM's, which iterates
+    // only with dom.iterable.
+    const headerLines: string[] = [];
+    response.headers.forEach((value, name) => headerLines.push(`${name}: ${value}`));
+    const headerText = headerLines.join('\n');
     answers.push({ what, status: response.status, text: `${response.status}\n${headerText}\n\n${text}` });
     let parsed: unknown = text;
     try {
