@@ -94,6 +94,8 @@ const COPY_LINES_PER_CHUNK = 1000;
 const EVENT_TABLES = [
   'analyses',
   'analysis_vessels',
+  // The eventId key table of the partitioned analyses (migration 1764330000000-PartitionedEventStorage).
+  'analysis_event_ids',
   'dead_letters',
   'linkage_pending',
   'ffr_links',

@@ -240,7 +240,15 @@ async function seed(options: Options, tenant: Tenant): Promise<{ vessels: number
   };
   const analysisRows: string[] = [];
   const vesselRows: string[] = [];
+  const keyRows: string[] = [];
   const linkRows: string[] = [];
+  // The months' partitions (docs/storage/partitioning.md), as ingestion would ensure them.
+  await client.query(
+    `SELECT fieldwatch_ensure_event_partitions(ARRAY(
+       SELECT generate_series(date_trunc('month', $1::timestamptz AT TIME ZONE 'UTC'),
+                              date_trunc('month', $2::timestamptz AT TIME ZONE 'UTC'), interval '1 month')::date))`,
+    [new Date(start).toISOString(), new Date(start + spanMs).toISOString()],
+  );
   let vessels = 0;
   let linked = 0;
   const flush = async (): Promise<void> => {
@@ -257,9 +265,11 @@ async function seed(options: Options, tenant: Tenant): Promise<{ vessels: number
     await copyRows(
       client,
       'analysis_vessels',
-      'analysis_event_id, vessel_index, vessel, ct_ffr',
+      'analysis_event_id, vessel_index, vessel, ct_ffr, analysis_occurred_at',
       take(vesselRows),
     );
+    // The eventId key table of the partitioned analyses (migration 1764330000000-PartitionedEventStorage).
+    await copyRows(client, 'analysis_event_ids', 'event_id, occurred_at', take(keyRows));
     await copyRows(
       client,
       'ffr_links',
@@ -283,10 +293,11 @@ async function seed(options: Options, tenant: Tenant): Promise<{ vessels: number
     analysisRows.push(
       `${eventId}\t${tenant.manufacturerId}\t${tenant.productId}\t${deviceId}\t${siteId}\t${occurredAt}\t1.4.2\t${modelVersion}\t\\\\x${patientKey}\t\\\\x${hex(8)}\t${VENDORS[siteIndex % VENDORS.length]}\tcompleted\t${count}\t0\t${i}\n`,
     );
+    keyRows.push(`${eventId}\t${occurredAt}\n`);
     const referred = draw() < negativeReferral * (Math.min(...ctFfr) <= 0.8 ? 3 : 1);
     const measuredAt = new Date(occurredMs + (7 + Math.floor(draw() * 30)) * 86_400_000).toISOString();
     ctFfr.forEach((ct, v) => {
-      vesselRows.push(`${eventId}\t${v}\t${VESSELS[v]}\t${ct}\n`);
+      vesselRows.push(`${eventId}\t${v}\t${VESSELS[v]}\t${ct}\t${occurredAt}\n`);
       if (referred) {
         const invasive = Math.round(Math.min(1, Math.max(0.3, ct + 0.06 * normal())) * 100) / 100;
         linkRows.push(

@@ -20,6 +20,7 @@ import { OutcomesModule } from './outcomes/outcomes.module';
 import { PerformanceModule } from './performance/performance.module';
 import { RegistryModule } from './registry/registry.module';
 import { ReportsModule } from './reports/reports.module';
+import { StorageModule } from './storage/storage.module';
 import { VigilanceModule } from './vigilance/vigilance.module';
 
 @Module({
@@ -49,6 +50,7 @@ import { VigilanceModule } from './vigilance/vigilance.module';
     VigilanceModule,
     EvidenceModule,
     ReportsModule,
+    StorageModule,
     HealthModule,
     DashboardsModule,
   ],

@@ -29,6 +29,8 @@ export const AUDIT_ACTIONS = {
   'incident.alert_raise': { entityType: 'incident', requiresReason: false },
   // The pre-specified detection parameters and trend method (MDR Art. 84/88: set out in advance, changes traceable).
   'vigilance_method.update': { entityType: 'product', requiresReason: true },
+  // Storage retention (docs/storage/partitioning.md): a month of device data removed under FW_RETENTION_MONTHS.
+  'storage.partition_retire': { entityType: 'event_partition', requiresReason: true },
   // Periodic reports (src/reports): each generated version and the sign-off that freezes a report for good.
   'report.generate': { entityType: 'periodic_report', requiresReason: false },
   'report.finalize': { entityType: 'periodic_report', requiresReason: false },

@@ -11,6 +11,7 @@ import {
   Min,
   MinLength,
   ValidateBy,
+  ValidateIf,
   validateSync,
   ValidationError,
 } from 'class-validator';
@@ -249,6 +250,49 @@ export class EnvironmentVariables {
   /** When candidate detection and trend evaluation run (cron, 5 or 6 fields, UTC), in background processes. */
   @IsCronExpression()
   FW_VIGILANCE_DETECTION_CRON = '23 * * * *';
+
+  /**
+   * Ingestion backpressure (src/ingestion/backpressure.ts): a database write of a batch still running after this many
+   * milliseconds pauses fetching from Kafka until the database answers again (the data waits in Kafka, not in memory).
+   */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  FW_INGEST_SLOW_WRITE_MS = 5_000;
+
+  /** Most messages one consumer process holds between fetch and database commit, across its partitions. */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(1_000)
+  @Max(1_000_000)
+  FW_INGEST_MAX_BUFFERED_MESSAGES = 20_000;
+
+  /** Monthly event partitions created ahead of the current month (docs/storage/partitioning.md). */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(1)
+  @Max(24)
+  FW_PARTITION_MONTHS_AHEAD = 3;
+
+  /** When partitions are created ahead and retention runs (cron, 5 or 6 fields, UTC), in background processes. */
+  @IsCronExpression()
+  FW_PARTITION_MAINTENANCE_CRON = '17 3 * * *';
+
+  /**
+   * Months of analyses and device events kept; 0 (the default) keeps everything. Regulator-facing data is kept for
+   * the device's lifetime: 21 CFR 803.18 (2 years from the event or the expected device life, whichever is greater),
+   * SAMR/NHC Order No. 1 (until 2 years after device expiry, at least 5 years without one), MDR Art. 86 (PSUR until
+   * the end of the device lifetime). Hence at least 60, and even then a month is kept while a device with data in it
+   * is in service or was retired less than 24 months ago, an incident with evidence in it is open, or a draft report
+   * covers it (migration 1764330000000-PartitionedEventStorage, fieldwatch_retire_event_partition).
+   */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @ValidateIf((variables: { FW_RETENTION_MONTHS?: number }) => variables.FW_RETENTION_MONTHS !== 0)
+  @Min(60, { message: 'FW_RETENTION_MONTHS must be 0 (keep everything) or at least 60 (regulatory minimum)' })
+  @Max(1200)
+  FW_RETENTION_MONTHS = 0;
 
   /**
    * Evidence queries (src/evidence): the smallest number of patients a released cell may hold (disclosure control;

@@ -29,6 +29,13 @@ export class IngestionStatsService {
     topics: TopicStats[];
     deadLettersByCode: Record<string, number>;
     consumer: IngestionConsumer['status'];
+    /** Memory of the process answering (for soak runs and operators: does it stay flat under load?). */
+    process: {
+      role: AppConfig['FW_PROCESS_ROLE'];
+      heapUsedBytes: number;
+      rssBytes: number;
+      uptimeSeconds: number;
+    };
   }> {
     const [counters, byCode, lag] = await Promise.all([
       this.dataSource.query<Array<Omit<TopicStats, 'consumerLag'>>>(
@@ -59,6 +66,12 @@ export class IngestionStatsService {
       }),
       deadLettersByCode: Object.fromEntries(byCode.map((row) => [row.error_code, Number(row.count)])),
       consumer: this.consumer.status,
+      process: {
+        role: this.config.FW_PROCESS_ROLE,
+        heapUsedBytes: process.memoryUsage().heapUsed,
+        rssBytes: process.memoryUsage().rss,
+        uptimeSeconds: Math.round(process.uptime()),
+      },
     };
   }
 }

@@ -16,7 +16,20 @@ export interface TableSpec<R extends IngestTopicRole> {
   toRows(events: AcceptedEvent<R>[], partition: number, pseudonymiser: Pseudonymiser): CopyValue[][][];
   /** Merges staging into the targets idempotently and returns the number of new events as `stored`. */
   mergeSql: string;
+  /**
+   * The calendar months (UTC, 'YYYY-MM-01') whose partitions the events' rows go to; empty for a role whose table
+   * is not partitioned (migration 1764330000000-PartitionedEventStorage).
+   */
+  partitionMonths(events: AcceptedEvent<R>[]): string[];
 }
+
+/** 'YYYY-MM-01' of an RFC 3339 instant, in UTC (partitions are UTC calendar months). */
+export function utcMonthOf(instant: string): string {
+  const at = new Date(instant);
+  return `${at.getUTCFullYear().toString().padStart(4, '0')}-${(at.getUTCMonth() + 1).toString().padStart(2, '0')}-01`;
+}
+
+const monthsOf = (instants: Iterable<string>): string[] => [...new Set([...instants].map(utcMonthOf))].sort();
 
 const ANALYSIS_COLUMNS = [
   'event_id',
@@ -56,6 +69,8 @@ const VESSEL_COLUMNS = [
   'ct_ffr',
   'stenosis_percent',
   'measurement_point',
+  // The analysis's occurred_at: vessels are partitioned by their analysis's month (docs/storage/partitioning.md).
+  'analysis_occurred_at',
 ] as const;
 const OUTCOME_COLUMNS = [
   'event_id',
@@ -173,17 +188,27 @@ const analyses: TableSpec<'analyses'> = {
           vessel.ctFfr,
           vessel.stenosisPercent,
           vessel.measurementPoint,
+          event.occurredAt,
         ]),
       );
     }
     return [analysisRows, vesselRows];
   },
-  // Both inserts are one statement, so the vessels' foreign key is checked after the analyses exist.
+  partitionMonths: (events) => monthsOf(events.map(({ event }) => event.occurredAt)),
+  // Idempotency by eventId: partitioned by month, analyses can only be unique on (event_id, occurred_at), so the
+  // eventId is claimed in the unpartitioned key table first (sorted: concurrent batches never wait in a cycle) and
+  // only the events whose claim succeeded are stored — a second copy is a duplicate whatever its occurredAt. One
+  // statement, so the vessels go in with their analyses.
   mergeSql: `
-    WITH inserted AS (
-      INSERT INTO analyses (${list(ANALYSIS_COLUMNS)})
-      SELECT ${list(ANALYSIS_COLUMNS)} FROM stage_analyses
+    WITH claimed AS (
+      INSERT INTO analysis_event_ids (event_id, occurred_at)
+      SELECT event_id, occurred_at FROM stage_analyses ORDER BY event_id
       ON CONFLICT (event_id) DO NOTHING
+      RETURNING event_id
+    ), inserted AS (
+      INSERT INTO analyses (${list(ANALYSIS_COLUMNS)})
+      SELECT ${ANALYSIS_COLUMNS.map((c) => 's.' + c).join(', ')}
+        FROM stage_analyses s JOIN claimed c ON c.event_id = s.event_id
       RETURNING event_id, product_id, site_id, patient_key, status, occurred_at
     ), vessels AS (
       INSERT INTO analysis_vessels (${list(VESSEL_COLUMNS)})
@@ -227,6 +252,7 @@ const outcomes: TableSpec<'outcomes'> = {
       RETURNING site_id, patient_key
     ), ${LINKAGE_INBOX_CTE('inserted')}
     SELECT count(*)::int AS stored FROM inserted`,
+  partitionMonths: () => [],
 };
 
 const deviceEvents: TableSpec<'deviceEvents'> = {
@@ -248,11 +274,18 @@ const deviceEvents: TableSpec<'deviceEvents'> = {
       ]),
     ];
   },
+  partitionMonths: (events) => monthsOf(events.map(({ event }) => event.occurredAt)),
+  // As analyses: the eventId is claimed in the unpartitioned key table, the event stored only when claimed.
   mergeSql: `
-    WITH inserted AS (
-      INSERT INTO device_events (${list(DEVICE_EVENT_COLUMNS)})
-      SELECT ${list(DEVICE_EVENT_COLUMNS)} FROM stage_device_events
+    WITH claimed AS (
+      INSERT INTO device_event_ids (event_id, occurred_at)
+      SELECT event_id, occurred_at FROM stage_device_events ORDER BY event_id
       ON CONFLICT (event_id) DO NOTHING
+      RETURNING event_id
+    ), inserted AS (
+      INSERT INTO device_events (${list(DEVICE_EVENT_COLUMNS)})
+      SELECT ${DEVICE_EVENT_COLUMNS.map((c) => 's.' + c).join(', ')}
+        FROM stage_device_events s JOIN claimed c ON c.event_id = s.event_id
       RETURNING 1
     )
     SELECT count(*)::int AS stored FROM inserted`,

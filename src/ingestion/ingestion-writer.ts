@@ -56,6 +56,8 @@ function isRowFault(error: unknown): boolean {
  */
 export class IngestionWriter {
   private readonly preparedClients = new WeakSet<PoolClient>();
+  /** Months whose partitions this process has seen exist (created ahead by the schedule, or ensured here). */
+  private readonly knownMonths = new Set<string>();
 
   constructor(
     private readonly pool: Pool,
@@ -77,6 +79,7 @@ export class IngestionWriter {
     // transaction holds its locks only while PostgreSQL works, not while this process computes.
     const unique = uniqueByEventId(batch.accepted);
     const prepared = { events: unique, copyTexts: this.copyTexts(batch.role, unique, batch.partition) };
+    await this.ensurePartitions((TABLE_SPECS[batch.role] as TableSpec<R>).partitionMonths(unique));
     const client = await this.pool.connect();
     try {
       await this.prepareSession(client);
@@ -250,6 +253,25 @@ export class IngestionWriter {
         events.map((event) => event.senderCode),
       ],
     );
+  }
+
+  /**
+   * Makes sure the months' partitions exist before the batch's transaction opens (a backfill may reach a month the
+   * schedule never created: docs/storage/partitioning.md). Its own short transaction, so the lock that attaching a
+   * partition takes on the parent is never held together with a batch's locks. A month the function refuses (outside
+   * the plausibility window, or retired by retention) is left to the insert, which refuses its rows: they are
+   * isolated and dead-lettered as `storage_rejected`, never lost silently.
+   */
+  private async ensurePartitions(months: string[]): Promise<void> {
+    const missing = months.filter((month) => !this.knownMonths.has(month));
+    if (missing.length === 0) return;
+    try {
+      await this.pool.query('SELECT fieldwatch_ensure_event_partitions($1::date[])', [missing]);
+    } catch (error) {
+      if (isRowFault(error)) return;
+      throw error;
+    }
+    for (const month of missing) this.knownMonths.add(month);
   }
 
   /** Session-local staging tables, created once per pooled connection. */

@@ -11,6 +11,7 @@ import { runAsSystem } from '../database/tenant-context';
 import { createKafka } from '../kafka/kafka-client';
 import { ingestTopics, TopicRole, Topics, topicsFor } from '../kafka/topics';
 import { DeadLetterPublisher } from './dead-letter-publisher';
+import { BackpressureStatus, IngestionBackpressure } from './backpressure';
 import { AcceptedEvent, EventDecoder, RejectedEvent } from './event-decoder';
 import { EventValidator, IngestTopicRole } from './event-validation';
 import { IngestionWriter } from './ingestion-writer';
@@ -24,6 +25,8 @@ export interface ConsumerStatus {
   lastBatchAt: string | null;
   lastError: string | null;
   restarts: number;
+  /** Whether fetching is paused for a slow database, and how many messages are held (src/ingestion/backpressure.ts). */
+  backpressure: BackpressureStatus;
 }
 
 /**
@@ -39,6 +42,7 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
   private readonly kafka: Kafka;
   private readonly decoder: EventDecoder;
   private readonly writer: IngestionWriter;
+  private readonly backpressure: IngestionBackpressure;
   private consumer: Consumer | null = null;
   private producer: Producer | null = null;
   private deadLetters: DeadLetterPublisher | null = null;
@@ -67,12 +71,28 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
       new Pseudonymiser(decodeKey(config.FW_PSEUDONYM_KEY)),
       config.KAFKA_CONSUMER_GROUP,
     );
+    const ingestTopicList = () => ingestTopics(this.topics).map((topic) => ({ topic }));
+    this.backpressure = new IngestionBackpressure({
+      maxHeldMessages: config.FW_INGEST_MAX_BUFFERED_MESSAGES,
+      slowWriteMs: config.FW_INGEST_SLOW_WRITE_MS,
+      // A third of the session timeout, as kafkajs's own heartbeatInterval below.
+      heartbeatMs: 3_000,
+      pause: () => {
+        this.logger.warn(`Database write slower than ${config.FW_INGEST_SLOW_WRITE_MS} ms: fetching paused`);
+        this.consumer?.pause(ingestTopicList());
+      },
+      resume: () => {
+        this.logger.log('Database writes caught up: fetching resumed');
+        this.consumer?.resume(ingestTopicList());
+      },
+    });
     this.status = {
       enabled: config.FW_PROCESS_ROLE !== 'api',
       running: false,
       lastBatchAt: null,
       lastError: null,
       restarts: 0,
+      backpressure: this.backpressure.status,
     };
   }
 
@@ -155,6 +175,15 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
   }
 
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    if (payload.batch.messages.length === 0) return;
+    await this.backpressure.hold(
+      payload.batch.messages.length,
+      () => payload.heartbeat(),
+      () => this.processBatch(payload),
+    );
+  }
+
+  private async processBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const heartbeat = () => payload.heartbeat();
     const isStale = () => payload.isStale();
@@ -188,15 +217,17 @@ export class IngestionConsumer implements OnApplicationBootstrap, OnApplicationS
       // the two replays the batch (a DLQ copy may repeat; nothing is lost).
       const deadLetters = this.deadLetters as DeadLetterPublisher;
       await deadLetters.publish(batch.topic, batch.partition, rejected);
-      await this.writer.write({
-        role,
-        topic: batch.topic,
-        partition: batch.partition,
-        lastOffset,
-        accepted,
-        rejected,
-        deadLetterStorageRejects: (rejects) => deadLetters.publish(batch.topic, batch.partition, rejects),
-      });
+      await this.backpressure.write(() =>
+        this.writer.write({
+          role,
+          topic: batch.topic,
+          partition: batch.partition,
+          lastOffset,
+          accepted,
+          rejected,
+          deadLetterStorageRejects: (rejects) => deadLetters.publish(batch.topic, batch.partition, rejects),
+        }),
+      );
     }
 
     this.knownNextOffset.set(partitionKey, BigInt(lastOffset) + 1n);

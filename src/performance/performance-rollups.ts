@@ -71,12 +71,16 @@ const SLICE_VESSELS_CTE = `
            coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor,
            (a.occurred_at AT TIME ZONE 'UTC')::date AS day, v.vessel_index, v.vessel, v.ct_ffr
       FROM analyses a
-      JOIN analysis_vessels v ON v.analysis_event_id = a.event_id
+      -- The partition key too: vessels live in their analysis's month (docs/storage/partitioning.md).
+      JOIN analysis_vessels v ON v.analysis_event_id = a.event_id AND v.analysis_occurred_at = a.occurred_at
      -- The bounds are constants (init plans), so the (manufacturer_id, occurred_at) index serves the range.
      WHERE a.manufacturer_id = $2 AND a.product_id = $1 AND a.status = 'completed'
        AND a.occurred_at >= (SELECT min(d) FROM unnest($3::date[]) AS d)::timestamp AT TIME ZONE 'UTC'
        AND a.occurred_at < ((SELECT max(d) FROM unnest($3::date[]) AS d) + 1)::timestamp AT TIME ZONE 'UTC'
        AND (a.occurred_at AT TIME ZONE 'UTC')::date = ANY($3::date[])
+       -- The same range on the vessels' partition key, so only the slices' months of vessels are read.
+       AND v.analysis_occurred_at >= (SELECT min(d) FROM unnest($3::date[]) AS d)::timestamp AT TIME ZONE 'UTC'
+       AND v.analysis_occurred_at < ((SELECT max(d) FROM unnest($3::date[]) AS d) + 1)::timestamp AT TIME ZONE 'UTC'
   ), slice_vessels AS (
     -- As the row path: when a vessel was wired twice, the first measurement after the CTA counts. A lateral
     -- probe of ffr_links_analysis per vessel: a join would let the planner scan every link of the tenant.

@@ -194,8 +194,10 @@ export class DetectionService {
                  WHERE o.site_id = l.site_id AND o.patient_key = l.patient_key AND o.type = 'clinical_event'
                    AND o.clinical_event = ANY($3::text[])) ELSE '[]'::json END AS events
          FROM ffr_links l
-         JOIN analyses a ON a.event_id = l.analysis_event_id
+         -- The partition keys too (docs/storage/partitioning.md): a link knows its analysis's time.
+         JOIN analyses a ON a.event_id = l.analysis_event_id AND a.occurred_at = l.analysis_occurred_at
          JOIN analysis_vessels v ON v.analysis_event_id = l.analysis_event_id AND v.vessel_index = l.vessel_index
+                                AND v.analysis_occurred_at = l.analysis_occurred_at
          JOIN sites s ON s.id = l.site_id
          JOIN devices d ON d.id = a.device_id
         WHERE l.status = 'linked' AND a.product_id = $1
