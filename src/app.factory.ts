@@ -16,6 +16,8 @@ import outcomeSchema from './ingestion/schemas/outcome.v1.schema.json';
 
 /** Largest JSON body the API reads; registry and query bodies are small. */
 const MAX_BODY = '256kb';
+/** Largest CSV body (a drift reference dataset). */
+const MAX_CSV_BODY = '32mb';
 
 /** Builds the HTTP application (used by main.ts and by the integration tests alike). */
 export async function createApp(): Promise<INestApplication> {
@@ -32,6 +34,8 @@ export async function createApp(): Promise<INestApplication> {
   app.use(securityHeaders());
   app.enableCors(corsOptions(corsOrigins(config)));
   app.useBodyParser('json', { limit: MAX_BODY });
+  // Reference datasets for drift monitoring (POST /drift/reference-windows/dataset) are CSV, up to 200,000 rows.
+  app.useBodyParser('text', { type: 'text/csv', limit: MAX_CSV_BODY });
   app.use(unreadableJson);
   app.useGlobalPipes(
     new ValidationPipe({

@@ -12,6 +12,7 @@ import { AppConfig } from './config/config';
 import { APP_CONFIG, ConfigModule } from './config/config.module';
 import { DashboardsModule } from './dashboards/dashboards.module';
 import { dataSourceOptions } from './database/data-source';
+import { DriftModule } from './drift/drift.module';
 import { EvidenceModule } from './evidence/evidence.module';
 import { enforceTenantScope } from './database/tenant-context';
 import { HealthModule } from './health/health.module';
@@ -48,6 +49,7 @@ import { VigilanceModule } from './vigilance/vigilance.module';
     PerformanceModule,
     ScheduleModule.forRoot(),
     VigilanceModule,
+    DriftModule,
     EvidenceModule,
     ReportsModule,
     StorageModule,

@@ -34,6 +34,13 @@ export const AUDIT_ACTIONS = {
   // Periodic reports (src/reports): each generated version and the sign-off that freezes a report for good.
   'report.generate': { entityType: 'periodic_report', requiresReason: false },
   'report.finalize': { entityType: 'periodic_report', requiresReason: false },
+  // Drift monitoring (src/drift): the monitor configuration is the PMS plan's pre-specified method (a change says why);
+  // an alert's acknowledgement and resolution are the decisions an auditor asks "why" about.
+  'drift_configuration.update': { entityType: 'product', requiresReason: true },
+  'drift_reference.create': { entityType: 'drift_reference', requiresReason: false },
+  'drift_alert.open': { entityType: 'drift_alert', requiresReason: false },
+  'drift_alert.acknowledge': { entityType: 'drift_alert', requiresReason: true },
+  'drift_alert.resolve': { entityType: 'drift_alert', requiresReason: true },
 } as const satisfies Record<string, { entityType: string; requiresReason: boolean }>;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

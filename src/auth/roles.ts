@@ -80,6 +80,20 @@ export const PERMISSIONS = {
   'reports:generate': ['quality'],
   /** Finalise: sign and freeze for good (the benefit–risk declaration is theirs). */
   'reports:finalize': ['quality'],
+  /**
+   * Drift monitoring (src/drift): monitors, reference windows, evaluation snapshots and alerts of the tenant's
+   * products. Aggregates and control-chart evidence, no patient rows; auditors read, as for the audit trail. The
+   * platform admin operates the service but has no business reading a manufacturer's surveillance; researchers use
+   * evidence queries.
+   */
+  'drift:read': ['manufacturer', 'quality', 'auditor'],
+  /** Evaluate a product's monitors now (POST /drift/evaluations; the schedule does the same). */
+  'drift:evaluate': ['manufacturer', 'quality'],
+  /**
+   * Set the monitor configuration and reference windows (the PMS plan's pre-specified method, changes audited with a
+   * reason), and acknowledge / resolve alerts: the manufacturer's model owners and the quality team.
+   */
+  'drift:manage': ['manufacturer', 'quality'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

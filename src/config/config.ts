@@ -251,6 +251,14 @@ export class EnvironmentVariables {
   @IsCronExpression()
   FW_VIGILANCE_DETECTION_CRON = '23 * * * *';
 
+  /** When every monitored product's drift monitors are evaluated (cron, 5 or 6 fields, UTC), in background processes. */
+  @IsCronExpression()
+  FW_DRIFT_EVALUATION_CRON = '41 2 * * *';
+
+  /** When products whose labelled vessels changed since their last drift evaluation re-run their accuracy charts. */
+  @IsCronExpression()
+  FW_DRIFT_LATE_LABEL_CRON = '*/30 * * * *';
+
   /**
    * Ingestion backpressure (src/ingestion/backpressure.ts): a database write of a batch still running after this many
    * milliseconds pauses fetching from Kafka until the database answers again (the data waits in Kafka, not in memory).

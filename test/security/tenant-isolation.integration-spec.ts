@@ -4,6 +4,7 @@ import request from 'supertest';
 import { ensureTopics } from '../../scripts/kafka-admin';
 import { PERMISSION_EXTENSION } from '../../src/auth/decorators';
 import { Permission, PERMISSIONS, Role } from '../../src/auth/roles';
+import { DEFAULT_DRIFT_CONFIGURATION } from '../../src/drift/drift-config';
 import { allTopics, topicsFor } from '../../src/kafka/topics';
 import { registerFleet, RegisteredFleet, startApp } from '../helpers/app';
 import {
@@ -86,6 +87,9 @@ interface Victim {
   /** A manual incident and the candidate incident a complaint opened. */
   incidentId: string;
   complaintIncidentId: string;
+  /** A drift evaluation snapshot and a drift alert of B's product (written directly: B has no drifting data). */
+  driftEvaluationId: string;
+  driftAlertId: string;
 }
 
 /** Tenant A, the caller: its own objects, to build valid bodies and to see its own data in lists. */
@@ -168,6 +172,9 @@ const NEUTRAL_QUERY: Record<string, string | null> = {
   state: null,
   urgency: null,
   reason: 'cross-tenant probe',
+  label: 'cross-tenant probe',
+  modelVersion: null,
+  monitorFrom: null,
 };
 
 const REASON = { reason: 'cross-tenant probe' };
@@ -358,6 +365,47 @@ const WALK: Record<string, (b: Victim, a: Own) => Probe[]> = {
   ],
   'GET /api/v1/vigilance/trends': () => [aimed("trend report of B's product")],
   'GET /api/v1/vigilance/aggregates': () => [aimed("12-month aggregates of B's product")],
+  // ── drift ──────────────────────────────────────────────────────────────────────────────────
+  'GET /api/v1/drift/monitors': () => [
+    listed('list drift monitors', { ids: 'none', own: true }),
+    aimed("drift monitors of B's product"),
+  ],
+  'PUT /api/v1/drift/monitors': (b) => [
+    aimed("change the drift configuration of B's product", {
+      body: {
+        productId: b.productId,
+        reason: 'cross-tenant probe',
+        configuration: DEFAULT_DRIFT_CONFIGURATION,
+      },
+    }),
+  ],
+  'GET /api/v1/drift/reference-windows': () => [aimed("reference windows of B's product")],
+  'POST /api/v1/drift/reference-windows/period': (b) => [
+    aimed("make a period the reference of B's product", {
+      body: {
+        productId: b.productId,
+        label: 'intruder',
+        from: '2025-01-01T00:00:00Z',
+        to: '2027-01-01T00:00:00Z',
+      },
+    }),
+  ],
+  'POST /api/v1/drift/reference-windows/dataset': () => [aimed("import a reference dataset for B's product")],
+  'POST /api/v1/drift/evaluations': (b) => [
+    aimed("evaluate B's product", { body: { productId: b.productId } }),
+  ],
+  'GET /api/v1/drift/evaluations': () => [aimed("drift evaluations of B's product")],
+  'GET /api/v1/drift/evaluations/{id}': (b) => [
+    aimed("read B's drift evaluation", { path: { id: b.driftEvaluationId } }),
+  ],
+  'GET /api/v1/drift/alerts': () => [aimed("drift alerts of B's product")],
+  'GET /api/v1/drift/alerts/{id}': (b) => [aimed("read B's drift alert", { path: { id: b.driftAlertId } })],
+  'POST /api/v1/drift/alerts/{id}/acknowledge': (b) => [
+    aimed("acknowledge B's drift alert", { path: { id: b.driftAlertId }, body: REASON }),
+  ],
+  'POST /api/v1/drift/alerts/{id}/resolve': (b) => [
+    aimed("resolve B's drift alert", { path: { id: b.driftAlertId }, body: REASON }),
+  ],
   'POST /api/v1/complaints': (b, a) => [
     aimed("file a complaint on B's product", { body: complaintBody(b.productId) }),
     aimed("file a complaint on A's product naming B's device", {
@@ -534,7 +582,28 @@ describe('confidentiality: tenant isolation, every OpenAPI route walked with ten
       .set(b)
       .send(complaintBody(fleet.productId, { deviceId, title: `${label} complaint` }))
       .expect(201);
+    // B's drift objects: an evaluation snapshot and an open alert, as an evaluation that found drift writes them.
+    const evaluation = await database.query<{ id: string }>(
+      `INSERT INTO drift_evaluations (manufacturer_id, product_id, trigger, scope, configuration_version,
+                  configuration_hash, evaluated_at, window_from, window_to, reference_ids, high_water, budget, summary,
+                  duration_ms)
+       VALUES ($1, $2, 'on_demand', 'all', 0, repeat('ab', 32), now(), now() - interval '30 days', now(), '{}',
+               '{}', '{}', '{}', 1)
+       RETURNING id::text AS id`,
+      [fleet.manufacturerId, fleet.productId],
+    );
+    const driftEvaluationId = evaluation.rows[0].id;
+    const alert = await database.query<{ id: string }>(
+      `INSERT INTO drift_alerts (manufacturer_id, product_id, monitor_id, family, segment_kind, segment_key, status,
+                  condition, opened_at, opened_evaluation_id, evidence, last_signal_at, last_signal_evaluation_id,
+                  last_evidence)
+       VALUES ($1, $2, 'input.heartRate', 'input', 'overall', '*', 'open', 'active', now(), $3, '{}', now(), $3, '{}')
+       RETURNING id::text AS id`,
+      [fleet.manufacturerId, fleet.productId, driftEvaluationId],
+    );
     return {
+      driftEvaluationId,
+      driftAlertId: alert.rows[0].id,
       manufacturerId: fleet.manufacturerId,
       label,
       productId: fleet.productId,
@@ -656,6 +725,8 @@ describe('confidentiality: tenant isolation, every OpenAPI route walked with ten
       ['B apiKeyId', b.apiKeyId],
       ['B incident id', b.incidentId],
       ['B complaint incident id', b.complaintIncidentId],
+      ['B drift evaluation id', b.driftEvaluationId],
+      ['B drift alert id', b.driftAlertId],
       ...b.analysisEventIds.map((id): [string, string] => ['B analysis eventId', id]),
     ];
   }

@@ -1,0 +1,913 @@
+/**
+ * The pure part of a drift evaluation (no Nest, no I/O): given a reference summary, a segment's current-window
+ * aggregates (computed in SQL) or its labelled-vessel stream, and the monitor's share of the false-alarm budget, decide
+ * whether the monitor alarms and say why. Every formula lives in src/stats (drift.ts, drift-statistics.ts, poisson.ts,
+ * control-charts.ts, drift-budget.ts); this file only chooses which one applies and records the evidence.
+ */
+import {
+  bernoulliCusumDesign,
+  cusumArl,
+  cusumDesign,
+  ewmaArl,
+  ewmaAsymptoticLimit,
+  ewmaDesign,
+  runBernoulliCusum,
+  runCusum,
+  runEwma,
+  type ChartSignal,
+} from '../stats/control-charts';
+import {
+  binCounts,
+  alignCategories,
+  countsDriftTest,
+  DEFAULT_BINS,
+  DEFAULT_PSI_SMOOTHING,
+  jensenShannonFromCounts,
+  proportionShift,
+  psiFromCounts,
+  quantileBinsSorted,
+  sortedSample,
+  splitArlBudget,
+  splitBatchBudget,
+  type ArlBudget,
+  type BatchBudget,
+  type DriftTestResult,
+} from '../stats/drift';
+import { conditionalPoissonRateTest } from '../stats/poisson';
+import {
+  CATEGORICAL_FEATURES,
+  DEVICE_ERROR_KINDS,
+  DriftConfiguration,
+  isChartMonitor,
+  monitorSegments,
+  NUMERIC_FEATURE_NAMES,
+  type BatchMonitor,
+  type ChartMonitor,
+  type MonitorConfig,
+  type NumericFeature,
+  type SegmentKind,
+} from './drift-config';
+
+export const REFERENCE_SUMMARY_SCHEMA = 'fieldwatch.drift-reference/1';
+/** Numeric features are binned on this many reference quantiles (deciles), frozen with the reference. */
+export const REFERENCE_BINS = DEFAULT_BINS;
+/** Upper bound of permutations of a fallback resampling test (keeps one test under about a second). */
+export const MAX_PERMUTATIONS = 99_999;
+
+export interface NumericReference {
+  /** Non-missing values. */
+  readonly n: number;
+  /** Distinct interior cut points, ascending; bins (−∞, e1], (e1, e2], …, (ek, ∞). */
+  readonly edges: readonly number[];
+  readonly counts: readonly number[];
+}
+
+export interface ResidualBaseline {
+  /** Labelled vessels. */
+  readonly n: number;
+  readonly meanResidual: number;
+  /** SD with n − 1 in the denominator. */
+  readonly sdResidual: number;
+  readonly meanAbsoluteError: number;
+  readonly sdAbsoluteError: number;
+  /** Vessels whose CT-FFR and invasive FFR fall on opposite sides of the threshold. */
+  readonly discordant: number;
+}
+
+/** What a reference window contributes to every monitor, computed once and frozen. */
+export interface ReferenceSummary {
+  readonly schema: typeof REFERENCE_SUMMARY_SCHEMA;
+  readonly threshold: number;
+  readonly analyses: number;
+  readonly rejected: number;
+  readonly failed: number;
+  readonly numeric: Readonly<Record<NumericFeature, NumericReference | null>>;
+  readonly categorical: {
+    readonly sex: Readonly<Record<string, number>>;
+    readonly scannerVendor: Readonly<Record<string, number>>;
+  };
+  readonly vessels: number;
+  readonly vesselsAtOrBelow: number;
+  /** Device error events by kind over the reference's analyses; null when the reference holds none (a dataset). */
+  readonly deviceErrors: {
+    readonly byKind: Readonly<Record<string, number>>;
+    readonly analyses: number;
+  } | null;
+  readonly residuals: ResidualBaseline | null;
+  /**
+   * Period references only: the same quantities per segment of the reference period (`overall:*`, `site:<code>`,
+   * `scannerVendor:<name>`, `modelVersion:<v>`), counted on the pooled reference's bin edges. Sites and scanners differ
+   * in case mix by nature; a segment is compared with its own reference period when it has one, so what alarms is a
+   * change, not a difference between sites.
+   */
+  readonly segments?: Readonly<Record<string, SegmentReference>>;
+}
+
+/** A segment's own reference quantities (bins are the pooled reference's edges). */
+export interface SegmentReference {
+  readonly analyses: number;
+  readonly rejected: number;
+  readonly failed: number;
+  /** Counts per numeric feature on the pooled edges. */
+  readonly numericCounts: Readonly<Partial<Record<NumericFeature, readonly number[]>>>;
+  readonly sex: Readonly<Record<string, number>>;
+  readonly scannerVendor: Readonly<Record<string, number>>;
+  readonly vessels: number;
+  readonly vesselsAtOrBelow: number;
+  readonly deviceErrorsByKind: Readonly<Record<string, number>>;
+  readonly residuals: ResidualBaseline | null;
+}
+
+/** Smallest labelled reference a segment needs for its own chart baseline (statistics.md §10: hundreds, not tens). */
+export const MIN_SEGMENT_BASELINE = 100;
+
+/**
+ * The reference a segment is compared with: its own reference-period quantities when the reference has them and the
+ * segment's reference holds at least `minimumBatch` analyses (batch) / MIN_SEGMENT_BASELINE labelled vessels
+ * (charts); otherwise the pooled reference. Returns which was used, for the evidence.
+ */
+export function referenceForSegment(
+  summary: ReferenceSummary,
+  segment: SegmentRef,
+  minimumBatch: number,
+): { summary: ReferenceSummary; scope: 'segment' | 'pooled'; residualScope: 'segment' | 'pooled' } {
+  const own = summary.segments?.[segmentId(segment)];
+  if (!own || segment.kind === 'overall' || own.analyses < minimumBatch) {
+    return { summary, scope: 'pooled', residualScope: 'pooled' };
+  }
+  const numeric = {} as Record<NumericFeature, NumericReference | null>;
+  for (const feature of NUMERIC_FEATURE_NAMES) {
+    const pooled = summary.numeric[feature];
+    const counts = own.numericCounts[feature];
+    const n = counts ? counts.reduce((a, b) => a + b, 0) : 0;
+    numeric[feature] = pooled && counts && n > 0 ? { n, edges: pooled.edges, counts } : null;
+  }
+  const ownBaseline = own.residuals !== null && own.residuals.n >= MIN_SEGMENT_BASELINE;
+  const residuals = ownBaseline ? own.residuals : summary.residuals;
+  return {
+    scope: 'segment',
+    residualScope: ownBaseline ? 'segment' : 'pooled',
+    summary: {
+      schema: summary.schema,
+      threshold: summary.threshold,
+      analyses: own.analyses,
+      rejected: own.rejected,
+      failed: own.failed,
+      numeric,
+      categorical: { sex: own.sex, scannerVendor: own.scannerVendor },
+      vessels: own.vessels,
+      vesselsAtOrBelow: own.vesselsAtOrBelow,
+      deviceErrors: summary.deviceErrors ? { byKind: own.deviceErrorsByKind, analyses: own.analyses } : null,
+      residuals,
+    },
+  };
+}
+
+/** Current-window aggregates of one segment (sums over its cells). */
+export interface SegmentAggregates {
+  readonly analyses: number;
+  readonly rejected: number;
+  readonly failed: number;
+  /** Bin counts on the reference's edges, per numeric feature. */
+  readonly numeric: Readonly<Partial<Record<NumericFeature, readonly number[]>>>;
+  readonly sex: Readonly<Record<string, number>>;
+  readonly scannerVendor: Readonly<Record<string, number>>;
+  readonly vessels: number;
+  readonly vesselsAtOrBelow: number;
+  readonly deviceErrorsByKind: Readonly<Record<string, number>>;
+}
+
+/** One labelled vessel of a segment's stream, in CTA-date order. */
+export interface LabelledVessel {
+  /** UTC day of the CT angiography (YYYY-MM-DD). */
+  readonly day: string;
+  readonly residual: number;
+  readonly discordant: boolean;
+}
+
+export interface MonitorOutcome {
+  readonly estimable: boolean;
+  readonly alarm: boolean;
+  readonly statistic: number | null;
+  readonly threshold: number | null;
+  readonly pValue: number | null;
+  readonly nReference: number | null;
+  readonly nCurrent: number | null;
+  /** Everything needed to re-derive the decision (method, conventions, design, effect sizes, sizes). */
+  readonly evidence: Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Reference summaries
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** One row of a reference dataset as validated (reference-csv.ts): one vessel, or an analysis without vessels. */
+export interface ReferenceRow {
+  readonly caseId: string;
+  readonly status: 'completed' | 'rejected' | 'failed';
+  readonly vessel: string | null;
+  readonly ctFfr: number | null;
+  readonly invasiveFfr: number | null;
+  readonly heartRate: number | null;
+  readonly sliceThickness: number | null;
+  readonly tubeVoltage: number | null;
+  readonly agatston: number | null;
+  readonly bmi: number | null;
+  readonly age: number | null;
+  readonly imageQuality: number | null;
+  readonly processingTime: number | null;
+  readonly sex: string | null;
+  readonly scannerVendor: string | null;
+}
+
+/** Bins and counts of a numeric reference sample (reference deciles, drift-statistics.ts conventions). */
+export function numericReference(values: readonly number[], bins = REFERENCE_BINS): NumericReference | null {
+  if (values.length === 0) return null;
+  const sorted = sortedSample(values, 'reference');
+  const binning = quantileBinsSorted(sorted, bins);
+  return { n: values.length, edges: binning.edges, counts: binCounts(sorted, binning) };
+}
+
+/** Mean and SD (n − 1) of residuals and absolute errors, and the discordant count. */
+export function residualBaseline(
+  pairs: ReadonlyArray<{ ctFfr: number; invasiveFfr: number }>,
+  threshold: number,
+): ResidualBaseline | null {
+  const n = pairs.length;
+  if (n < 2) return null;
+  let sr = 0;
+  let sa = 0;
+  let discordant = 0;
+  for (const p of pairs) {
+    const r = p.ctFfr - p.invasiveFfr;
+    sr += r;
+    sa += Math.abs(r);
+    if (p.ctFfr <= threshold !== p.invasiveFfr <= threshold) discordant++;
+  }
+  const mr = sr / n;
+  const ma = sa / n;
+  let vr = 0;
+  let va = 0;
+  for (const p of pairs) {
+    const r = p.ctFfr - p.invasiveFfr;
+    vr += (r - mr) ** 2;
+    va += (Math.abs(r) - ma) ** 2;
+  }
+  return {
+    n,
+    meanResidual: mr,
+    sdResidual: Math.sqrt(vr / (n - 1)),
+    meanAbsoluteError: ma,
+    sdAbsoluteError: Math.sqrt(va / (n - 1)),
+    discordant,
+  };
+}
+
+/**
+ * Summary of an imported dataset. Analysis-level fields count once per case (the first row of the case; the CSV
+ * validation has checked that the case's rows agree), vessel-level fields once per row.
+ */
+export function summarizeReferenceRows(rows: readonly ReferenceRow[], threshold: number): ReferenceSummary {
+  const firstOfCase = new Map<string, ReferenceRow>();
+  for (const row of rows) if (!firstOfCase.has(row.caseId)) firstOfCase.set(row.caseId, row);
+  const cases = [...firstOfCase.values()];
+  const numeric = {} as Record<NumericFeature, NumericReference | null>;
+  for (const feature of NUMERIC_FEATURE_NAMES) {
+    const source = feature === 'ctFfr' ? rows : cases;
+    const values: number[] = [];
+    for (const row of source) {
+      const v = row[feature];
+      if (v !== null) values.push(v);
+    }
+    numeric[feature] = numericReference(values);
+  }
+  const tally = (pick: (row: ReferenceRow) => string | null): Record<string, number> => {
+    const counts: Record<string, number> = {};
+    for (const row of cases) {
+      const v = pick(row);
+      if (v !== null) counts[v] = (counts[v] ?? 0) + 1;
+    }
+    return counts;
+  };
+  const vesselRows = rows.filter((r) => r.ctFfr !== null);
+  const labelled = vesselRows
+    .filter((r) => r.invasiveFfr !== null)
+    .map((r) => ({ ctFfr: r.ctFfr as number, invasiveFfr: r.invasiveFfr as number }));
+  return {
+    schema: REFERENCE_SUMMARY_SCHEMA,
+    threshold,
+    analyses: cases.length,
+    rejected: cases.filter((c) => c.status === 'rejected').length,
+    failed: cases.filter((c) => c.status === 'failed').length,
+    numeric,
+    categorical: { sex: tally((r) => r.sex), scannerVendor: tally((r) => r.scannerVendor ?? 'unknown') },
+    vessels: vesselRows.length,
+    vesselsAtOrBelow: vesselRows.filter((r) => (r.ctFfr as number) <= threshold).length,
+    deviceErrors: null,
+    residuals: residualBaseline(labelled, threshold),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Budget
+// ---------------------------------------------------------------------------------------------------------------------
+
+export interface SegmentRef {
+  readonly kind: SegmentKind;
+  /** Site code, vendor name, model version, or '*' for overall. */
+  readonly key: string;
+}
+
+export const segmentId = (s: SegmentRef): string => `${s.kind}:${s.key}`;
+
+/** The batch budget split over the (monitor, segment) pairs that are actually tested this run. */
+export function batchBudget(
+  configuration: DriftConfiguration,
+  tested: ReadonlyMap<string, number>,
+): BatchBudget | null {
+  const monitors = configuration.monitors
+    .filter((m) => !isChartMonitor(m) && (tested.get(m.id) ?? 0) > 0)
+    .map((m) => ({ id: m.id, segments: tested.get(m.id) as number, weight: m.weight }));
+  if (monitors.length === 0) return null;
+  return splitBatchBudget(configuration.batch.familyAlpha, monitors, configuration.batch.split);
+}
+
+/** The sequential budget split over the (chart, segment) pairs that run this evaluation (common clock). */
+export function chartBudget(
+  configuration: DriftConfiguration,
+  charted: ReadonlyMap<string, number>,
+): ArlBudget | null {
+  const monitors = configuration.monitors
+    .filter((m) => isChartMonitor(m) && (charted.get(m.id) ?? 0) > 0)
+    .map((m) => ({ id: m.id, segments: charted.get(m.id) as number, weight: m.weight }));
+  if (monitors.length === 0) return null;
+  return splitArlBudget(configuration.sequential.familyArl0, monitors, configuration.sequential.split);
+}
+
+/** Permutations of a resampling test at level α: at least `configured`, and enough that α·(P + 1) ≥ 5. */
+export function permutationsFor(alpha: number, configured: number): number {
+  return Math.min(MAX_PERMUTATIONS, Math.max(configured, Math.ceil(5 / alpha) - 1));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Batch monitors
+// ---------------------------------------------------------------------------------------------------------------------
+
+const notEstimable = (reason: string, evidence: Record<string, unknown> = {}): MonitorOutcome => ({
+  estimable: false,
+  alarm: false,
+  statistic: null,
+  threshold: null,
+  pValue: null,
+  nReference: null,
+  nCurrent: null,
+  evidence: { reason, ...evidence },
+});
+
+function fromDriftTest(result: DriftTestResult, extra: Record<string, unknown>): MonitorOutcome {
+  if (!result.estimable) {
+    return {
+      ...notEstimable(result.reason, { detail: result.detail, ...extra }),
+      nReference: result.n.reference,
+      nCurrent: result.n.current,
+    };
+  }
+  return {
+    estimable: true,
+    alarm: result.alarm,
+    statistic: result.statistic,
+    threshold: result.threshold,
+    pValue: result.pValue,
+    nReference: result.n.reference,
+    nCurrent: result.n.current,
+    evidence: {
+      test: result.name,
+      rule: result.rule,
+      alpha: result.alpha,
+      method: result.method,
+      df: result.df,
+      resampling: result.resampling,
+      conventions: result.conventions,
+      ...extra,
+    },
+  };
+}
+
+/** Cochran's rule for the χ² approximation: every cell's expected count at least this. */
+export const MIN_EXPECTED_COUNT = 5;
+
+export interface MergedCells {
+  readonly reference: number[];
+  readonly current: number[];
+  /** For each merged cell, the indices of the original cells it holds. */
+  readonly groups: number[][];
+}
+
+/**
+ * Merges cells until each expected count under the reference, m·p_i (m = current size), is ≥ MIN_EXPECTED_COUNT —
+ * decided from the reference proportions and the window size only, never from the current counts, so the merged test
+ * keeps its level. `ordered` (numeric bins): adjacent cells merge left to right, a short remainder joins the last
+ * cell. Unordered (categories): cells the reference has but that are too rare pool into one cell; a category absent
+ * from the reference is never pooled (its appearance — a new scanner vendor — is the signal).
+ */
+export function mergeSparseCells(
+  reference: readonly number[],
+  current: readonly number[],
+  ordered: boolean,
+): MergedCells {
+  const n = sum(reference);
+  const m = sum(current);
+  const expected = reference.map((c) => (m * c) / n);
+  const groups: number[][] = [];
+  if (ordered) {
+    let open: number[] = [];
+    let acc = 0;
+    for (let i = 0; i < reference.length; i++) {
+      open.push(i);
+      acc += expected[i];
+      if (acc >= MIN_EXPECTED_COUNT) {
+        groups.push(open);
+        open = [];
+        acc = 0;
+      }
+    }
+    if (open.length) {
+      if (groups.length) groups[groups.length - 1].push(...open);
+      else groups.push(open);
+    }
+  } else {
+    const rare: number[] = [];
+    for (let i = 0; i < reference.length; i++) {
+      if (reference[i] > 0 && expected[i] < MIN_EXPECTED_COUNT) rare.push(i);
+      else groups.push([i]);
+    }
+    if (rare.length) groups.push(rare);
+  }
+  return {
+    reference: groups.map((g) => g.reduce((s, i) => s + reference[i], 0)),
+    current: groups.map((g) => g.reduce((s, i) => s + current[i], 0)),
+    groups,
+  };
+}
+
+interface CountsTestInput {
+  readonly statistic: 'chiSquare' | 'psi' | 'jensenShannon';
+  readonly alpha: number;
+  readonly permutations: number;
+  readonly seed: number;
+  readonly ordered: boolean;
+}
+
+/**
+ * χ² homogeneity on the counts, asymptotic; when a cell's expected count is below 5 the cells are merged first
+ * (mergeSparseCells) so the χ² approximation holds — a permutation test at the family's tiny per-test α would need
+ * ~5/α resamples per test. PSI and JS (configured as the test statistic) are calibrated by permutation at the
+ * window's sizes, on the unmerged bins, with enough permutations for α (permutationsFor).
+ */
+function countsTest(
+  reference: readonly number[],
+  current: readonly number[],
+  input: CountsTestInput,
+): { result: DriftTestResult; merged: MergedCells | null } {
+  if (input.statistic !== 'chiSquare') {
+    return {
+      result: countsDriftTest(reference, current, {
+        statistic: input.statistic,
+        alpha: input.alpha,
+        calibration: 'permutation',
+        permutations: permutationsFor(input.alpha, input.permutations),
+        seed: input.seed,
+      }),
+      merged: null,
+    };
+  }
+  const options = { statistic: 'chiSquare' as const, alpha: input.alpha, calibration: 'asymptotic' as const };
+  const direct = countsDriftTest(reference, current, options);
+  if (!direct.estimable || (direct.conventions.minExpected ?? 0) >= MIN_EXPECTED_COUNT) {
+    return { result: direct, merged: null };
+  }
+  const merged = mergeSparseCells(reference, current, input.ordered);
+  if (merged.groups.length < 2) {
+    return {
+      result: {
+        estimable: false,
+        reason: 'cannot-reach-alpha',
+        detail: 'the window is too small for even two cells with an expected count of 5',
+        n: direct.n,
+      },
+      merged,
+    };
+  }
+  return { result: countsDriftTest(merged.reference, merged.current, options), merged };
+}
+
+function sum(values: readonly number[]): number {
+  let s = 0;
+  for (const v of values) s += v;
+  return s;
+}
+
+export interface BatchContext {
+  readonly alpha: number;
+  readonly permutations: number;
+  readonly seed: number;
+  readonly minimumWindow: number;
+}
+
+/** One batch monitor on one segment. */
+export function evaluateBatchMonitor(
+  monitor: BatchMonitor,
+  reference: ReferenceSummary,
+  current: SegmentAggregates,
+  context: BatchContext,
+): MonitorOutcome {
+  const { alpha, minimumWindow } = context;
+  switch (monitor.kind) {
+    case 'distribution': {
+      const ref = reference.numeric[monitor.feature];
+      if (!ref) return notEstimable('reference-has-no-values', { feature: monitor.feature });
+      const cur = current.numeric[monitor.feature] ?? new Array<number>(ref.counts.length).fill(0);
+      const m = sum(cur);
+      if (m < minimumWindow) {
+        return { ...notEstimable('window-too-small', { minimumWindow }), nReference: ref.n, nCurrent: m };
+      }
+      const { result, merged } = countsTest(ref.counts, cur, {
+        statistic: monitor.statistic ?? 'chiSquare',
+        alpha,
+        permutations: context.permutations,
+        seed: context.seed,
+        ordered: true,
+      });
+      return fromDriftTest(result, {
+        feature: monitor.feature,
+        mergedBins: merged?.groups,
+        binning: {
+          kind: 'reference quantiles (type 7), right-closed',
+          requested: REFERENCE_BINS,
+          edges: ref.edges,
+        },
+        referenceCounts: ref.counts,
+        currentCounts: cur,
+        effectSizes: {
+          psi: psiFromCounts(ref.counts, cur, DEFAULT_PSI_SMOOTHING),
+          psiSmoothing: DEFAULT_PSI_SMOOTHING,
+          jensenShannon: jensenShannonFromCounts(ref.counts, cur, 'e'),
+          jensenShannonLogBase: 'e',
+        },
+      });
+    }
+    case 'categorical': {
+      const ref = reference.categorical[monitor.feature];
+      const cur = current[monitor.feature];
+      const n = sum(Object.values(ref));
+      const m = sum(Object.values(cur));
+      if (n === 0) return notEstimable('reference-has-no-values', { feature: monitor.feature });
+      if (m < minimumWindow) {
+        return { ...notEstimable('window-too-small', { minimumWindow }), nReference: n, nCurrent: m };
+      }
+      const aligned = alignCategories(ref, cur);
+      const { result, merged } = countsTest(aligned.reference, aligned.current, {
+        statistic: 'chiSquare',
+        alpha,
+        permutations: context.permutations,
+        seed: context.seed,
+        ordered: false,
+      });
+      return fromDriftTest(result, {
+        feature: monitor.feature,
+        declaredCategories: CATEGORICAL_FEATURES[monitor.feature].values,
+        categories: aligned.categories,
+        mergedCategories: merged?.groups.map((g) => g.map((i) => aligned.categories[i])),
+        referenceCounts: ref,
+        currentCounts: cur,
+      });
+    }
+    case 'proportion': {
+      const [refCount, curCount] =
+        monitor.event === 'ctFfrAtOrBelowThreshold'
+          ? [
+              { successes: reference.vesselsAtOrBelow, trials: reference.vessels },
+              { successes: current.vesselsAtOrBelow, trials: current.vessels },
+            ]
+          : monitor.event === 'rejected'
+            ? [
+                { successes: reference.rejected, trials: reference.analyses },
+                { successes: current.rejected, trials: current.analyses },
+              ]
+            : [
+                { successes: reference.failed, trials: reference.analyses },
+                { successes: current.failed, trials: current.analyses },
+              ];
+      if (refCount.trials === 0) return notEstimable('reference-has-no-values', { event: monitor.event });
+      if (curCount.trials < minimumWindow) {
+        return {
+          ...notEstimable('window-too-small', { minimumWindow }),
+          nReference: refCount.trials,
+          nCurrent: curCount.trials,
+        };
+      }
+      const result = proportionShift(refCount, curCount, {
+        method: 'auto',
+        alternative: monitor.alternative ?? 'two-sided',
+      });
+      return {
+        estimable: true,
+        alarm: result.pValue <= alpha,
+        statistic: result.difference,
+        threshold: null,
+        pValue: result.pValue,
+        nReference: refCount.trials,
+        nCurrent: curCount.trials,
+        evidence: {
+          test: result.method === 'z' ? 'two-proportion z (pooled)' : 'Fisher exact',
+          event: monitor.event,
+          threshold: monitor.event === 'ctFfrAtOrBelowThreshold' ? reference.threshold : undefined,
+          alpha,
+          rule: 'p ≤ α',
+          alternative: result.alternative,
+          reference: result.reference,
+          current: result.current,
+          difference: result.difference,
+          differenceCi95: result.differenceCi95,
+          z: result.z,
+          minExpected: result.minExpected,
+        },
+      };
+    }
+    case 'rate': {
+      if (!reference.deviceErrors) {
+        return notEstimable('reference-has-no-device-events', {
+          detail: 'an imported dataset holds no device events; use a period reference for this monitor',
+        });
+      }
+      const kinds = monitor.deviceEventKinds ?? DEVICE_ERROR_KINDS;
+      const x0 = sum(kinds.map((k) => reference.deviceErrors?.byKind[k] ?? 0));
+      const e0 = reference.deviceErrors.analyses;
+      const x1 = sum(kinds.map((k) => current.deviceErrorsByKind[k] ?? 0));
+      const e1 = current.analyses;
+      if (e0 === 0) return notEstimable('reference-has-no-values', { event: monitor.event });
+      if (e1 < minimumWindow) {
+        return { ...notEstimable('window-too-small', { minimumWindow }), nReference: e0, nCurrent: e1 };
+      }
+      if (x0 + x1 === 0) {
+        return {
+          estimable: true,
+          alarm: false,
+          statistic: 0,
+          threshold: null,
+          pValue: 1,
+          nReference: e0,
+          nCurrent: e1,
+          evidence: {
+            test: 'exact conditional Poisson (one-sided increase)',
+            kinds,
+            events: { reference: 0, current: 0 },
+          },
+        };
+      }
+      const result = conditionalPoissonRateTest(x1, e1, x0, e0);
+      return {
+        estimable: true,
+        alarm: result.pValue <= alpha,
+        statistic: Number.isFinite(result.rateRatio) ? result.rateRatio : null,
+        threshold: null,
+        pValue: result.pValue,
+        nReference: e0,
+        nCurrent: e1,
+        evidence: {
+          test: 'exact conditional Poisson (one-sided increase)',
+          alpha,
+          rule: 'p ≤ α',
+          kinds,
+          events: { reference: x0, current: x1 },
+          exposure: { unit: 'analyses', reference: e0, current: e1 },
+          ratePer1000: { reference: (1000 * x0) / e0, current: (1000 * x1) / e1 },
+          rateRatio: Number.isFinite(result.rateRatio) ? result.rateRatio : 'infinite',
+        },
+      };
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Sequential charts
+// ---------------------------------------------------------------------------------------------------------------------
+
+export interface ChartContext {
+  /** In-control ARL0 in this chart's own observations (labelled vessels of its segment). */
+  readonly arl0: number;
+  /** ARL0 in the pooled stream's clock, before conversion by the segment's share. */
+  readonly arl0CommonClock: number;
+  readonly share: number;
+  /** Alarm on signals at observations on or after this day (the current window). */
+  readonly windowFromDay: string;
+  /** Signals on or before this day belong to an alert already resolved: they do not alarm again. */
+  readonly suppressThroughDay: string | null;
+  readonly minimumWindow: number;
+}
+
+/** Designs are deterministic functions of their inputs; cache them for the segments that share an ARL0. */
+const designCache = new Map<string, unknown>();
+function cached<T>(key: string, make: () => T): T {
+  const hit = designCache.get(key);
+  if (hit !== undefined) return hit as T;
+  const value = make();
+  if (designCache.size > 5000) designCache.clear();
+  designCache.set(key, value);
+  return value;
+}
+
+/** Smallest own-clock ARL0 a chart is designed for: below it the chart would alarm on noise within days. */
+export const MIN_CHART_ARL0 = 20;
+
+/** One chart monitor on one segment's labelled stream (CTA-date order). */
+export function evaluateChartMonitor(
+  monitor: ChartMonitor,
+  reference: ReferenceSummary,
+  stream: readonly LabelledVessel[],
+  context: ChartContext,
+): MonitorOutcome {
+  const baseline = reference.residuals;
+  if (!baseline) return notEstimable('reference-has-no-labelled-vessels');
+  const n = stream.length;
+  if (n < context.minimumWindow) {
+    return {
+      ...notEstimable('window-too-small', { minimumWindow: context.minimumWindow }),
+      nReference: baseline.n,
+      nCurrent: n,
+    };
+  }
+  const arl0 = Math.max(MIN_CHART_ARL0, context.arl0);
+  const budget = {
+    arl0Target: arl0,
+    arl0CommonClock: context.arl0CommonClock,
+    segmentShare: context.share,
+    clampedToMinimum: context.arl0 < MIN_CHART_ARL0,
+  };
+  const inWindow = (signal: ChartSignal): boolean => {
+    const day = stream[signal.index].day;
+    return (
+      day >= context.windowFromDay &&
+      (context.suppressThroughDay === null || day > context.suppressThroughDay)
+    );
+  };
+  const describe = (signals: readonly ChartSignal[]) => {
+    const current = signals.filter(inWindow);
+    const last = current[current.length - 1];
+    return {
+      current,
+      summary: {
+        total: signals.length,
+        inWindow: current.length,
+        first: current[0] ? { day: stream[current[0].index].day, ...current[0] } : null,
+        last: last ? { day: stream[last.index].day, ...last } : null,
+      },
+    };
+  };
+  const firstDay = stream[0].day;
+  const lastDay = stream[n - 1].day;
+  const common = {
+    observations: n,
+    firstDay,
+    lastDay,
+    order: 'CTA date, then analysis, then vessel',
+    budget,
+  };
+
+  if (monitor.kind === 'bernoulliCusum') {
+    const p0 = baseline.discordant / baseline.n;
+    if (!(p0 > 0 && p0 + monitor.shift < 1)) {
+      return notEstimable('reference-discordance-degenerate', { p0, shift: monitor.shift });
+    }
+    const p1 = p0 + monitor.shift;
+    const design = cached(`b:${p0}:${p1}:${arl0}`, () => bernoulliCusumDesign({ p0, p1, arl0 }));
+    const run = runBernoulliCusum(
+      stream.map((v) => v.discordant),
+      design,
+      { afterSignal: 'reset' },
+    );
+    const { current, summary } = describe(run.signals);
+    const lastValue = run.statistic[run.statistic.length - 1];
+    return {
+      estimable: true,
+      alarm: current.length > 0,
+      statistic: current.length ? Math.max(...current.map((s) => s.statistic)) : lastValue,
+      threshold: design.h,
+      pValue: null,
+      nReference: baseline.n,
+      nCurrent: n,
+      evidence: {
+        chart: 'Bernoulli CUSUM (integer lattice)',
+        event: 'discordance',
+        threshold: reference.threshold,
+        p0,
+        p1,
+        design: {
+          h: design.h,
+          limit: design.limit,
+          scale: design.scale,
+          stepEvent: design.stepEvent,
+          stepNonEvent: design.stepNonEvent,
+          weights: design.weights,
+          arl0: design.arl0,
+        },
+        observedDiscordance: stream.filter((v) => v.discordant).length / n,
+        lastStatistic: lastValue,
+        signals: summary,
+        ...common,
+      },
+    };
+  }
+
+  const absolute = monitor.quantity === 'absoluteError';
+  const mu0 = absolute ? baseline.meanAbsoluteError : baseline.meanResidual;
+  const sigma = absolute ? baseline.sdAbsoluteError : baseline.sdResidual;
+  if (!(sigma > 0)) return notEstimable('reference-sd-zero');
+  const values = stream.map((v) => (absolute ? Math.abs(v.residual) : v.residual));
+  let mean = 0;
+  for (const v of values) mean += v;
+  mean /= n;
+  const baselineRecord = { quantity: monitor.quantity, mu0, sigma, referenceLabelledVessels: baseline.n };
+
+  if (monitor.kind === 'cusum') {
+    const design = cached(`c:${monitor.k}:${monitor.sided}:${arl0}`, () =>
+      cusumDesign({ k: monitor.k, arl0, sided: monitor.sided }),
+    );
+    const run = runCusum(values, { ...design, mu0, sigma, afterSignal: 'reset' });
+    const { current, summary } = describe(run.signals);
+    const lastUpper = run.upper[run.upper.length - 1];
+    const lastLower = run.lower[run.lower.length - 1];
+    return {
+      estimable: true,
+      alarm: current.length > 0,
+      statistic: current.length
+        ? Math.max(...current.map((s) => s.statistic))
+        : Math.max(lastUpper, lastLower),
+      threshold: design.h,
+      pValue: null,
+      nReference: baseline.n,
+      nCurrent: n,
+      evidence: {
+        chart: 'CUSUM (standardised, Page)',
+        baseline: baselineRecord,
+        design: {
+          k: design.k,
+          h: design.h,
+          sided: design.sided,
+          arl0: design.arl0,
+          arl1AtHalfSd: cusumArl(design, 0.5),
+          arl1AtOneSd: cusumArl(design, 1),
+        },
+        lastStatistic: { upper: lastUpper, lower: lastLower },
+        streamMean: mean,
+        signals: summary,
+        ...common,
+      },
+    };
+  }
+
+  const design = cached(`e:${monitor.lambda}:${arl0}`, () => ewmaDesign({ lambda: monitor.lambda, arl0 }));
+  const run = runEwma(values, { ...design, mu0, sigma, limits: 'asymptotic', afterSignal: 'reset' });
+  const { current, summary } = describe(run.signals);
+  const lastEwma = run.ewma[run.ewma.length - 1];
+  const halfWidth = ewmaAsymptoticLimit(design);
+  return {
+    estimable: true,
+    alarm: current.length > 0,
+    statistic: (lastEwma - mu0) / sigma,
+    threshold: halfWidth,
+    pValue: null,
+    nReference: baseline.n,
+    nCurrent: n,
+    evidence: {
+      chart: 'EWMA (two-sided, asymptotic limits)',
+      baseline: baselineRecord,
+      design: {
+        lambda: design.lambda,
+        L: design.L,
+        halfWidthSd: halfWidth,
+        arl0: design.arl0,
+        arl1AtHalfSd: ewmaArl(design, 0.5),
+        arl1AtOneSd: ewmaArl(design, 1),
+      },
+      lastEwma,
+      limits: [mu0 - sigma * halfWidth, mu0 + sigma * halfWidth],
+      streamMean: mean,
+      signals: summary,
+      ...common,
+    },
+  };
+}
+
+/** The monitors of a configuration that apply to a segment kind. */
+export function monitorsFor(
+  configuration: DriftConfiguration,
+  kind: SegmentKind,
+): { batch: BatchMonitor[]; charts: ChartMonitor[] } {
+  const applies = (m: MonitorConfig) => monitorSegments(configuration, m).includes(kind);
+  const all = configuration.monitors.filter(applies);
+  return {
+    batch: all.filter((m): m is BatchMonitor => !isChartMonitor(m)),
+    charts: all.filter(isChartMonitor),
+  };
+}

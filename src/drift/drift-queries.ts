@@ -1,0 +1,524 @@
+import type { EntityManager } from 'typeorm';
+import {
+  type SegmentKind,
+  ANALYSIS_FEATURES,
+  NUMERIC_FEATURE_NAMES,
+  NUMERIC_FEATURES,
+  type NumericFeature,
+} from './drift-config';
+import type { LabelledVessel, NumericReference, SegmentAggregates, SegmentRef } from './drift-evaluator';
+
+/**
+ * Window aggregates in SQL (issue 4 §6): evaluations never pull analyses into Node. One pass over a window's analyses
+ * returns, per cell (site × scanner vendor × model version — the finest grain of every segment kind), the counts the
+ * monitors need: status counts, sex tally, and every numeric feature's counts on the reference's frozen bins; one
+ * join pass over the window's vessels does the same for CT-FFR. Segments are sums of cells (drift.service.ts), so
+ * the four segment kinds cost one pass, not four. Only the accuracy charts read rows — one small row per labelled
+ * vessel (residual, discordance, CTA day), which a sequential chart needs in order.
+ *
+ * Bins are right-closed, (e_{i−1}, e_i], as src/stats/drift-statistics.ts `binIndex` (the number of edges strictly
+ * below the value): in SQL, #edges − width_bucket(−v, −edges reversed), since width_bucket counts the thresholds ≤ its
+ * operand. Values compare as stored (real → float8 exactly); reference datasets are rounded to float32 on import.
+ */
+
+/** A query runner: the TypeORM data source or a transaction's manager (both have `query`). */
+export type Queryable = Pick<EntityManager, 'query'>;
+
+/** The window's rows to aggregate: one product, a time range, optionally one model version. */
+export interface WindowFilter {
+  readonly manufacturerId: string;
+  readonly productId: string;
+  readonly from: Date;
+  readonly to: Date;
+  readonly modelVersion?: string | null;
+}
+
+/** Current-window counts of one cell. */
+export interface CellAggregates {
+  readonly siteId: string;
+  readonly siteCode: string;
+  readonly scannerVendor: string;
+  readonly modelVersion: string;
+  readonly analyses: number;
+  readonly rejected: number;
+  readonly failed: number;
+  readonly sex: Record<string, number>;
+  readonly numeric: Partial<Record<NumericFeature, number[]>>;
+  readonly vessels: number;
+  readonly vesselsAtOrBelow: number;
+  readonly deviceErrorsByKind: Record<string, number>;
+}
+
+export type Edges = Partial<Record<NumericFeature, readonly number[]>>;
+
+/** SQL of the right-closed bin index of `column` on the edges in parameter `$param` (edges negated and reversed). */
+function binSql(column: string, param: number, edgeCount: number): string {
+  if (edgeCount === 0) return `CASE WHEN ${column} IS NULL THEN NULL ELSE 0 END`;
+  return `(${edgeCount} - width_bucket(-(${column})::float8, $${param}::float8[]))`;
+}
+
+const negatedReversed = (edges: readonly number[]): number[] => [...edges].reverse().map((e) => -e);
+
+function countsArraySql(bucket: string, bins: number): string {
+  const cells = Array.from({ length: bins }, (_, i) => `count(*) FILTER (WHERE ${bucket} = ${i})`);
+  return `ARRAY[${cells.join(', ')}]::int[]`;
+}
+
+function windowWhere(alias: string, filter: WindowFilter, params: unknown[]): string {
+  params.push(filter.manufacturerId, filter.productId, filter.from.toISOString(), filter.to.toISOString());
+  const base = params.length - 4;
+  let where =
+    `${alias}.manufacturer_id = $${base + 1} AND ${alias}.product_id = $${base + 2} ` +
+    `AND ${alias}.occurred_at >= $${base + 3}::timestamptz AND ${alias}.occurred_at < $${base + 4}::timestamptz`;
+  if (filter.modelVersion) {
+    params.push(filter.modelVersion);
+    where += ` AND ${alias}.model_version = $${params.length}`;
+  }
+  return where;
+}
+
+interface AnalysisCellRow {
+  site_id: string;
+  site_code: string;
+  scanner_vendor: string;
+  model_version: string;
+  analyses: number;
+  rejected: number;
+  failed: number;
+  sex_f: number;
+  sex_m: number;
+  sex_x: number;
+  [bins: `bins_${string}`]: number[];
+}
+
+interface VesselCellRow {
+  site_id: string;
+  scanner_vendor: string;
+  model_version: string;
+  vessels: number;
+  at_or_below: number;
+  bins_ctFfr: number[];
+}
+
+interface DeviceErrorRow {
+  site_id: string;
+  scanner_vendor: string;
+  model_version: string;
+  kind: string;
+  events: number;
+}
+
+const cellKey = (siteId: string, vendor: string, version: string): string =>
+  `${siteId}\u0000${vendor}\u0000${version}`;
+
+/**
+ * Counts per cell over the window, binned on `edges` (the reference's). `threshold` is the product's FFR threshold
+ * (numeric text, compared as real like the performance module). Features without edges are not binned.
+ */
+export async function windowCells(
+  db: Queryable,
+  filter: WindowFilter,
+  edges: Edges,
+  threshold: string,
+): Promise<CellAggregates[]> {
+  const params: unknown[] = [];
+  const where = windowWhere('a', filter, params);
+  const buckets: string[] = [];
+  const arrays: string[] = [];
+  for (const feature of ANALYSIS_FEATURES) {
+    const e = edges[feature];
+    if (!e) continue;
+    params.push(negatedReversed(e));
+    buckets.push(
+      `${binSql(`a.${NUMERIC_FEATURES[feature].column}`, params.length, e.length)} AS b_${feature}`,
+    );
+    arrays.push(`${countsArraySql(`b_${feature}`, e.length + 1)} AS "bins_${feature}"`);
+  }
+  const analysisSql = `
+    SELECT w.site_id::text AS site_id, s.site_code, w.scanner_vendor, w.model_version, w.analyses, w.rejected,
+           w.failed, w.sex_f, w.sex_m, w.sex_x${arrays.length ? ', ' + arrays.map((a) => a.replace(/.* AS /, 'w.')).join(', ') : ''}
+      FROM (
+        SELECT site_id, scanner_vendor, model_version,
+               count(*)::int AS analyses,
+               count(*) FILTER (WHERE status = 'rejected')::int AS rejected,
+               count(*) FILTER (WHERE status = 'failed')::int AS failed,
+               count(*) FILTER (WHERE sex = 'F')::int AS sex_f,
+               count(*) FILTER (WHERE sex = 'M')::int AS sex_m,
+               count(*) FILTER (WHERE sex = 'X')::int AS sex_x
+               ${arrays.length ? ', ' + arrays.join(', ') : ''}
+          FROM (
+            -- OFFSET 0 keeps the bin of each feature computed once per row, not once per FILTER.
+            SELECT a.site_id, coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor, a.model_version, a.status, a.sex
+                   ${buckets.length ? ', ' + buckets.join(', ') : ''}
+              FROM analyses a
+             WHERE ${where}
+            OFFSET 0) x
+         GROUP BY site_id, scanner_vendor, model_version) w
+      JOIN sites s ON s.id = w.site_id`;
+  const analysisRows = await db.query<AnalysisCellRow[]>(analysisSql, params);
+
+  const vesselParams: unknown[] = [];
+  const vesselWhere = windowWhere('a', filter, vesselParams);
+  vesselParams.push(threshold);
+  const thresholdParam = vesselParams.length;
+  const ctEdges = edges.ctFfr;
+  let ctBins = '';
+  let ctBucket = '';
+  if (ctEdges) {
+    vesselParams.push(negatedReversed(ctEdges));
+    ctBucket = `, ${binSql('v.ct_ffr', vesselParams.length, ctEdges.length)} AS b_ct`;
+    ctBins = `, ${countsArraySql('b_ct', ctEdges.length + 1)} AS "bins_ctFfr"`;
+  }
+  const vesselRows = await db.query<VesselCellRow[]>(
+    `SELECT site_id::text AS site_id, scanner_vendor, model_version, count(*)::int AS vessels,
+            count(*) FILTER (WHERE at_or_below)::int AS at_or_below ${ctBins}
+       FROM (
+         SELECT a.site_id, coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor, a.model_version,
+                v.ct_ffr <= $${thresholdParam}::real AS at_or_below ${ctBucket}
+           FROM analyses a
+           JOIN analysis_vessels v ON v.analysis_event_id = a.event_id
+          WHERE ${vesselWhere} AND a.status = 'completed'
+         OFFSET 0) x
+      GROUP BY site_id, scanner_vendor, model_version`,
+    vesselParams,
+  );
+
+  // Device errors per cell: the device's site, its registered scanner vendor and model version (device events carry
+  // no analysis); the device belongs to the product.
+  const deviceParams: unknown[] = [
+    filter.manufacturerId,
+    filter.productId,
+    filter.from.toISOString(),
+    filter.to.toISOString(),
+  ];
+  let versionClause = '';
+  if (filter.modelVersion) {
+    deviceParams.push(filter.modelVersion);
+    versionClause = ` AND d.model_version = $${deviceParams.length}`;
+  }
+  const deviceRows = await db.query<DeviceErrorRow[]>(
+    `SELECT d.site_id::text AS site_id, coalesce(d.scanner_vendor, 'unknown') AS scanner_vendor, d.model_version,
+            e.kind, count(*)::int AS events
+       FROM device_events e
+       JOIN devices d ON d.id = e.device_id
+      WHERE e.manufacturer_id = $1 AND d.product_id = $2 AND e.occurred_at >= $3::timestamptz
+        AND e.occurred_at < $4::timestamptz AND e.kind <> 'heartbeat'${versionClause}
+      GROUP BY 1, 2, 3, 4`,
+    deviceParams,
+  );
+
+  const cells = new Map<string, CellAggregates & { numeric: Partial<Record<NumericFeature, number[]>> }>();
+  const siteCodes = new Map<string, string>();
+  for (const row of analysisRows) {
+    siteCodes.set(row.site_id, row.site_code);
+    const numeric: Partial<Record<NumericFeature, number[]>> = {};
+    for (const feature of ANALYSIS_FEATURES) {
+      const counts = row[`bins_${feature}`];
+      if (counts) numeric[feature] = counts;
+    }
+    cells.set(cellKey(row.site_id, row.scanner_vendor, row.model_version), {
+      siteId: row.site_id,
+      siteCode: row.site_code,
+      scannerVendor: row.scanner_vendor,
+      modelVersion: row.model_version,
+      analyses: row.analyses,
+      rejected: row.rejected,
+      failed: row.failed,
+      sex: { F: row.sex_f, M: row.sex_m, X: row.sex_x },
+      numeric,
+      vessels: 0,
+      vesselsAtOrBelow: 0,
+      deviceErrorsByKind: {},
+    });
+  }
+  for (const row of vesselRows) {
+    const cell = cells.get(cellKey(row.site_id, row.scanner_vendor, row.model_version));
+    if (!cell) continue; // vessels exist only for analyses of the same window
+    (cell as { vessels: number }).vessels = row.vessels;
+    (cell as { vesselsAtOrBelow: number }).vesselsAtOrBelow = row.at_or_below;
+    if (row.bins_ctFfr) cell.numeric.ctFfr = row.bins_ctFfr;
+  }
+  for (const row of deviceRows) {
+    // Errors of a device whose cell had no analysis in the window still count for its site's exposure-free tally.
+    const key = cellKey(row.site_id, row.scanner_vendor, row.model_version);
+    let cell = cells.get(key);
+    if (!cell) {
+      cell = {
+        siteId: row.site_id,
+        siteCode: siteCodes.get(row.site_id) ?? row.site_id,
+        scannerVendor: row.scanner_vendor,
+        modelVersion: row.model_version,
+        analyses: 0,
+        rejected: 0,
+        failed: 0,
+        sex: {},
+        numeric: {},
+        vessels: 0,
+        vesselsAtOrBelow: 0,
+        deviceErrorsByKind: {},
+      };
+      cells.set(key, cell);
+    }
+    cell.deviceErrorsByKind[row.kind] = (cell.deviceErrorsByKind[row.kind] ?? 0) + row.events;
+  }
+  const missingCodes = [...cells.values()].filter((c) => c.siteCode === c.siteId).map((c) => c.siteId);
+  if (missingCodes.length) {
+    const rows = await db.query<Array<{ id: string; site_code: string }>>(
+      `SELECT id::text AS id, site_code FROM sites WHERE id = ANY($1::uuid[])`,
+      [[...new Set(missingCodes)]],
+    );
+    const codes = new Map(rows.map((r) => [r.id, r.site_code]));
+    for (const cell of cells.values()) {
+      if (cell.siteCode === cell.siteId && codes.has(cell.siteId)) {
+        (cell as { siteCode: string }).siteCode = codes.get(cell.siteId) as string;
+      }
+    }
+  }
+  return [...cells.values()];
+}
+
+/**
+ * Reference-decile edges of every numeric feature over a window (type 7 quantiles: percentile_cont interpolates at
+ * (n − 1)·p like R type 7 and numpy 'linear'), de-duplicated as quantileBinsSorted does.
+ */
+export async function windowQuantileEdges(
+  db: Queryable,
+  filter: WindowFilter,
+  bins: number,
+): Promise<Partial<Record<NumericFeature, number[]>>> {
+  const probabilities = Array.from({ length: bins - 1 }, (_, i) => (i + 1) / bins);
+  const params: unknown[] = [];
+  const where = windowWhere('a', filter, params);
+  params.push(probabilities);
+  const p = params.length;
+  const select = ANALYSIS_FEATURES.map(
+    (f) =>
+      `percentile_cont($${p}::float8[]) WITHIN GROUP (ORDER BY a.${NUMERIC_FEATURES[f].column}) AS "${f}"`,
+  );
+  const [row] = await db.query<Array<Record<string, number[] | null>>>(
+    `SELECT ${select.join(', ')} FROM analyses a WHERE ${where}`,
+    params,
+  );
+  const vesselParams: unknown[] = [];
+  const vesselWhere = windowWhere('a', filter, vesselParams);
+  vesselParams.push(probabilities);
+  const [vessel] = await db.query<Array<Record<string, number[] | null>>>(
+    `SELECT percentile_cont($${vesselParams.length}::float8[]) WITHIN GROUP (ORDER BY v.ct_ffr) AS "ctFfr"
+       FROM analyses a JOIN analysis_vessels v ON v.analysis_event_id = a.event_id
+      WHERE ${vesselWhere} AND a.status = 'completed'`,
+    vesselParams,
+  );
+  const edges: Partial<Record<NumericFeature, number[]>> = {};
+  for (const feature of NUMERIC_FEATURE_NAMES) {
+    const quantiles = feature === 'ctFfr' ? vessel.ctFfr : row[feature];
+    if (!quantiles) continue;
+    const distinct: number[] = [];
+    for (const q of quantiles)
+      if (distinct.length === 0 || q > distinct[distinct.length - 1]) distinct.push(q);
+    edges[feature] = distinct;
+  }
+  return edges;
+}
+
+function emptyAggregates(): {
+  analyses: number;
+  rejected: number;
+  failed: number;
+  numeric: Record<string, number[]>;
+  sex: Record<string, number>;
+  scannerVendor: Record<string, number>;
+  vessels: number;
+  vesselsAtOrBelow: number;
+  deviceErrorsByKind: Record<string, number>;
+} {
+  return {
+    analyses: 0,
+    rejected: 0,
+    failed: 0,
+    numeric: {},
+    sex: {},
+    scannerVendor: {},
+    vessels: 0,
+    vesselsAtOrBelow: 0,
+    deviceErrorsByKind: {},
+  };
+}
+
+/** Sums cells into per-segment aggregates (every segment kind from one pass of cells). */
+export function segmentAggregates(
+  cells: readonly CellAggregates[],
+  kinds: readonly SegmentKind[],
+): Map<string, { segment: SegmentRef; aggregates: SegmentAggregates }> {
+  const out = new Map<string, { segment: SegmentRef; aggregates: ReturnType<typeof emptyAggregates> }>();
+  for (const cell of cells) {
+    for (const kind of kinds) {
+      const key =
+        kind === 'overall'
+          ? '*'
+          : kind === 'site'
+            ? cell.siteCode
+            : kind === 'scannerVendor'
+              ? cell.scannerVendor
+              : cell.modelVersion;
+      const id = `${kind}:${key}`;
+      let entry = out.get(id);
+      if (!entry) {
+        entry = { segment: { kind, key }, aggregates: emptyAggregates() };
+        out.set(id, entry);
+      }
+      const a = entry.aggregates;
+      a.analyses += cell.analyses;
+      a.rejected += cell.rejected;
+      a.failed += cell.failed;
+      a.vessels += cell.vessels;
+      a.vesselsAtOrBelow += cell.vesselsAtOrBelow;
+      for (const [k, v] of Object.entries(cell.sex)) if (v > 0) a.sex[k] = (a.sex[k] ?? 0) + v;
+      if (cell.analyses > 0)
+        a.scannerVendor[cell.scannerVendor] = (a.scannerVendor[cell.scannerVendor] ?? 0) + cell.analyses;
+      for (const [k, v] of Object.entries(cell.deviceErrorsByKind))
+        a.deviceErrorsByKind[k] = (a.deviceErrorsByKind[k] ?? 0) + v;
+      for (const [feature, counts] of Object.entries(cell.numeric)) {
+        const target = (a.numeric[feature] ??= new Array<number>(counts.length).fill(0));
+        counts.forEach((c, i) => (target[i] += c));
+      }
+    }
+  }
+  return out;
+}
+
+/** Sums cells into one total (a reference period is one segment). */
+export function totalOfCells(cells: readonly CellAggregates[], edges: Edges) {
+  const numeric: Partial<Record<NumericFeature, NumericReference>> = {};
+  for (const feature of NUMERIC_FEATURE_NAMES) {
+    const e = edges[feature];
+    if (!e) continue;
+    const counts = new Array<number>(e.length + 1).fill(0);
+    for (const cell of cells) cell.numeric[feature]?.forEach((c, i) => (counts[i] += c));
+    const n = counts.reduce((s, c) => s + c, 0);
+    if (n > 0) numeric[feature] = { n, edges: [...e], counts };
+  }
+  const add = (pick: (c: CellAggregates) => number) => cells.reduce((s, c) => s + pick(c), 0);
+  const sex: Record<string, number> = {};
+  const vendor: Record<string, number> = {};
+  const errors: Record<string, number> = {};
+  for (const c of cells) {
+    for (const [k, v] of Object.entries(c.sex)) if (v > 0) sex[k] = (sex[k] ?? 0) + v;
+    if (c.analyses > 0) vendor[c.scannerVendor] = (vendor[c.scannerVendor] ?? 0) + c.analyses;
+    for (const [k, v] of Object.entries(c.deviceErrorsByKind)) errors[k] = (errors[k] ?? 0) + v;
+  }
+  return {
+    analyses: add((c) => c.analyses),
+    rejected: add((c) => c.rejected),
+    failed: add((c) => c.failed),
+    vessels: add((c) => c.vessels),
+    vesselsAtOrBelow: add((c) => c.vesselsAtOrBelow),
+    numeric,
+    sex,
+    scannerVendor: vendor,
+    deviceErrorsByKind: errors,
+  };
+}
+
+/** A labelled vessel with its segment keys, as the charts read them. */
+export interface LabelledVesselRow extends LabelledVessel {
+  readonly siteCode: string;
+  readonly scannerVendor: string;
+  readonly modelVersion: string;
+}
+
+/**
+ * Labelled vessels of the product (CT-FFR with its first invasive FFR, as the performance module pairs them:
+ * performance_linked_vessels) with a CTA on or after `from`, in CTA-date order (then analysis and vessel, so the order
+ * is total and reproducible). Residuals are computed from the values as stored.
+ */
+export async function labelledStream(
+  db: Queryable,
+  productId: string,
+  from: Date,
+  to: Date,
+  threshold: string,
+  modelVersion?: string | null,
+): Promise<LabelledVesselRow[]> {
+  const params: unknown[] = [productId, from.toISOString(), to.toISOString(), threshold];
+  let versionClause = '';
+  if (modelVersion) {
+    params.push(modelVersion);
+    versionClause = ` AND l.model_version = $5`;
+  }
+  const rows = await db.query<
+    Array<{
+      day: string;
+      site_code: string;
+      scanner_vendor: string;
+      model_version: string;
+      residual: number;
+      discordant: boolean;
+    }>
+  >(
+    `SELECT to_char(l.day, 'YYYY-MM-DD') AS day, s.site_code, l.scanner_vendor, l.model_version,
+            (l.ct_ffr - l.invasive_ffr) AS residual,
+            ((l.ct_ffr <= $4::float8) <> (l.invasive_ffr <= $4::float8)) AS discordant
+       FROM performance_linked_vessels l
+       JOIN sites s ON s.id = l.site_id
+      WHERE l.product_id = $1 AND l.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
+        AND l.day < ($3::timestamptz AT TIME ZONE 'UTC')::date + 1${versionClause}
+      ORDER BY l.day, l.analysis_event_id, l.vessel_index`,
+    params,
+  );
+  return rows.map((r) => ({
+    day: r.day,
+    siteCode: r.site_code,
+    scannerVendor: r.scanner_vendor,
+    modelVersion: r.model_version,
+    residual: r.residual,
+    discordant: r.discordant,
+  }));
+}
+
+/**
+ * What the data looked like when an evaluation ran (its high-water mark): analyses and labels stored so far for the
+ * product. A later evaluation whose label mark differs knows late labels arrived.
+ */
+export interface HighWaterMark {
+  readonly analysesReceivedThrough: string | null;
+  readonly analyses: number;
+  readonly labelledVessels: number;
+  /** Sum of the labelled pairs' invasive FFR: changes when a label is replaced, not only when one is added. */
+  readonly labelChecksum: number;
+  readonly labelledThroughDay: string | null;
+}
+
+export async function highWaterMark(
+  db: Queryable,
+  manufacturerId: string,
+  productId: string,
+): Promise<HighWaterMark> {
+  const [analyses] = await db.query<Array<{ received: Date | null; n: string }>>(
+    `SELECT max(received_at) AS received, count(*)::bigint::text AS n FROM analyses
+      WHERE manufacturer_id = $1 AND product_id = $2`,
+    [manufacturerId, productId],
+  );
+  const labels = await labelMark(db, productId);
+  return {
+    analysesReceivedThrough: analyses.received ? new Date(analyses.received).toISOString() : null,
+    analyses: Number(analyses.n),
+    ...labels,
+  };
+}
+
+export async function labelMark(
+  db: Queryable,
+  productId: string,
+): Promise<Pick<HighWaterMark, 'labelledVessels' | 'labelChecksum' | 'labelledThroughDay'>> {
+  const [row] = await db.query<Array<{ n: number; checksum: number; through: string | null }>>(
+    `SELECT count(*)::int AS n, coalesce(sum(invasive_ffr), 0)::float8 AS checksum,
+            to_char(max(day), 'YYYY-MM-DD') AS through
+       FROM performance_linked_vessels WHERE product_id = $1`,
+    [productId],
+  );
+  return {
+    labelledVessels: row.n,
+    labelChecksum: Math.round(row.checksum * 1e6) / 1e6,
+    labelledThroughDay: row.through,
+  };
+}

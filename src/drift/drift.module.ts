@@ -1,0 +1,29 @@
+import { Module } from '@nestjs/common';
+import { RegistryModule } from '../registry/registry.module';
+import { DriftAlertsService } from './drift-alerts.service';
+import { DriftConfigurationsService } from './drift-configurations.service';
+import { DriftEvaluationService } from './drift-evaluation.service';
+import { DriftEvaluationJob } from './drift.job';
+import { DriftController } from './drift.controller';
+import { ReferenceWindowsService } from './reference-windows.service';
+
+/** Reference windows, monitors, scheduled evaluations and alerts (DESIGN.md §3 `drift`; src/drift/README.md). */
+@Module({
+  imports: [RegistryModule],
+  controllers: [DriftController],
+  providers: [
+    DriftConfigurationsService,
+    ReferenceWindowsService,
+    DriftAlertsService,
+    DriftEvaluationService,
+    DriftEvaluationJob,
+  ],
+  exports: [
+    DriftEvaluationService,
+    ReferenceWindowsService,
+    DriftConfigurationsService,
+    DriftAlertsService,
+    DriftEvaluationJob,
+  ],
+})
+export class DriftModule {}
