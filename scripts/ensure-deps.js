@@ -33,3 +33,25 @@ if (process.platform === 'linux' && !existsSync(chromium)) {
     );
   }
 }
+
+// Periodic reports (src/reports): the PDFs embed a font with Chinese glyphs (Debian fonts-wqy-microhei), and their
+// tests read the PDFs back with Debian's poppler-utils (pdftotext, pdftoppm, pdffonts). Installed the same way.
+const reportPackages = [
+  ['/usr/share/fonts/truetype/wqy/wqy-microhei.ttc', 'fonts-wqy-microhei'],
+  ['/usr/bin/pdftotext', 'poppler-utils'],
+].filter(([path]) => !existsSync(path));
+if (process.platform === 'linux' && reportPackages.length > 0) {
+  const names = reportPackages.map(([, name]) => name).join(' ');
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && existsSync('/usr/bin/apt-get')) {
+    console.log(`Installing Debian's ${names} (apt-get) for the periodic reports and their tests…`);
+    execSync(`apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${names}`, {
+      stdio: 'inherit',
+      shell: '/bin/sh',
+    });
+  } else {
+    console.warn(
+      `Missing ${names}: report PDFs cannot be rendered and their tests will fail. Install them (Debian: sudo apt-get install ${names}).`,
+    );
+  }
+}
