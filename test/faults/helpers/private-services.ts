@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -61,9 +61,37 @@ export class PrivateKafka {
     await this.script('stop');
   }
 
+  /**
+   * SIGKILL, as a crash or a lost machine: no controlled shutdown, so requests in flight (fetches, offset commits,
+   * dead-letter sends) fail instead of being served first. The next start recovers the logs.
+   */
+  async kill(): Promise<void> {
+    const pid = Number((await readFile(join(this.stateDir, 'kafka.pid'), 'utf8')).trim());
+    process.kill(pid, 'SIGKILL');
+    await pollUntil(
+      () => Promise.resolve(processGone(pid)),
+      (gone) => gone,
+      { timeoutMs: 60_000, intervalMs: 100, what: `broker process ${pid} to exit` },
+    );
+  }
+
   async destroy(): Promise<void> {
     await this.stop().catch(() => undefined);
     await rm(this.stateDir, { recursive: true, force: true });
+  }
+}
+
+/** True once `pid` no longer runs (a zombie awaiting its parent counts as gone). */
+function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] === 'Z';
+  } catch {
+    return true;
   }
 }
 
