@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import { INestApplication } from '@nestjs/common';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -52,6 +52,8 @@ describe('dashboards in a real browser', () => {
   let qualityKey: string;
   let simulatedProductId: string;
   let start: Date;
+  let driftEvaluated = false;
+  let reportGenerated = false;
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
@@ -69,9 +71,11 @@ describe('dashboards in a real browser', () => {
       { siteId: `DASH-${Date.now().toString(36)}`, devices: [], dataSources: [] },
     ]);
 
-    // Three whole months before this one, so every event is in the past and inside the fleet page's 6 months.
-    const now = new Date();
-    start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 3, 1));
+    // Three months ending about a week ago: every event is in the past, inside the fleet page's period, and the last
+    // weeks fall in the drift monitors' current window (30 days before the evaluation).
+    start = new Date(
+      Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate() - 100),
+    );
     const options = parseSimulatorArgs(
       [
         '--api-url',
@@ -155,6 +159,46 @@ describe('dashboards in a real browser', () => {
       .send({ manufacturerId: fleet.manufacturerId, role: 'quality', name: 'dashboards e2e' })
       .expect(201);
     qualityKey = key.body.key;
+
+    // Drift and reports, where this deployment serves them: a reference window (the first month), one evaluation now,
+    // and a PSUR for the simulated period, so their pages have something real to show.
+    const paths = Object.keys(
+      ((await request(server).get('/api/docs/openapi.json').expect(200)).body as { paths: object }).paths,
+    );
+    if (
+      paths.includes('/api/v1/drift/evaluations') &&
+      paths.includes('/api/v1/drift/reference-windows/period')
+    ) {
+      await request(server)
+        .post('/api/v1/drift/reference-windows/period')
+        .set(bearer(qualityKey))
+        .send({
+          productId: simulatedProductId,
+          label: 'First month of the simulated fleet',
+          from: start.toISOString(),
+          to: new Date(start.getTime() + 30 * 86_400_000).toISOString(),
+        })
+        .expect(201);
+      await request(server)
+        .post('/api/v1/drift/evaluations')
+        .set(bearer(qualityKey))
+        .send({ productId: simulatedProductId })
+        .expect((response) => expect([200, 201]).toContain(response.status));
+      driftEvaluated = true;
+    }
+    if (paths.includes('/api/v1/reports')) {
+      await request(server)
+        .post('/api/v1/reports')
+        .set(bearer(qualityKey))
+        .send({
+          type: 'psur',
+          productId: simulatedProductId,
+          from: isoDay(start),
+          to: isoDay(new Date(start.getTime() + 89 * 86_400_000)),
+        })
+        .expect((response) => expect([200, 201]).toContain(response.status));
+      reportGenerated = true;
+    }
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
   }, 900_000);
@@ -264,20 +308,19 @@ describe('dashboards in a real browser', () => {
       for (const name of PAGES) {
         await page.goto(`${baseUrl}/dashboards/${name}.html`);
         await loaded(page);
-        if (name === 'performance') {
+        if (name === 'performance' || name === 'drift' || name === 'reports') {
+          // The simulated product (the tenant's first product is registerFleet's, without traffic).
           await page.getByLabel('Product', { exact: true }).selectOption(simulatedProductId);
-          await page.getByRole('button', { name: 'Apply' }).click();
+          await page.locator('#filters button[type="submit"]').click();
           await loaded(page);
-          await page.waitForFunction(
-            () => !document.querySelector('#filters button')!.hasAttribute('disabled'),
-          );
         }
+        const charts = [...CHARTS[name], ...(name === 'drift' && driftEvaluated ? ['#monitor-0'] : [])];
         await expect(page.locator('#main').isVisible()).resolves.toBe(true);
         expect({ name, failures: await page.locator('.notice.error').allTextContents() }).toEqual({
           name,
           failures: [],
         });
-        for (const figure of CHARTS[name]) {
+        for (const figure of charts) {
           const ink = await canvasInk(page, figure);
           expect({ figure, painted: ink.painted > 2_000, colours: ink.colours > 2 }).toEqual({
             figure,
@@ -286,6 +329,9 @@ describe('dashboards in a real browser', () => {
           });
           // A text alternative for every chart.
           expect(await page.locator(`${figure} canvas`).getAttribute('aria-label')).toMatch(/^\S+( \S+){5,}/);
+        }
+        if (name === 'reports' && reportGenerated) {
+          await expect(page.locator('#reports tbody tr').count()).resolves.toBeGreaterThan(0);
         }
         if (screenshots) await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
       }
@@ -394,6 +440,45 @@ describe('dashboards in a real browser', () => {
       await page.getByText('No incidents (state closed).').waitFor();
       expect(await page.locator('#queue tbody tr').count()).toBe(0);
 
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 600_000);
+
+  it('downloads a report and verifies the copy, in the browser and on the platform', async () => {
+    if (!reportGenerated) return; // This deployment has no reports routes yet: the page says so (checked above).
+    const { context, page, errors } = await openTab();
+    try {
+      await signIn(page, qualityKey);
+      await page.goto(`${baseUrl}/dashboards/reports.html`);
+      await loaded(page);
+      await page.getByLabel('Product', { exact: true }).selectOption(simulatedProductId);
+      await page.locator('#filters button[type="submit"]').click();
+      await loaded(page);
+      const row = page.locator('#reports tbody tr').first();
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        row.getByRole('button', { name: /Download JSON/ }).click(),
+      ]);
+      const copy = join(stateDirectory, download.suggestedFilename());
+      await download.saveAs(copy);
+      await page.locator('#verify-file').setInputFiles(copy);
+      await page.locator('#verify-form button[type="submit"]').click();
+      await page.getByText(/^VERIFIED: .* is the JSON of /).waitFor();
+
+      // A copy changed by one byte is not the recorded document.
+      const altered = join(stateDirectory, 'altered.json');
+      const bytes = readFileSync(copy);
+      bytes[bytes.length - 2] ^= 1;
+      writeFileSync(altered, bytes);
+      await page.locator('#verify-file').setInputFiles(altered);
+      await page.locator('#verify-form button[type="submit"]').click();
+      await page.getByText(/^NOT VERIFIED: altered\.json/).waitFor();
+
+      // The platform's own check: recomputed from the stored data, artefacts intact.
+      await row.getByRole('button', { name: /Verify report/ }).click();
+      await page.getByText(/^VERIFIED: .* recomputed from the stored data: identical/).waitFor();
       expect(errors).toEqual([]);
     } finally {
       await context.close();

@@ -20,7 +20,7 @@ import { drawChart, seriesStyle } from './charts.js';
 const { capabilities } = await startPage();
 const MONITORS = 'GET /api/v1/drift/monitors';
 const ALERTS = 'GET /api/v1/drift/alerts';
-const CHARTED = 12;
+const CHARTED = 24;
 
 const EVALUATIONS = 'GET /api/v1/drift/evaluations';
 const EVALUATION = 'GET /api/v1/drift/evaluations/{id}';
@@ -89,7 +89,10 @@ function controlChart(monitorId, evaluations, index) {
             data: evaluations.map((e) => e.threshold),
             ...seriesStyle(1),
             borderDash: [6, 4],
-            pointRadius: 0,
+            // A dash per run, so the threshold shows even before there is a line to draw.
+            pointStyle: 'line',
+            pointRadius: 10,
+            pointBorderWidth: 2,
             stepped: true,
           },
         ],
@@ -187,7 +190,10 @@ async function renderMonitors(productId) {
       series.get(result.monitorId).push({ ...result, windowTo: snapshot.window?.to ?? snapshot.evaluatedAt });
     }
   }
+  // Monitors with an alarm first, then in configuration order.
+  const alarmed = (points) => points.some((point) => point.alarm);
   [...series.entries()]
+    .sort(([, a], [, b]) => Number(alarmed(b)) - Number(alarmed(a)))
     .slice(0, CHARTED)
     .forEach(([monitorId, points], index) => controlChart(monitorId, points, index));
   if (!charts.firstChild) {
@@ -233,13 +239,26 @@ async function renderAlerts(productId, status) {
                   text: String(a.status ?? '—').toUpperCase(),
                 }),
             },
-            { label: 'Monitor', value: (a) => a.monitorName ?? a.monitor?.name ?? a.monitorId ?? '—' },
-            { label: 'Raised', value: (a) => fmt.dateTime(a.raisedAt ?? a.createdAt ?? a.openedAt) },
+            { label: 'Monitor', value: (a) => a.monitorId },
+            { label: 'Segment', value: (a) => segmentText(a.segment) },
+            { label: 'Opened', value: (a) => fmt.dateTime(a.openedAt) },
             {
-              label: 'Statistic / threshold',
-              value: (a) => `${fmt.num(a.statistic, 4)} / ${fmt.num(a.threshold, 4)}`,
+              label: 'Last signal',
+              value: (a) =>
+                `${fmt.dateTime(a.lastSignalAt)} (${a.signalRuns} signalling, ${a.quietRuns} quiet runs; ${a.condition})`,
             },
-            { label: 'Evidence', value: (a) => evidenceList(a.evidence) },
+            {
+              label: 'Statistic / threshold (last signal)',
+              value: (a) => {
+                const evidence = a.lastEvidence ?? a.evidence ?? {};
+                const p =
+                  evidence.pValue === null || evidence.pValue === undefined
+                    ? ''
+                    : `; p = ${fmt.num(evidence.pValue, 4)}`;
+                return `${fmt.num(evidence.statistic, 4)} / ${fmt.num(evidence.threshold, 4)}${p}`;
+              },
+            },
+            { label: 'Evidence', value: (a) => evidenceList(a.lastEvidence ?? a.evidence) },
           ],
           alerts,
         ),

@@ -98,7 +98,13 @@ function renderTiles(figures, label) {
 function renderClaims(claims, figures, label) {
   const figure = byId('claims');
   if (!claims || claims.length === 0) {
-    chartUnavailable(figure, 'unavailable', 'The product records no premarket claims to compare with.');
+    chartUnavailable(
+      figure,
+      'unavailable',
+      claims === null
+        ? `GET /api/v1/performance gives no claim comparison for ${label}.`
+        : 'The product records no premarket claims to compare with.',
+    );
     return;
   }
   chartAvailable(figure);
@@ -572,9 +578,8 @@ async function render() {
         : null;
     if (slice) {
       figures = slice;
-      claims =
-        slice.claims ??
-        overall.claims.map((c) => ({ ...c, observed: null, observedLowerBound: null, holds: null }));
+      // null: the API compared no claim for this group, and the page does not make one up.
+      claims = slice.claims ?? null;
       label = filters.modelVersion ? `model version ${slice.key}` : `scanner ${slice.key}`;
     } else if (filters.modelVersion || filters.scanner) {
       label = 'all vessels (the chosen group has no linked vessels in this period)';
