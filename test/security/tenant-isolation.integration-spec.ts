@@ -87,6 +87,8 @@ interface Victim {
   /** A manual incident and the candidate incident a complaint opened. */
   incidentId: string;
   complaintIncidentId: string;
+  /** An evidence query B asked (refused: B's cohort is under k, but it is stored and has an id). */
+  evidenceQueryId: string;
   /** A drift evaluation snapshot and a drift alert of B's product (written directly: B has no drifting data). */
   driftEvaluationId: string;
   driftAlertId: string;
@@ -175,6 +177,10 @@ const NEUTRAL_QUERY: Record<string, string | null> = {
   label: 'cross-tenant probe',
   modelVersion: null,
   monitorFrom: null,
+  exportId: '00000000-0000-4000-8000-000000000001',
+  asOf: '2026-01-01T00:00:00Z',
+  fromMonth: null,
+  toMonth: null,
 };
 
 const REASON = { reason: 'cross-tenant probe' };
@@ -400,6 +406,26 @@ const WALK: Record<string, (b: Victim, a: Own) => Probe[]> = {
   ],
   'GET /api/v1/drift/alerts': () => [aimed("drift alerts of B's product")],
   'GET /api/v1/drift/alerts/{id}': (b) => [aimed("read B's drift alert", { path: { id: b.driftAlertId } })],
+  // ── evidence ───────────────────────────────────────────────────────────────────────────────
+  'POST /api/v1/evidence/queries': (b) => [
+    aimed("evidence query on B's product", { body: { productId: b.productId } }),
+  ],
+  'GET /api/v1/evidence/queries': () => [
+    listed('list evidence queries', { ids: 'none' }),
+    listed("evidence queries of B's product"),
+  ],
+  'GET /api/v1/evidence/queries/{id}': (b) => [
+    aimed("read B's evidence query", { path: { id: b.evidenceQueryId } }),
+  ],
+  'GET /api/v1/evidence/queries/{id}.csv': (b) => [
+    aimed("B's evidence query as CSV", { path: { id: b.evidenceQueryId } }),
+  ],
+  'POST /api/v1/evidence/queries/{id}/rerun': (b) => [
+    aimed("re-run B's evidence query", { path: { id: b.evidenceQueryId } }),
+  ],
+  'GET /api/v1/evidence/omop/{table}.csv': () => [
+    aimed("OMOP export of B's product", { path: { table: 'person' } }),
+  ],
   'POST /api/v1/drift/alerts/{id}/acknowledge': (b) => [
     aimed("acknowledge B's drift alert", { path: { id: b.driftAlertId }, body: REASON }),
   ],
@@ -601,8 +627,15 @@ describe('confidentiality: tenant isolation, every OpenAPI route walked with ten
        RETURNING id::text AS id`,
       [fleet.manufacturerId, fleet.productId, driftEvaluationId],
     );
+    // B's evidence query (B's 3 analyses are under k: refused, but stored with an id).
+    const evidence = await request(server)
+      .post('/api/v1/evidence/queries')
+      .set(b)
+      .send({ productId: fleet.productId })
+      .expect(201);
     return {
       driftEvaluationId,
+      evidenceQueryId: evidence.body.id,
       driftAlertId: alert.rows[0].id,
       manufacturerId: fleet.manufacturerId,
       label,
@@ -727,6 +760,7 @@ describe('confidentiality: tenant isolation, every OpenAPI route walked with ten
       ['B complaint incident id', b.complaintIncidentId],
       ['B drift evaluation id', b.driftEvaluationId],
       ['B drift alert id', b.driftAlertId],
+      ['B evidence query id', b.evidenceQueryId],
       ...b.analysisEventIds.map((id): [string, string] => ['B analysis eventId', id]),
     ];
   }
