@@ -166,8 +166,13 @@ export class ReportsService {
       defaultConfiguration(request.type, product, 'full'),
       'auto',
     );
+    // Rendered before the transaction (seconds of CPU must not hold a connection idle in a transaction); the
+    // transaction then checks that no other generation took this version number meanwhile.
+    const version = (existing?.current_version ?? 0) + 1;
     const charts = renderCharts(built.document);
-    const renderMillis = () => Date.now() - started;
+    const html = renderHtml(built.document, { version, charts });
+    const pdf = await renderPdf(built.document, { version, charts });
+    const renderMillis = Date.now() - started;
     const id = await this.dataSource.transaction(async (manager) => {
       // One writer per report key at a time: versions are numbered without gaps.
       await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
@@ -183,9 +188,11 @@ export class ReportsService {
       if (report.status === 'final') {
         throw new ConflictException(`Report ${report.id} for this period is final; it can never change`);
       }
-      const version = report.current_version + 1;
-      const html = renderHtml(built.document, { version, charts });
-      const pdf = await renderPdf(built.document, { version, charts });
+      if (report.current_version + 1 !== version) {
+        throw new ConflictException(
+          `Another generation of report ${report.id} finished first; request it again`,
+        );
+      }
       await manager.query(
         `INSERT INTO periodic_report_versions (report_id, manufacturer_id, version, trigger, configuration,
            configuration_sha256, data_marks, content_json, content_html, content_pdf, json_sha256, html_sha256,
@@ -205,7 +212,7 @@ export class ReportsService {
           sha256Hex(built.json),
           sha256Hex(html),
           sha256Hex(pdf),
-          renderMillis(),
+          renderMillis,
         ],
       );
       await manager.query(

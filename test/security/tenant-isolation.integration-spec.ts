@@ -89,6 +89,8 @@ interface Victim {
   complaintIncidentId: string;
   /** An evidence query B asked (refused: B's cohort is under k, but it is stored and has an id). */
   evidenceQueryId: string;
+  /** A draft periodic report (PSUR) of B's product. */
+  reportId: string;
   /** A drift evaluation snapshot and a drift alert of B's product (written directly: B has no drifting data). */
   driftEvaluationId: string;
   driftAlertId: string;
@@ -173,6 +175,7 @@ const NEUTRAL_QUERY: Record<string, string | null> = {
   status: null,
   state: null,
   urgency: null,
+  version: null,
   reason: 'cross-tenant probe',
   label: 'cross-tenant probe',
   modelVersion: null,
@@ -432,6 +435,24 @@ const WALK: Record<string, (b: Victim, a: Own) => Probe[]> = {
   'POST /api/v1/drift/alerts/{id}/resolve': (b) => [
     aimed("resolve B's drift alert", { path: { id: b.driftAlertId }, body: REASON }),
   ],
+  // ── periodic reports ─────────────────────────────────────────────────────────────────────────
+  'POST /api/v1/reports': (b) => [
+    aimed("generate a report for B's product", {
+      body: { type: 'psur', productId: b.productId, from: '2025-01-01', to: '2025-12-31' },
+    }),
+  ],
+  'GET /api/v1/reports': () => [listed("reports of B's product"), listed('list reports', { ids: 'none' })],
+  'GET /api/v1/reports/signing-key': () => [listed('the report signing key', { ids: 'none' })],
+  'GET /api/v1/reports/schemas/{type}': () => [
+    listed('a report schema', { path: { type: 'psur' }, ids: 'none' }),
+  ],
+  'GET /api/v1/reports/{id}': (b) => [aimed("read B's report", { path: { id: b.reportId } })],
+  'GET /api/v1/reports/{id}.json': (b) => [aimed("read B's report JSON", { path: { id: b.reportId } })],
+  'GET /api/v1/reports/{id}.html': (b) => [aimed("read B's report HTML", { path: { id: b.reportId } })],
+  'GET /api/v1/reports/{id}.pdf': (b) => [aimed("read B's report PDF", { path: { id: b.reportId } })],
+  'GET /api/v1/reports/{id}/verify': (b) => [aimed("verify B's report", { path: { id: b.reportId } })],
+  'POST /api/v1/reports/{id}/versions': (b) => [aimed("regenerate B's report", { path: { id: b.reportId } })],
+  'POST /api/v1/reports/{id}/finalize': (b) => [aimed("finalise B's report", { path: { id: b.reportId } })],
   'POST /api/v1/complaints': (b, a) => [
     aimed("file a complaint on B's product", { body: complaintBody(b.productId) }),
     aimed("file a complaint on A's product naming B's device", {
@@ -627,6 +648,12 @@ describe('confidentiality: tenant isolation, every OpenAPI route walked with ten
        RETURNING id::text AS id`,
       [fleet.manufacturerId, fleet.productId, driftEvaluationId],
     );
+    // B's periodic report: a draft PSUR row (written directly: generating one renders a PDF, which the walk needs not).
+    const report = await database.query<{ id: string }>(
+      `INSERT INTO periodic_reports (manufacturer_id, product_id, type, period_from, period_to, reference)
+       VALUES ($1, $2, 'psur', '2025-01-01', '2025-12-31', 'PSUR-victim') RETURNING id::text AS id`,
+      [fleet.manufacturerId, fleet.productId],
+    );
     // B's evidence query (B's 3 analyses are under k: refused, but stored with an id).
     const evidence = await request(server)
       .post('/api/v1/evidence/queries')
@@ -656,6 +683,7 @@ describe('confidentiality: tenant isolation, every OpenAPI route walked with ten
       analysisEventIds: [],
       incidentId: incident.body.id,
       complaintIncidentId: complaint.body.incident.id,
+      reportId: report.rows[0].id,
     };
   }
 
@@ -758,6 +786,7 @@ describe('confidentiality: tenant isolation, every OpenAPI route walked with ten
       ['B apiKeyId', b.apiKeyId],
       ['B incident id', b.incidentId],
       ['B complaint incident id', b.complaintIncidentId],
+      ['B report id', b.reportId],
       ['B drift evaluation id', b.driftEvaluationId],
       ['B drift alert id', b.driftAlertId],
       ['B evidence query id', b.evidenceQueryId],
