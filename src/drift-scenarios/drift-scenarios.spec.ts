@@ -58,7 +58,9 @@ describe('drift scenarios (simulator → default monitors and budget)', () => {
     }
     // Expected batch false alarms ≤ family α × runs; allow the Poisson 99% quantile of that budget.
     expect(batchAlarms).toBeLessThanOrEqual(poissonUpper99(batchBudget));
-    // Known limitation, reported rather than hidden: the accuracy charts exceed their share (README, drift scenarios).
+    // Known limitation, reported rather than hidden: the accuracy charts exceed their share of the budget in the
+    // simulated control (README "Drift scenarios"; site-level residual means move by 2–3 SE between the reference and
+    // the monitoring period). Printed, not asserted, until that is resolved.
     console.log(
       `control: ${batchAlarms} batch alarms (budget ${batchBudget.toFixed(2)}), chart alarms:\n${chartAlarms.join('\n')}`,
     );
