@@ -66,7 +66,14 @@ export interface EvaluationSummary {
   referenceIds: string[];
   highWater: HighWaterMark;
   budget: Record<string, unknown>;
-  counts: { results: number; estimable: number; alarms: number; notEstimable: number };
+  counts: {
+    results: number;
+    estimable: number;
+    alarms: number;
+    notEstimable: number;
+    /** Wall time of each phase of the run (high-water mark, window aggregates, labelled stream, tests). */
+    phasesMs?: Record<string, number>;
+  };
   alerts: { opened: string[]; updated: string[]; cleared: string[] };
   supersedes: string | null;
   durationMs: number;
@@ -124,6 +131,13 @@ export class DriftEvaluationService {
 
   private async evaluate(productId: string, now: Date, options: EvaluateOptions): Promise<EvaluationView> {
     const started = Date.now();
+    const phases: Record<string, number> = {};
+    let mark = started;
+    const lap = (name: string): void => {
+      const t = Date.now();
+      phases[name] = t - mark;
+      mark = t;
+    };
     const trigger = options.trigger ?? 'on_demand';
     const scope = options.scope ?? 'all';
     const db: Queryable = this.dataSource;
@@ -134,6 +148,7 @@ export class DriftEvaluationService {
     const windowTo = now;
     const windowFrom = new Date(now.getTime() - configuration.windowDays * DAY_MS);
     const highWater = await highWaterMark(db, product.manufacturerId, productId);
+    lap('highWaterMs');
 
     const defaultReference = references.get('') ?? latest(references);
     const referenceFor = (segment: SegmentRef): ReferenceWindowView | null =>
@@ -176,6 +191,7 @@ export class DriftEvaluationService {
       }
     }
 
+    lap('windowAggregatesMs');
     // Accuracy charts: the labelled stream since the earliest monitoring start, split by segment.
     const streams = new Map<string, { segment: SegmentRef; stream: LabelledVessel[] }>();
     const chartMonitors = configuration.monitors.filter(isChartMonitor);
@@ -195,6 +211,7 @@ export class DriftEvaluationService {
       }
     }
 
+    lap('labelledStreamMs');
     const segmentIds = new Set([...batchAggregates.keys(), ...streams.keys()]);
     for (const id of segmentIds) {
       const segment = batchAggregates.get(id)?.segment ?? streams.get(id)?.segment;
@@ -271,6 +288,7 @@ export class DriftEvaluationService {
       }
     }
 
+    lap('testsMs');
     const previous = scope === 'accuracy' ? await this.latestEvaluationId(productId, db) : null;
     const budget = {
       batch: batch ?? null,
@@ -279,6 +297,7 @@ export class DriftEvaluationService {
         : null,
     };
     const counts = {
+      phasesMs: phases,
       results: results.length,
       estimable: results.filter((r) => r.estimable).length,
       alarms: results.filter((r) => r.alarm).length,

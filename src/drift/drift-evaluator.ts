@@ -119,7 +119,7 @@ export interface SegmentReference {
 }
 
 /** Smallest labelled reference a segment needs for its own chart baseline (statistics.md §10: hundreds, not tens). */
-export const MIN_SEGMENT_BASELINE = 100;
+export const MIN_SEGMENT_BASELINE = 1000;
 
 /**
  * The reference a segment is compared with: its own reference-period quantities when the reference has them and the
