@@ -159,7 +159,7 @@ async function main(): Promise<void> {
     await db.query(
       `CREATE TEMP TABLE seed AS
        SELECT g, md5('a' || g)::uuid AS event_id,
-              timestamptz '2025-01-01' + (g::float8 / $1) * interval '365 days' AS occurred_at,
+              timestamptz '2025-01-01' + ((g - 1)::float8 / $1) * interval '365 days' AS occurred_at,
               decode(md5('p' || g), 'hex') AS patient_key,
               1 + (('x' || substr(md5('n' || g), 1, 2))::bit(8)::int % 3) AS vessel_count
          FROM generate_series(1, $1) g`,
