@@ -50,10 +50,11 @@ export function evidenceCsv(query: EvidenceQueryView): string {
     }
     const tables = { ...result.distributions, accuracyCounts: result.accuracy.counts };
     for (const [name, table] of Object.entries(tables)) {
+      const section = name === 'accuracyCounts' ? 'accuracy' : 'distribution';
       for (const row of table.rows) {
         table.columns.forEach((column, c) =>
           lines.push([
-            name === 'accuracyCounts' ? 'accuracy' : 'distribution',
+            section,
             name,
             row.key,
             column,
@@ -68,7 +69,7 @@ export function evidenceCsv(query: EvidenceQueryView): string {
       }
       table.columns.forEach((column, c) =>
         lines.push([
-          'distribution',
+          section,
           name,
           'total',
           column,
