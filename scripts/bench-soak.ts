@@ -333,6 +333,28 @@ async function main(): Promise<number> {
         console.log(`| ${name} | ${ok.length} | ${other || '0'} | ${p(50)} | ${p(95)} | ${p(99)} |`);
       }
     }
+    // Server errors are measured, not hidden: the app's own error log lines (SQLSTATE, error class; never data).
+    const serverErrors = report
+      ? Object.values(report.routes).reduce(
+          (sum, load) =>
+            sum +
+            Object.entries(load.statuses).reduce(
+              (n, [status, count]) => n + (Number(status) >= 500 ? count : 0),
+              0,
+            ),
+          0,
+        )
+      : 0;
+    if (serverErrors > 0) {
+      console.log(`\n${serverErrors} answers were 5xx; the app's error lines:`);
+      for (const process of processes) {
+        const lines = process
+          .log()
+          .split('\n')
+          .filter((line) => /"level":50|Unhandled/.test(line));
+        console.log(lines.slice(-10).join('\n'));
+      }
+    }
     console.log('');
     console.log('consumer lag over time (analyses + outcomes + device events):');
     console.log(samples.map((s) => `  ${s.atSeconds}s: ${s.lag ?? '-'}`).join('\n'));
