@@ -75,7 +75,13 @@ export const SCANNER_VENDORS = Object.keys(SCANNERS) as ScannerVendor[];
  * Vendors the site catalogue draws from (synthetic sites beyond the catalogue pick one of these): the list is fixed so
  * that adding a vendor to SCANNERS for a scenario does not change any existing seed's fleet.
  */
-export const CATALOGUE_VENDORS: readonly ScannerVendor[] = ['GE', 'Siemens', 'Philips', 'Canon', 'United Imaging'];
+export const CATALOGUE_VENDORS: readonly ScannerVendor[] = [
+  'GE',
+  'Siemens',
+  'Philips',
+  'Canon',
+  'United Imaging',
+];
 
 /** Accepts "GE", "siemens", "UnitedImaging", "united-imaging", "UIH", "Canon"… (for `--scanner-change`). */
 export function parseScannerVendor(text: string): ScannerVendor | null {
