@@ -96,6 +96,10 @@ describe('dashboards in a real browser', () => {
         '3',
         '--sites',
         '4',
+        // Site and device codes are global across tenants: this tenant's fleet must not take the catalogue's codes,
+        // which the simulated manufacturer of the other simulator tests registers.
+        '--code-prefix',
+        'DASH-',
         '--heartbeat-minutes',
         '0',
         // A second model version and a second scanner vendor, so the performance filters have something to select.

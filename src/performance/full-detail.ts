@@ -65,7 +65,8 @@ export async function computeFullDetail(
               first_link.invasive_ffr, a.model_version, coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor,
               v.vessel, (a.occurred_at AT TIME ZONE 'UTC')::date AS day
          FROM analyses a
-         JOIN analysis_vessels v ON v.analysis_event_id = a.event_id
+         -- With the partition key (docs/storage/partitioning.md): each vessel is read from its analysis's month only.
+         JOIN analysis_vessels v ON v.analysis_event_id = a.event_id AND v.analysis_occurred_at = a.occurred_at
          LEFT JOIN LATERAL (
            SELECT l.invasive_ffr FROM ffr_links l
             WHERE l.analysis_event_id = a.event_id AND l.vessel_index = v.vessel_index AND l.status = 'linked'
@@ -93,8 +94,9 @@ export async function computeFullDetail(
               a.model_version, coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor, l.vessel,
               (a.occurred_at AT TIME ZONE 'UTC')::date AS day
          FROM ffr_links l
-         JOIN analyses a ON a.event_id = l.analysis_event_id
+         JOIN analyses a ON a.event_id = l.analysis_event_id AND a.occurred_at = l.analysis_occurred_at
         WHERE l.manufacturer_id = $1 AND l.status = 'linked' AND a.product_id = $2
+          AND ($3::timestamptz IS NULL OR l.analysis_occurred_at >= $3) AND ($4::timestamptz IS NULL OR l.analysis_occurred_at < $4)
           AND ($3::timestamptz IS NULL OR a.occurred_at >= $3) AND ($4::timestamptz IS NULL OR a.occurred_at < $4)
         ORDER BY l.analysis_event_id, l.vessel_index, l.measured_at, l.outcome_event_id) r
      JOIN sites s ON s.id = r.site_id`,

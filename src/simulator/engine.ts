@@ -111,6 +111,8 @@ export interface SimulationOptions {
   end: number;
   /** Number of sites (default 10). */
   siteCount?: number;
+  /** Prepended to every site, device and cath-lab code (`--code-prefix`; default none). */
+  codePrefix?: string;
   /** Multiplies every site's patient volume (default 1). */
   volumeScale?: number;
   /** Heartbeat interval per device in simulated minutes; 0 disables heartbeats (default 60). */
@@ -250,6 +252,7 @@ export class FleetSimulation {
     if (!(this.heartbeatMs >= 0)) throw new RangeError('heartbeat interval must be ≥ 0');
     this.fleet = new Fleet(this.root.fork('fleet'), {
       siteCount: options.siteCount ?? 10,
+      codePrefix: options.codePrefix,
       start: options.start,
       end: options.end,
       injections: { ...NO_INJECTIONS, ...options.injections },

@@ -443,6 +443,11 @@ export const NO_INJECTIONS: DriftInjections = {
 
 export interface FleetOptions {
   siteCount: number;
+  /**
+   * Prepended to every site code (and so to its devices' and cath lab's): a second fleet beside the default one.
+   * Device and site codes are global across tenants, so two tenants cannot both register the catalogue's codes.
+   */
+  codePrefix?: string;
   start: number;
   end: number;
   injections: DriftInjections;
@@ -488,7 +493,7 @@ export class Fleet {
 
     this.sites = [];
     for (let index = 0; index < options.siteCount; index++) {
-      const site = this.buildSite(index, rng.fork('site', index));
+      const site = this.buildSite(index, rng.fork('site', index), options.codePrefix ?? '');
       this.sites.push(site);
       this.sitesById.set(site.siteId, site);
       for (const device of site.devices) this.devicesById.set(device.deviceId, device);
@@ -508,11 +513,11 @@ export class Fleet {
     this.applyScannerChanges();
   }
 
-  private buildSite(index: number, rng: Random): SiteProfile {
+  private buildSite(index: number, rng: Random, codePrefix: string): SiteProfile {
     const entry = catalogueEntry(index, rng.fork('catalogue'));
     const country = COUNTRY_PROFILES[entry.country];
     const scannerProfile = SCANNERS[entry.vendor];
-    const code = entry.siteId;
+    const code = `${codePrefix}${entry.siteId}`;
     const deviceCount = entry.patientsPerDay >= 8 ? 2 : 1;
     const shares = deviceCount === 2 ? [0.6, 0.4] : [1];
     const devices: DeviceProfile[] = shares.map((share, i) => ({

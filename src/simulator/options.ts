@@ -34,6 +34,7 @@ export interface SimulatorCliOptions {
   end: number;
   months: number;
   sites: number;
+  codePrefix: string;
   volumeScale: number;
   heartbeatMinutes: number;
   deviceFaultScale: number;
@@ -79,6 +80,8 @@ Scenario
   --start DATE              first simulated day, ISO date/time (default: --months before now, so no event lies in
                             the future)
   --sites N                 number of sites, CN/DE/FR/IT/US (default 10)
+  --code-prefix TEXT        prepended to every site, device and cath-lab code (codes are global across tenants: a
+                            second simulated fleet under another tenant needs its own), e.g. DASH-; default none
   --volume-scale F          multiply every site's patient volume (2–12 CT-FFR analyses per weekday) (default 1)
   --heartbeat-minutes N     device heartbeat interval in simulated minutes; 0 = none (default 60)
   --device-fault-scale F    multiply device error/timeout/crash/licence/out-of-range rates (default 1)
@@ -137,6 +140,7 @@ const OPTION_SPEC = {
   months: { type: 'string' },
   start: { type: 'string' },
   sites: { type: 'string' },
+  'code-prefix': { type: 'string' },
   'volume-scale': { type: 'string' },
   'heartbeat-minutes': { type: 'string' },
   'device-fault-scale': { type: 'string' },
@@ -183,6 +187,17 @@ function parseNumber(
   if (text.trim() === '' || !Number.isFinite(value) || !check(value))
     throw new UsageError(`--${option}: ${rule} (got "${text}")`);
   return value;
+}
+
+/** A site-code prefix: the registry's code alphabet (letters, digits, dot, dash, underscore), starting alphanumeric. */
+function parseCodePrefix(text: string | undefined): string {
+  if (text === undefined || text === '') return '';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$/.test(text)) {
+    throw new UsageError(
+      `--code-prefix: 1–16 letters, digits, dot, dash or underscore, starting alphanumeric (got "${text}")`,
+    );
+  }
+  return text;
 }
 
 /** ISO date ("2026-06-01", midnight UTC) or date-time. */
@@ -394,6 +409,7 @@ export function parseSimulatorArgs(argv: string[], env: NodeJS.ProcessEnv, now: 
       (n) => Number.isInteger(n) && n >= 1 && n <= 500,
       'an integer in [1, 500]',
     ),
+    codePrefix: parseCodePrefix(values['code-prefix']),
     volumeScale: parseNumber(
       values['volume-scale'],
       'volume-scale',

@@ -58,6 +58,7 @@ export function buildSimulation(
     start: options.start,
     end: options.end,
     siteCount: options.sites,
+    codePrefix: options.codePrefix,
     volumeScale: options.volumeScale,
     heartbeatMinutes: options.heartbeatMinutes,
     deviceFaultScale: options.deviceFaultScale,
