@@ -99,7 +99,7 @@ describe('dashboards in a real browser', () => {
         // Site and device codes are global across tenants: this tenant's fleet must not take the catalogue's codes,
         // which the simulated manufacturer of the other simulator tests registers.
         '--code-prefix',
-        'DASH-',
+        'DSIM-',
         '--heartbeat-minutes',
         '0',
         // A second model version and a second scanner vendor, so the performance filters have something to select.
