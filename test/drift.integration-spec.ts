@@ -209,7 +209,17 @@ describe('drift monitoring: reference windows, calibrated monitors, alerts', () 
       (r) => r.monitorId === 'accuracy.biasCusum' && r.segment.key === sites[2],
     )!;
     const design = (cusum.evidence as { design: { h: number; arl0: number; k: number } }).design;
-    expect(design.k).toBe(0.25);
+    // Guard band for the estimated baseline: k' = k + z0.95/√n, σ' = the upper 95% bound of σ.
+    const baseline = (
+      cusum.evidence as {
+        baseline: { referenceLabelledVessels: number; sigma: number; sigmaEstimate: number };
+      }
+    ).baseline;
+    expect(design.k).toBeCloseTo(
+      0.25 + 1.6448536269514722 / Math.sqrt(baseline.referenceLabelledVessels),
+      12,
+    );
+    expect(baseline.sigma).toBeGreaterThan(baseline.sigmaEstimate);
     expect(cusum.threshold).toBeCloseTo(design.h, 12);
     // Each chart's ARL0 is its share of the family ARL0, on its own clock.
     const budget = (cusum.evidence as { budget: { arl0Target: number } }).budget;

@@ -33,7 +33,9 @@ import {
   type BatchBudget,
   type DriftTestResult,
 } from '../stats/drift';
+import { chiSquareQuantile, normalQuantile } from '../stats/distributions';
 import { conditionalPoissonRateTest } from '../stats/poisson';
+import { wilsonInterval } from '../stats/proportions';
 import {
   CATEGORICAL_FEATURES,
   DEVICE_ERROR_KINDS,
@@ -717,6 +719,26 @@ function cached<T>(key: string, make: () => T): T {
   return value;
 }
 
+/**
+ * Guard band for an estimated baseline (statistics.md §10; drift-methods.md §4.3), as the drift-scenarios evaluation
+ * measured it (src/drift-scenarios/scenario-evaluation.ts): a chart designed for an ARL0 in the tens of thousands treats
+ * any error in μ̂0, σ̂ or p̂0 as a shift, so it is designed to hold its contract unless the reference under-states the
+ * in-control process by more than a one-sided 95% bound (Gandy & Kvaløy 2013, by parameter bounds):
+ * CUSUM k' = k + z/√n; σ' = σ̂·√((n − 1)/χ²_{0.05, n−1}) (CUSUM and EWMA); Bernoulli p0' = Wilson upper 95% bound.
+ */
+export const GUARD_CONFIDENCE = 0.95;
+
+export function guardedBaseline(
+  n: number,
+  sd: number,
+  discordant: number,
+): { kIncrease: number; sigma: number; p0: number } {
+  const z = normalQuantile(GUARD_CONFIDENCE);
+  const sigma = sd * Math.sqrt((n - 1) / chiSquareQuantile(1 - GUARD_CONFIDENCE, n - 1));
+  const [, p0] = wilsonInterval(discordant, n, 2 * GUARD_CONFIDENCE - 1);
+  return { kIncrease: z / Math.sqrt(n), sigma, p0 };
+}
+
 /** Smallest own-clock ARL0 a chart is designed for: below it the chart would alarm on noise within days. */
 export const MIN_CHART_ARL0 = 20;
 
@@ -775,7 +797,8 @@ export function evaluateChartMonitor(
   };
 
   if (monitor.kind === 'bernoulliCusum') {
-    const p0 = baseline.discordant / baseline.n;
+    const p0Estimate = baseline.discordant / baseline.n;
+    const p0 = guardedBaseline(baseline.n, baseline.sdResidual, baseline.discordant).p0;
     if (!(p0 > 0 && p0 + monitor.shift < 1)) {
       return notEstimable('reference-discordance-degenerate', { p0, shift: monitor.shift });
     }
@@ -801,6 +824,8 @@ export function evaluateChartMonitor(
         event: 'discordance',
         threshold: reference.threshold,
         p0,
+        p0Estimate,
+        guard: { confidence: GUARD_CONFIDENCE, referenceLabelledVessels: baseline.n },
         p1,
         design: {
           h: design.h,
@@ -821,17 +846,27 @@ export function evaluateChartMonitor(
 
   const absolute = monitor.quantity === 'absoluteError';
   const mu0 = absolute ? baseline.meanAbsoluteError : baseline.meanResidual;
-  const sigma = absolute ? baseline.sdAbsoluteError : baseline.sdResidual;
-  if (!(sigma > 0)) return notEstimable('reference-sd-zero');
+  const sigmaEstimate = absolute ? baseline.sdAbsoluteError : baseline.sdResidual;
+  if (!(sigmaEstimate > 0)) return notEstimable('reference-sd-zero');
+  const guard = guardedBaseline(baseline.n, sigmaEstimate, baseline.discordant);
+  const sigma = guard.sigma;
   const values = stream.map((v) => (absolute ? Math.abs(v.residual) : v.residual));
   let mean = 0;
   for (const v of values) mean += v;
   mean /= n;
-  const baselineRecord = { quantity: monitor.quantity, mu0, sigma, referenceLabelledVessels: baseline.n };
+  const baselineRecord = {
+    quantity: monitor.quantity,
+    mu0,
+    sigma,
+    sigmaEstimate,
+    guard: { confidence: GUARD_CONFIDENCE, kIncrease: guard.kIncrease },
+    referenceLabelledVessels: baseline.n,
+  };
 
   if (monitor.kind === 'cusum') {
-    const design = cached(`c:${monitor.k}:${monitor.sided}:${arl0}`, () =>
-      cusumDesign({ k: monitor.k, arl0, sided: monitor.sided }),
+    const k = monitor.k + guard.kIncrease;
+    const design = cached(`c:${k}:${monitor.sided}:${arl0}`, () =>
+      cusumDesign({ k, arl0, sided: monitor.sided }),
     );
     const run = runCusum(values, { ...design, mu0, sigma, afterSignal: 'reset' });
     const { current, summary } = describe(run.signals);
