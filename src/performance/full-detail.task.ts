@@ -22,12 +22,13 @@ const pool = new Pool({
   idle_in_transaction_session_timeout: 60_000,
   options: APP_CONNECTION_OPTIONS,
 });
-// An idle connection the server ends (restart, idle timeout) is replaced at the next task.
+// An idle connection the server ends (restart, idle timeout) is replaced at the next task; one ended while checked out
+// fails the task's next query instead of taking the thread down. One listener per connection, added when it opens.
 pool.on('error', () => undefined);
+pool.on('connect', (client) => client.on('error', () => undefined));
 
 export default async function fullDetailTask(request: FullDetailRequest): Promise<FullDetailResult> {
   const client = await pool.connect();
-  client.on('error', () => undefined);
   try {
     // Both reads in one snapshot, as one read-only transaction under the requester's tenant.
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
