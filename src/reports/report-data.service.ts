@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Principal } from '../auth/roles';
 import { PerformanceService } from '../performance/performance.service';
 import { RegistryService } from '../registry/registry.service';
@@ -27,6 +27,9 @@ export function reportRegionOf(country: string): string {
   if (code === 'CN' || code === 'US') return code;
   return 'other';
 }
+
+/** Statement timeout of the period's aggregate queries (volume, population, the linked-pair histogram). */
+const AGGREGATE_STATEMENT_TIMEOUT = '300s';
 
 export const REGION_ORDER = ['EEA+TR+XI', 'CN', 'US', 'other', 'Worldwide'] as const;
 
@@ -96,9 +99,19 @@ export class ReportDataService {
       [tenant, product.id],
     );
 
-    const volume = await this.volume(tenant, product.id, windows);
-    const installedBase = await this.installedBase(tenant, product.id);
-    const population = await this.population(tenant, product.id, input.from, toExclusive);
+    // The period's aggregates scan every analysis of the product: a batch job's queries, given more than an API
+    // request's 30 s statement timeout (src/database/data-source.ts) on a loaded server.
+    const { volume, installedBase, population, pairCells } = await this.dataSource.transaction(
+      async (manager) => {
+        await manager.query(`SET LOCAL statement_timeout = '${AGGREGATE_STATEMENT_TIMEOUT}'`);
+        return {
+          volume: await this.volume(manager, tenant, product.id, windows),
+          installedBase: await this.installedBase(manager, tenant, product.id),
+          population: await this.population(manager, tenant, product.id, input.from, toExclusive),
+          pairCells: await this.pairCells(manager, tenant, product.id, input.from, toExclusive),
+        };
+      },
+    );
     const incidents = await this.incidentsSince(principal, product.id, earliest, input.to);
     const trend = await this.trend(principal, product.id, input.from, input.to);
 
@@ -120,7 +133,6 @@ export class ReportDataService {
       ...query,
       groupBy: 'scannerVendor',
     });
-    const pairCells = await this.pairCells(tenant, product.id, input.from, toExclusive);
     const overallOnly: ReportInputs['performance']['overall'] = {
       productId: overall.productId,
       period: overall.period,
@@ -195,11 +207,13 @@ export class ReportDataService {
 
   /** Episodes of use (analyses) and active installed base per rolling window and region (MDCG 2022-21 Table 1). */
   private async volume(
+    manager: EntityManager,
+
     tenant: string,
     productId: string,
     windows: Array<{ label: string; from: string; to: string }>,
   ) {
-    const rows = await this.dataSource.query<
+    const rows = await manager.query<
       Array<{
         idx: number;
         country: string;
@@ -266,8 +280,12 @@ export class ReportDataService {
     });
   }
 
-  private async installedBase(tenant: string, productId: string): Promise<ReportInputs['installedBase']> {
-    const rows = await this.dataSource.query<
+  private async installedBase(
+    manager: EntityManager,
+    tenant: string,
+    productId: string,
+  ): Promise<ReportInputs['installedBase']> {
+    const rows = await manager.query<
       Array<{ country: string; sites: number; devices: number; revoked: number }>
     >(
       `SELECT trim(s.country) AS country, count(DISTINCT d.site_id)::int AS sites, count(*)::int AS devices,
@@ -285,25 +303,29 @@ export class ReportDataService {
   }
 
   /** Patients exposed (distinct site-scoped pseudonym hashes) and their characteristics (Tables 2–3). */
-  private async population(tenant: string, productId: string, from: string, toExclusive: string) {
+  private async population(
+    manager: EntityManager,
+    tenant: string,
+    productId: string,
+    from: string,
+    toExclusive: string,
+  ) {
     const parameters = [tenant, productId, from, toExclusive];
     const scope = `a.manufacturer_id = $1 AND a.product_id = $2 AND a.occurred_at >= $3::date AND a.occurred_at < $4::date`;
-    const regions = await this.dataSource.query<
-      Array<{ country: string; patients: number; analyses: number }>
-    >(
+    const regions = await manager.query<Array<{ country: string; patients: number; analyses: number }>>(
       `SELECT trim(s.country) AS country, count(DISTINCT (a.site_id, a.patient_key))::int AS patients,
               count(*)::int AS analyses
          FROM analyses a JOIN sites s ON s.id = a.site_id WHERE ${scope} GROUP BY 1`,
       parameters,
     );
-    const [totals] = await this.dataSource.query<
+    const [totals] = await manager.query<
       Array<{ patients: number; analyses: number; max_per_patient: number | null }>
     >(
       `SELECT count(*)::int AS patients, coalesce(sum(n), 0)::int AS analyses, max(n)::int AS max_per_patient
          FROM (SELECT count(*) AS n FROM analyses a WHERE ${scope} GROUP BY a.site_id, a.patient_key) p`,
       parameters,
     );
-    const ages = await this.dataSource.query<Array<{ band: string; analyses: number }>>(
+    const ages = await manager.query<Array<{ band: string; analyses: number }>>(
       `SELECT CASE WHEN a.age_years IS NULL THEN 'not recorded'
                    WHEN a.age_years < 40 THEN '<40' WHEN a.age_years < 50 THEN '40–49'
                    WHEN a.age_years < 60 THEN '50–59' WHEN a.age_years < 70 THEN '60–69'
@@ -311,12 +333,12 @@ export class ReportDataService {
          FROM analyses a WHERE ${scope} GROUP BY 1`,
       parameters,
     );
-    const sex = await this.dataSource.query<Array<{ sex: string; analyses: number }>>(
+    const sex = await manager.query<Array<{ sex: string; analyses: number }>>(
       `SELECT coalesce(a.sex, 'not recorded') AS sex, count(*)::int AS analyses FROM analyses a WHERE ${scope}
         GROUP BY 1 ORDER BY 1`,
       parameters,
     );
-    const vendors = await this.dataSource.query<Array<{ vendor: string; analyses: number }>>(
+    const vendors = await manager.query<Array<{ vendor: string; analyses: number }>>(
       `SELECT coalesce(a.scanner_vendor, 'not recorded') AS vendor, count(*)::int AS analyses FROM analyses a
         WHERE ${scope} GROUP BY 1 ORDER BY 2 DESC, 1`,
       parameters,
@@ -417,14 +439,14 @@ export class ReportDataService {
    * fromVessels), so the charts show the vessels the figures were computed on.
    */
   private async pairCells(
+    manager: EntityManager,
+
     tenant: string,
     productId: string,
     from: string,
     toExclusive: string,
   ): Promise<PairCell[]> {
-    const rows = await this.dataSource.query<
-      Array<{ ct_ffr: number; invasive_ffr: number; vessels: number }>
-    >(
+    const rows = await manager.query<Array<{ ct_ffr: number; invasive_ffr: number; vessels: number }>>(
       `SELECT r.ct_ffr, r.invasive_ffr, count(*)::int AS vessels FROM (
          SELECT DISTINCT ON (l.analysis_event_id, l.vessel_index) l.ct_ffr, l.invasive_ffr
            FROM ffr_links l
