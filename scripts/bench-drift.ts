@@ -265,7 +265,9 @@ async function main(): Promise<void> {
       `\n  alarms of the last run (injected: heart rate +8 bpm at S001, residual +0.03 at S002): ${alarms.join(', ') || 'none'}`,
     );
     console.log(
-      `  target: < 60 s at 10,000,000 analyses — ${median(runs) < 60_000 ? 'met' : 'NOT met'} at this size`,
+      options.analyses >= 10_000_000
+        ? `  target: < 60 s at 10,000,000 analyses — ${median(runs) < 60_000 ? 'met' : 'NOT met'}`
+        : `  the target (< 60 s) is for 10,000,000 analyses; this run measured ${options.analyses.toLocaleString('en')}`,
     );
   } finally {
     await app?.close();
