@@ -52,6 +52,8 @@ export async function computeFullDetail(
 ): Promise<FullDetailResult> {
   const keySql = GROUP_KEY_SQL[request.groupBy ?? 'overall'];
   const parameters = [request.manufacturerId, request.productId, request.from, request.to];
+  // Rows in a fixed order (analysis, vessel): the seeded patient bootstrap resamples what it is given in order, so the
+  // same data must give the same figures — byte-identical reports — whatever plan the database chooses.
   // Every analysed vessel, verified or not (the denominator of the partial-verification correction), read first and
   // capped: a request over more vessels than the limit is refused before its linked vessels are read.
   const analysed = await client.query<{
@@ -61,7 +63,8 @@ export async function computeFullDetail(
     invasive_ffr: number | null;
   }>(
     `SELECT ${keySql} AS key, r.patient_id, r.ct_ffr, r.invasive_ffr FROM (
-       SELECT a.site_id, a.site_id::text || ':' || encode(a.patient_key, 'hex') AS patient_id, v.ct_ffr,
+       SELECT a.event_id, v.vessel_index,
+              a.site_id, a.site_id::text || ':' || encode(a.patient_key, 'hex') AS patient_id, v.ct_ffr,
               first_link.invasive_ffr, a.model_version, coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor,
               v.vessel, (a.occurred_at AT TIME ZONE 'UTC')::date AS day
          FROM analyses a
@@ -74,7 +77,8 @@ export async function computeFullDetail(
         WHERE a.manufacturer_id = $1 AND a.product_id = $2 AND a.status = 'completed'
           AND ($3::timestamptz IS NULL OR a.occurred_at >= $3) AND ($4::timestamptz IS NULL OR a.occurred_at < $4)
         LIMIT ${request.maxAnalysedVessels + 1}) r
-     JOIN sites s ON s.id = r.site_id`,
+     JOIN sites s ON s.id = r.site_id
+     ORDER BY r.event_id, r.vessel_index`,
     parameters,
   );
   if (analysed.rows.length > request.maxAnalysedVessels) {
@@ -90,7 +94,7 @@ export async function computeFullDetail(
   }>(
     `SELECT ${keySql} AS key, r.patient_id, r.ct_ffr, r.invasive_ffr FROM (
        SELECT DISTINCT ON (l.analysis_event_id, l.vessel_index)
-              l.site_id, l.site_id::text || ':' || encode(l.patient_key, 'hex') AS patient_id, l.ct_ffr, l.invasive_ffr,
+              l.analysis_event_id, l.vessel_index, l.site_id, l.site_id::text || ':' || encode(l.patient_key, 'hex') AS patient_id, l.ct_ffr, l.invasive_ffr,
               a.model_version, coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor, l.vessel,
               (a.occurred_at AT TIME ZONE 'UTC')::date AS day
          FROM ffr_links l
@@ -99,7 +103,8 @@ export async function computeFullDetail(
           AND ($3::timestamptz IS NULL OR l.analysis_occurred_at >= $3) AND ($4::timestamptz IS NULL OR l.analysis_occurred_at < $4)
           AND ($3::timestamptz IS NULL OR a.occurred_at >= $3) AND ($4::timestamptz IS NULL OR a.occurred_at < $4)
         ORDER BY l.analysis_event_id, l.vessel_index, l.measured_at, l.outcome_event_id) r
-     JOIN sites s ON s.id = r.site_id`,
+     JOIN sites s ON s.id = r.site_id
+     ORDER BY r.analysis_event_id, r.vessel_index`,
     parameters,
   );
   const linkedByKey = groupRows(linked.rows, (row): LinkedVessel => ({
