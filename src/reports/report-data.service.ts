@@ -23,7 +23,7 @@ import { EEA_TR_XI, ReportType } from './report-rules';
 /** Region of a site's country in the MDCG 2022-21 tables; CN and US apart for the NMPA and FDA readers. */
 export function reportRegionOf(country: string): string {
   const code = country.trim().toUpperCase();
-  if ((EEA_TR_XI as readonly string[]).includes(code)) return 'EEA+TR+XI';
+  if (EEA_TR_XI.includes(code)) return 'EEA+TR+XI';
   if (code === 'CN' || code === 'US') return code;
   return 'other';
 }

@@ -3,6 +3,7 @@
  * (report-builder.ts) fill these sections in exactly this order; the schema (report-schema.ts) and the renderers
  * read the same tables, so the order cannot drift between the JSON, the HTML and the PDF.
  */
+import { JURISDICTION_COUNTRIES } from '../vigilance/reporting-clock-rules';
 
 export const REPORT_TYPES = ['psur', 'nmpa-periodic-risk'] as const;
 export type ReportType = (typeof REPORT_TYPES)[number];
@@ -166,41 +167,11 @@ export const NMPA_REPORT_DUE_DAYS_AFTER_YEAR = 60;
 /** Rolling windows in the vigilance and sales tables: N, N-1, N-2, N-3 (MDCG 2022-21 Annex II/III). */
 export const ROLLING_WINDOWS = 4;
 
-/** Regions of the MDCG 2022-21 tables: EEA + Türkiye + Northern Ireland, and worldwide (which includes them). */
-export const EEA_TR_XI = [
-  'AT',
-  'BE',
-  'BG',
-  'HR',
-  'CY',
-  'CZ',
-  'DK',
-  'EE',
-  'FI',
-  'FR',
-  'DE',
-  'GR',
-  'HU',
-  'IE',
-  'IT',
-  'LV',
-  'LT',
-  'LU',
-  'MT',
-  'NL',
-  'PL',
-  'PT',
-  'RO',
-  'SK',
-  'SI',
-  'ES',
-  'SE',
-  'IS',
-  'LI',
-  'NO',
-  'TR',
-  'XI',
-] as const;
+/**
+ * Regions of the MDCG 2022-21 tables: EEA + Türkiye + Northern Ireland, and worldwide (which includes them). The EEA is
+ * the vigilance rules' own list of MDR countries (src/vigilance/reporting-clock-rules.ts).
+ */
+export const EEA_TR_XI: readonly string[] = [...JURISDICTION_COUNTRIES.EU, 'TR', 'XI'];
 
 /** IMDRF annexes the PSUR tables present at minimum (MDCG 2022-21 Annex III): A, C, D, F (E/F health effects). */
 export const PSUR_IMDRF_ANNEXES = ['A', 'C', 'D', 'E', 'F'] as const;
