@@ -792,6 +792,35 @@ function notEstimable(
   return { estimable: false, reason, detail, n: { reference: n, current: m } };
 }
 
+/** A calibrated test's answer: the statistic, its threshold and p; it alarms at p ≤ α, as its threshold was set. */
+function calibratedOutcome(
+  base0: Pick<DriftTestOutcome, 'estimable' | 'name' | 'alpha' | 'n' | 'conventions'>,
+  statistic: number,
+  t: CalibratedThreshold,
+  pValue: number,
+  extra: Pick<DriftTestOutcome, 'df' | 'resampling'>,
+): DriftTestOutcome {
+  return {
+    ...base0,
+    statistic,
+    threshold: t.threshold,
+    rule: t.rule,
+    pValue,
+    alarm: pValue <= base0.alpha,
+    method: t.method,
+    ...extra,
+  };
+}
+
+function tooFewSplitsOutcome(n: number, m: number, alpha: number): DriftNotEstimable {
+  return notEstimable(
+    'cannot-reach-alpha',
+    `only C(${n + m}, ${min(n, m)}) distinct splits: a permutation test cannot reach p ≤ ${alpha}`,
+    n,
+    m,
+  );
+}
+
 /** log C(n + m, min(n, m)) < log(1/α): no split can be as extreme as 1 in 1/α. */
 function tooFewSplits(n: number, m: number, alpha: number): boolean {
   const k = min(n, m);
@@ -890,30 +919,14 @@ export function driftTest(
       name === 'psi'
         ? psiAsymptoticPValue(value, n, m, effectiveBins)
         : jensenShannonAsymptoticPValue(value, n, m, effectiveBins, base);
-    return {
-      ...base0,
-      statistic: value,
-      threshold: t.threshold,
-      rule: t.rule,
-      pValue,
-      alarm: pValue <= alpha,
-      method: t.method,
-      df: t.df,
-    };
+    return calibratedOutcome(base0, value, t, pValue, { df: t.df });
   }
   if (calibration !== 'permutation' && calibration !== 'bootstrap') {
     throw new RangeError(
       `${name} calibration must be permutation, bootstrap or asymptotic, got ${calibration}`,
     );
   }
-  if (calibration === 'permutation' && tooFewSplits(n, m, alpha)) {
-    return notEstimable(
-      'cannot-reach-alpha',
-      `only C(${n + m}, ${min(n, m)}) distinct splits: a permutation test cannot reach p ≤ ${alpha}`,
-      n,
-      m,
-    );
-  }
+  if (calibration === 'permutation' && tooFewSplits(n, m, alpha)) return tooFewSplitsOutcome(n, m, alpha);
   const resamplingOptions =
     calibration === 'permutation'
       ? ({ method: 'permutation', reference: ref, current: cur, ...pickResampling(options) } as const)
@@ -921,16 +934,7 @@ export function driftTest(
   const resampled = resampleNull(name, resamplingOptions, n, m);
   const t = resampledThreshold(name, n, m, alpha, calibration, resampled);
   const pValue = resamplingPValue(value, resampled.sortedNull);
-  return {
-    ...base0,
-    statistic: value,
-    threshold: t.threshold,
-    rule: t.rule,
-    pValue,
-    alarm: pValue <= alpha,
-    method: t.method,
-    resampling: t.resampling,
-  };
+  return calibratedOutcome(base0, value, t, pValue, { resampling: t.resampling });
 }
 
 function pickResampling(o: DriftTestOptions): ResamplingOptions {
@@ -1020,25 +1024,9 @@ export function countsDriftTest(
         : name === 'psi'
           ? psiAsymptoticPValue(value, n, m, cells)
           : jensenShannonAsymptoticPValue(value, n, m, cells, base);
-    return {
-      ...base0,
-      statistic: value,
-      threshold: t.threshold,
-      rule: t.rule,
-      pValue,
-      alarm: pValue <= alpha,
-      method: t.method,
-      df: t.df,
-    };
+    return calibratedOutcome(base0, value, t, pValue, { df: t.df });
   }
-  if (calibration === 'permutation' && tooFewSplits(n, m, alpha)) {
-    return notEstimable(
-      'cannot-reach-alpha',
-      `only C(${n + m}, ${min(n, m)}) distinct splits: a permutation test cannot reach p ≤ ${alpha}`,
-      n,
-      m,
-    );
-  }
+  if (calibration === 'permutation' && tooFewSplits(n, m, alpha)) return tooFewSplitsOutcome(n, m, alpha);
   const common = { permutations: options.permutations, seed: options.seed, smoothing, base };
   const resampled = resampleNull(
     name,
@@ -1050,17 +1038,10 @@ export function countsDriftTest(
   );
   const t = resampledThreshold(name, n, m, alpha, calibration, resampled);
   const pValue = resamplingPValue(value, resampled.sortedNull);
-  return {
-    ...base0,
-    statistic: value,
-    threshold: t.threshold,
-    rule: t.rule,
-    pValue,
-    alarm: pValue <= alpha,
-    method: t.method,
+  return calibratedOutcome(base0, value, t, pValue, {
     resampling: t.resampling,
     df: name === 'chiSquare' ? chi.df : undefined,
-  };
+  });
 }
 
 /** {@link countsDriftTest} on two category tallies (e.g. scanner vendor share), aligned on the union of categories. */
