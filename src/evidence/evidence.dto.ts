@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
@@ -25,6 +26,28 @@ import {
 
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 
+/** An optional filter: a non-empty list of at most `maxItems` codes (site, model version, vendor). */
+const CodeList = (maxItems: number, documentation: { description?: string } = {}) =>
+  applyDecorators(
+    ApiPropertyOptional({ type: [String], ...documentation }),
+    IsOptional(),
+    IsArray(),
+    ArrayMinSize(1),
+    ArrayMaxSize(maxItems),
+    IsString({ each: true }),
+    MaxLength(100, { each: true }),
+  );
+
+/** An optional filter: a non-empty list of the lattice's own values (bands, sexes, vessels, statuses). */
+const ChoiceList = (values: readonly string[], documentation: { description?: string } = {}) =>
+  applyDecorators(
+    ApiPropertyOptional({ enum: [...values], isArray: true, ...documentation }),
+    IsOptional(),
+    IsArray(),
+    ArrayMinSize(1),
+    IsIn([...values], { each: true }),
+  );
+
 /**
  * A cohort on the fixed lattice of src/evidence/cohort.ts: calendar months and fixed bands; each filter a set of
  * values (leave it out for every value).
@@ -45,73 +68,31 @@ export class EvidenceQueryDto {
   @Matches(MONTH, { message: 'toMonth must be YYYY-MM' })
   toMonth?: string;
 
-  @ApiPropertyOptional({ type: [String] })
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(100)
-  @IsString({ each: true })
-  @MaxLength(100, { each: true })
+  @CodeList(100)
   modelVersions?: string[];
 
-  @ApiPropertyOptional({ type: [String], description: 'site codes' })
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(500)
-  @IsString({ each: true })
-  @MaxLength(100, { each: true })
+  @CodeList(500, { description: 'site codes' })
   sites?: string[];
 
-  @ApiPropertyOptional({ type: [String], description: "scanner vendors ('unknown' when not reported)" })
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(100)
-  @IsString({ each: true })
-  @MaxLength(100, { each: true })
+  @CodeList(100, { description: "scanner vendors ('unknown' when not reported)" })
   scannerVendors?: string[];
 
-  @ApiPropertyOptional({ enum: bandKeys(AGE_BANDS), isArray: true })
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @IsIn(bandKeys(AGE_BANDS), { each: true })
+  @ChoiceList(bandKeys(AGE_BANDS))
   ageBands?: string[];
 
-  @ApiPropertyOptional({ enum: SEXES, isArray: true })
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @IsIn(SEXES, { each: true })
+  @ChoiceList(SEXES)
   sexes?: string[];
 
-  @ApiPropertyOptional({ enum: bandKeys(BMI_BANDS), isArray: true, description: 'WHO adult BMI classes' })
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @IsIn(bandKeys(BMI_BANDS), { each: true })
+  @ChoiceList(bandKeys(BMI_BANDS), { description: 'WHO adult BMI classes' })
   bmiBands?: string[];
 
-  @ApiPropertyOptional({ enum: bandKeys(AGATSTON_BANDS), isArray: true })
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @IsIn(bandKeys(AGATSTON_BANDS), { each: true })
+  @ChoiceList(bandKeys(AGATSTON_BANDS))
   agatstonBands?: string[];
 
-  @ApiPropertyOptional({ enum: VESSELS, isArray: true })
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @IsIn(VESSELS, { each: true })
+  @ChoiceList(VESSELS)
   vessels?: string[];
 
-  @ApiPropertyOptional({ enum: STATUSES, isArray: true })
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @IsIn(STATUSES, { each: true })
+  @ChoiceList(STATUSES)
   statuses?: string[];
 
   @ApiPropertyOptional({ enum: STRATIFY_BY, description: 'stratify the accuracy table by one dimension' })
