@@ -1,4 +1,5 @@
 import { INestApplication } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { Client } from 'pg';
 import request from 'supertest';
 import { ensureTopics } from '../../scripts/kafka-admin';
@@ -510,6 +511,11 @@ describe('confidentiality: tenant isolation, every OpenAPI route walked with ten
   beforeAll(async () => {
     await ensureTopics(TEST_KAFKA_BROKERS.split(','), allTopics(topics), 3);
     app = await startApp(environment);
+    // The walk measures what ROUTES do to B's rows. Scheduled jobs (vigilance clock alerts every 15 min, hourly
+    // detection, drift label catch-up) legitimately write B's rows and would do so mid-walk whenever their minute
+    // comes round — a CI run once failed on clock alerts raised during the walk. They have their own suites; here
+    // they are stopped so the before/after comparison sees only the routes' effects.
+    for (const job of app.get(SchedulerRegistry).getCronJobs().values()) void job.stop();
     server = app.getHttpServer();
     database = new Client({ connectionString: TEST_DATABASE_URL });
     await database.connect();
