@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
+import { DatabaseError } from 'pg';
 import { QueryFailedError } from 'typeorm';
 
 interface ErrorBody {
@@ -57,8 +58,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
           : ((payload as { message?: string | string[] }).message ?? exception.message);
       return { statusCode: status, error: httpErrorName(status), message };
     }
-    if (exception instanceof QueryFailedError) {
-      const code = (exception as QueryFailedError & { code?: string }).code ?? '';
+    // TypeORM wraps what it runs; the performance and ingestion paths query through pg's own pool, whose errors
+    // arrive unwrapped. Both carry the SQLSTATE — a statement timeout on either path is a 503, not a 500 (bench:soak
+    // found GET /performance answering 500 on pg's unwrapped 57014).
+    if (exception instanceof QueryFailedError || exception instanceof DatabaseError) {
+      const code = (exception as { code?: string }).code ?? '';
       const known = CLIENT_SQLSTATES[code];
       if (known)
         return { statusCode: known.status, error: httpErrorName(known.status), message: known.message };
