@@ -107,6 +107,18 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes the periodic-report schedule from FW_REPORTS_SCHEDULE_CRON (daily 02:41 UTC by default)', () => {
+    expect(loadConfig({ ...keys }).FW_REPORTS_SCHEDULE_CRON).toBe('41 2 * * *');
+    expect(loadConfig({ ...keys, FW_REPORTS_SCHEDULE_CRON: '0 6 * * 1' }).FW_REPORTS_SCHEDULE_CRON).toBe(
+      '0 6 * * 1',
+    );
+    for (const cron of ['daily', '41 2 * *', '41 25 * * *']) {
+      expect(() => loadConfig({ ...keys, FW_REPORTS_SCHEDULE_CRON: cron })).toThrow(
+        /FW_REPORTS_SCHEDULE_CRON must be a cron expression/,
+      );
+    }
+  });
+
   it('decodes 32-byte keys from hex or base64', () => {
     expect(decodeKey(keys.FW_PSEUDONYM_KEY)).toEqual(Buffer.alloc(32, 0xab));
     expect(decodeKey(keys.FW_MASTER_KEY)).toEqual(Buffer.alloc(32, 7));

@@ -288,6 +288,13 @@ export class EnvironmentVariables {
   FW_PARTITION_MAINTENANCE_CRON = '17 3 * * *';
 
   /**
+   * When the periodic-report job drafts the PSURs and NMPA reports that are due (cron, 5 or 6 fields, UTC), in
+   * background processes. Daily is enough: a period ends at midnight and its draft is due from the next day on.
+   */
+  @IsCronExpression()
+  FW_REPORTS_SCHEDULE_CRON = '41 2 * * *';
+
+  /**
    * Months of analyses and device events kept; 0 (the default) keeps everything. Regulator-facing data is kept for
    * the device's lifetime: 21 CFR 803.18 (2 years from the event or the expected device life, whichever is greater),
    * SAMR/NHC Order No. 1 (until 2 years after device expiry, at least 5 years without one), MDR Art. 86 (PSUR until

@@ -13,8 +13,6 @@ import { ReportsService } from './reports.service';
 
 export const REPORTS_SCHEDULE_JOB = 'periodic-reports';
 const LOCK_KEY = `fieldwatch:${REPORTS_SCHEDULE_JOB}`;
-/** Once a day, early UTC: a report period ends at midnight and its report is drafted the next morning. */
-export const REPORTS_SCHEDULE_CRON = '41 2 * * *';
 /** NMPA: annual reports during the first five-year registration cycle, then one per renewal (reference/regulatory.md §3.2). */
 const NMPA_ANNUAL_REPORTS = 5;
 
@@ -87,7 +85,9 @@ export class ReportsScheduleJob implements OnApplicationBootstrap, OnApplication
 
   onApplicationBootstrap(): void {
     if (!runsBackgroundWork(this.config.FW_PROCESS_ROLE)) return;
-    scheduleUtcCron(this.scheduler, REPORTS_SCHEDULE_JOB, REPORTS_SCHEDULE_CRON, () => this.tick());
+    scheduleUtcCron(this.scheduler, REPORTS_SCHEDULE_JOB, this.config.FW_REPORTS_SCHEDULE_CRON, () =>
+      this.tick(),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
