@@ -1,7 +1,9 @@
 import { ClientBase } from 'pg';
 import { LinkedVessel } from '../stats/proportions';
 import { AnalysisWithOptionalReference } from '../stats/verification-bias';
+import { PairCell } from '../stats/pair-histogram';
 import { GroupBy } from './performance.dto';
+import { pairCellsOf } from './performance-charts';
 import { PerformanceFigures, performanceFigures } from './performance-report';
 import { VerificationBiasFigures, verificationBiasFigures } from './verification-bias-report';
 
@@ -39,6 +41,8 @@ export interface GroupFigures {
   key: string;
   figures: PerformanceFigures;
   verificationBias: VerificationBiasFigures;
+  /** The linked vessels as a (CT-FFR, FFR) histogram: the response's `charts` (performance-charts.ts). */
+  pairCells?: PairCell[];
 }
 
 export type FullDetailResult =
@@ -125,6 +129,7 @@ export async function computeFullDetail(
     key,
     figures: performanceFigures(vessels, request.threshold),
     verificationBias: verificationBiasFigures(analyses, request.threshold),
+    pairCells: pairCellsOf(vessels),
   });
   const keys = [...new Set([...linkedByKey.keys(), ...analysedByKey.keys()])].sort((a, b) =>
     a.localeCompare(b),
