@@ -3,30 +3,29 @@
  *
  * Seeds one product with N analyses (default 10,000,000; 1–3 vessels each) and L linked vessels
  * (default 2,000,000; referral follows low CT-FFR, as in the field) straight into the platform's tables
- * with COPY, builds the roll-ups with the worker's own code, then times each endpoint variant through
+ * in SQL (scripts/performance-seed.ts), builds the roll-ups with the worker's own code, then times each endpoint variant through
  * the real app (in process, FW_PROCESS_ROLE=api) and prints medians with the ratio to a baseline
  * measured in the same run: one bare sequential pass over the linked pairs
  * (`SELECT count(*), sum(ct_ffr) FROM performance_linked_vessels WHERE product_id = …`).
  *
- *   npm run bench:performance -- [--analyses N] [--linked L] [--sites S] [--days D] [--repeat R] [--keep]
+ *   npm run bench:performance -- [--analyses N] [--linked L] [--sites S] [--days D] [--repeat R]
+ *                                 [--database NAME] [--keep] [--reuse]
  *
  * Flags also read BENCH_<NAME>. PostgreSQL: the server of BENCH_DATABASE_URL or DATABASE_URL (default
- * postgres://postgres@127.0.0.1:5432); the database `fieldwatch_bench_performance` is dropped and recreated.
+ * postgres://postgres@127.0.0.1:5432); the database (default `fieldwatch_bench_performance`) is dropped and
+ * recreated. `--keep` leaves it; `--reuse` times a kept one again (pending migrations run, seeding and the
+ * roll-up build are skipped), so a change to the request path can be measured without re-seeding.
  * Seeding bypasses foreign-key triggers (session_replication_role = replica): the rows are consistent by
  * construction, and checking 30 million references would only measure the seeding.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { INestApplication } from '@nestjs/common';
 import { Client, Pool } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { createDataSource } from '../src/database/data-source';
 import { rebuildDirtySlices } from '../src/performance/performance-rollups';
-
-const DATABASE_NAME = 'fieldwatch_bench_performance';
+import { seedPerformanceData } from './performance-seed';
 
 interface Options {
   analyses: number;
@@ -35,7 +34,16 @@ interface Options {
   days: number;
   repeat: number;
   keep: boolean;
+  reuse: boolean;
+  database: string;
   serverUrl: string;
+}
+
+/** The name goes into DROP/CREATE DATABASE: a plain identifier only. */
+function databaseName(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name))
+    throw new Error(`--database must be a lower-case identifier, got ${name}`);
+  return name;
 }
 
 function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options {
@@ -59,14 +67,16 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
     sites: integer('sites', 50),
     days: integer('days', 365),
     repeat: integer('repeat', 5),
-    keep: argv.includes('--keep') || env.BENCH_KEEP === '1',
+    keep: argv.includes('--keep') || argv.includes('--reuse') || env.BENCH_KEEP === '1',
+    reuse: argv.includes('--reuse') || env.BENCH_REUSE === '1',
+    database: databaseName(flag('database') ?? 'fieldwatch_bench_performance'),
     serverUrl: server.toString(),
   };
 }
 
 const benchUrl = (options: Options): string => {
   const url = new URL(options.serverUrl);
-  url.pathname = `/${DATABASE_NAME}`;
+  url.pathname = `/${options.database}`;
   return url.toString();
 };
 
@@ -77,26 +87,17 @@ const median = (values: readonly number[]): number => {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 
-/** Deterministic pseudo-random numbers (mulberry32): the same seed gives the same data set. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-async function recreateDatabase(options: Options): Promise<void> {
-  const client = new Client({ connectionString: options.serverUrl });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS ${DATABASE_NAME} WITH (FORCE)`);
-    await client.query(`CREATE DATABASE ${DATABASE_NAME}`);
-  } finally {
-    await client.end();
+/** A fresh database, or with --reuse the kept one brought up to the current migrations. */
+async function prepareDatabase(options: Options): Promise<void> {
+  if (!options.reuse) {
+    const client = new Client({ connectionString: options.serverUrl });
+    await client.connect();
+    try {
+      await client.query(`DROP DATABASE IF EXISTS ${options.database} WITH (FORCE)`);
+      await client.query(`CREATE DATABASE ${options.database}`);
+    } finally {
+      await client.end();
+    }
   }
   const dataSource = createDataSource({ DATABASE_URL: benchUrl(options) });
   await dataSource.initialize();
@@ -185,151 +186,65 @@ async function registerTenant(baseUrl: string, adminToken: string, options: Opti
   return { manufacturerId: manufacturer.id, key, productId: product.id, siteIds };
 }
 
-const VENDORS = ['GE', 'Siemens', 'Philips', 'Canon'];
-const MODEL_VERSIONS = ['ffrnet-2024.2', 'ffrnet-2025.1', 'ffrnet-2025.2'];
-const VESSELS = ['LAD', 'LCX', 'RCA'];
-
-/** Streams COPY text rows produced by `rows` (one string per line) into `table`. */
-async function copyRows(
-  client: Client,
-  table: string,
-  columns: string,
-  rows: () => Generator<string>,
-): Promise<void> {
-  const generator = rows();
-  const source = Readable.from(
-    (function* batches() {
-      let batch: string[] = [];
-      for (const line of generator) {
-        batch.push(line);
-        if (batch.length === 10_000) {
-          yield batch.join('');
-          batch = [];
-        }
-      }
-      if (batch.length) yield batch.join('');
-    })(),
-  );
-  await pipeline(source, client.query(copyFrom(`COPY ${table} (${columns}) FROM STDIN`)));
+/** The kept database's tenant, with a new API key (keys are stored hashed, so the last run's cannot be read back). */
+async function existingTenant(options: Options, baseUrl: string, adminToken: string): Promise<Tenant> {
+  const client = new Client({ connectionString: benchUrl(options) });
+  await client.connect();
+  try {
+    const product = await client.query<{ id: string; manufacturer_id: string }>(
+      `SELECT id, manufacturer_id FROM products WHERE name = 'Bench CT-FFR'`,
+    );
+    if (product.rowCount !== 1) throw new Error(`--reuse: ${options.database} holds no bench product`);
+    const { id: productId, manufacturer_id: manufacturerId } = product.rows[0];
+    const sites = await client.query<{ id: string }>(
+      `SELECT id FROM sites WHERE manufacturer_id = $1 ORDER BY site_code`,
+      [manufacturerId],
+    );
+    const { key } = await api<{ key: string }>(baseUrl, adminToken, 'POST', '/api/v1/api-keys', {
+      manufacturerId,
+      role: 'manufacturer',
+      name: 'bench',
+    });
+    return { manufacturerId, key, productId, siteIds: sites.rows.map((site) => site.id) };
+  } finally {
+    await client.end();
+  }
 }
 
-/**
- * analyses, analysis_vessels and ffr_links, consistent by construction. A patient is referred (all vessels wired)
- * with a probability that is high when the lowest CT-FFR is ≤ 0.80 and low otherwise, tuned so that about
- * `linked` vessels are linked; invasive FFR = CT-FFR + N(0, 0.06) rounded to 0.01.
- */
+/** The product's rows in SQL (scripts/performance-seed.ts), then statistics for the planner. */
 async function seed(options: Options, tenant: Tenant): Promise<{ vessels: number; linked: number }> {
   const client = new Client({ connectionString: benchUrl(options) });
   await client.connect();
-  await client.query('SET session_replication_role = replica');
-  const draw = random(20261127);
-  const start = Date.UTC(2025, 0, 1);
-  const spanMs = options.days * 86_400_000;
-  const vesselsPerAnalysis = 2;
-  const shareLinked = options.linked / (options.analyses * vesselsPerAnalysis);
-  // P(referred | positive) = 3 × P(referred | negative); about 35% of analyses have a vessel ≤ 0.80.
-  const negativeReferral = Math.min(1, shareLinked / (0.35 * 3 + 0.65));
-  const normal = (): number => Math.sqrt(-2 * Math.log(1 - draw())) * Math.cos(2 * Math.PI * draw());
-  const hex = (bytes: number): string => {
-    let out = '';
-    for (let i = 0; i < bytes; i++)
-      out += Math.floor(draw() * 256)
-        .toString(16)
-        .padStart(2, '0');
-    return out;
-  };
-  const analysisRows: string[] = [];
-  const vesselRows: string[] = [];
-  const keyRows: string[] = [];
-  const linkRows: string[] = [];
-  // The months' partitions (docs/storage/partitioning.md), as ingestion would ensure them.
-  await client.query(
-    `SELECT fieldwatch_ensure_event_partitions(ARRAY(
-       SELECT generate_series(date_trunc('month', $1::timestamptz AT TIME ZONE 'UTC'),
-                              date_trunc('month', $2::timestamptz AT TIME ZONE 'UTC'), interval '1 month')::date))`,
-    [new Date(start).toISOString(), new Date(start + spanMs).toISOString()],
-  );
-  let vessels = 0;
-  let linked = 0;
-  const flush = async (): Promise<void> => {
-    const take = (buffer: string[]) =>
-      function* rows(): Generator<string> {
-        yield* buffer.splice(0, buffer.length);
-      };
-    await copyRows(
-      client,
-      'analyses',
-      'event_id, manufacturer_id, product_id, device_id, site_id, occurred_at, software_version, model_version, patient_key, study_key, scanner_vendor, status, vessel_count, kafka_partition, kafka_offset',
-      take(analysisRows),
-    );
-    await copyRows(
-      client,
-      'analysis_vessels',
-      'analysis_event_id, vessel_index, vessel, ct_ffr, analysis_occurred_at',
-      take(vesselRows),
-    );
-    // The eventId key table of the partitioned analyses (migration 1764330000000-PartitionedEventStorage).
-    await copyRows(client, 'analysis_event_ids', 'event_id, occurred_at', take(keyRows));
-    await copyRows(
-      client,
-      'ffr_links',
-      'outcome_event_id, manufacturer_id, site_id, patient_key, status, analysis_event_id, vessel_index, vessel, measured_at, invasive_ffr, ct_ffr, analysis_occurred_at, lag_days, window_days',
-      take(linkRows),
-    );
-  };
-  const deviceId = randomUUID();
-  for (let i = 0; i < options.analyses; i++) {
-    const eventId = randomUUID();
-    const siteIndex = Math.floor(draw() * options.sites);
-    const siteId = tenant.siteIds[siteIndex];
-    const occurredMs = start + Math.floor(draw() * spanMs);
-    const occurredAt = new Date(occurredMs).toISOString();
-    const modelVersion = MODEL_VERSIONS[Math.min(2, Math.floor((3 * (occurredMs - start)) / spanMs))];
-    const patientKey = hex(32);
-    const count = 1 + Math.floor(draw() * 3);
-    const ctFfr: number[] = [];
-    for (let v = 0; v < count; v++)
-      ctFfr.push(Math.round(Math.min(0.99, Math.max(0.4, 0.84 + 0.09 * normal())) * 100) / 100);
-    analysisRows.push(
-      `${eventId}\t${tenant.manufacturerId}\t${tenant.productId}\t${deviceId}\t${siteId}\t${occurredAt}\t1.4.2\t${modelVersion}\t\\\\x${patientKey}\t\\\\x${hex(8)}\t${VENDORS[siteIndex % VENDORS.length]}\tcompleted\t${count}\t0\t${i}\n`,
-    );
-    keyRows.push(`${eventId}\t${occurredAt}\n`);
-    const referred = draw() < negativeReferral * (Math.min(...ctFfr) <= 0.8 ? 3 : 1);
-    const measuredAt = new Date(occurredMs + (7 + Math.floor(draw() * 30)) * 86_400_000).toISOString();
-    ctFfr.forEach((ct, v) => {
-      vesselRows.push(`${eventId}\t${v}\t${VESSELS[v]}\t${ct}\t${occurredAt}\n`);
-      if (referred) {
-        const invasive = Math.round(Math.min(1, Math.max(0.3, ct + 0.06 * normal())) * 100) / 100;
-        linkRows.push(
-          `${randomUUID()}\t${tenant.manufacturerId}\t${siteId}\t\\\\x${patientKey}\tlinked\t${eventId}\t${v}\t${VESSELS[v]}\t${measuredAt}\t${invasive}\t${ct}\t${occurredAt}\t20\t90\n`,
-        );
-        linked++;
-      }
+  try {
+    return await seedPerformanceData(client, {
+      manufacturerId: tenant.manufacturerId,
+      productId: tenant.productId,
+      siteIds: tenant.siteIds,
+      analyses: options.analyses,
+      linked: options.linked,
+      from: new Date(Date.UTC(2025, 0, 1)),
+      days: options.days,
+      onProgress: (written) => process.stdout.write(`\r  seeded ${written.toLocaleString('en')} analyses`),
     });
-    vessels += count;
-    if (analysisRows.length === 100_000) {
-      await flush();
-      process.stdout.write(`\r  seeded ${(i + 1).toLocaleString('en')} analyses`);
-    }
+  } finally {
+    process.stdout.write('\n');
+    await client.end();
   }
-  await flush();
-  process.stdout.write('\n');
-  await client.query('SET session_replication_role = DEFAULT');
-  await client.query('ANALYZE analyses; ANALYZE analysis_vessels; ANALYZE ffr_links');
-  await client.end();
-  return { vessels, linked };
 }
 
 /** Builds every slice with the worker's code (what the worker does after a bulk load or a migration). */
-async function buildRollups(options: Options, tenant: Tenant): Promise<number> {
+async function buildRollups(options: Options, tenant: Tenant, everyDay: boolean): Promise<number> {
   const pool = new Pool({ connectionString: benchUrl(options), max: 1 });
   const client = await pool.connect();
   try {
-    await client.query(
-      `INSERT INTO performance_rollup_dirty (product_id, day)
-       SELECT DISTINCT product_id, (occurred_at AT TIME ZONE 'UTC')::date FROM analyses WHERE product_id = $1`,
-      [tenant.productId],
-    );
+    // From scratch after seeding; on a reused database only what is still dirty.
+    if (everyDay) {
+      await client.query(
+        `INSERT INTO performance_rollup_dirty (product_id, day)
+         SELECT DISTINCT product_id, (occurred_at AT TIME ZONE 'UTC')::date FROM analyses WHERE product_id = $1`,
+        [tenant.productId],
+      );
+    }
     let slices = 0;
     for (;;) {
       await client.query('BEGIN');
@@ -363,18 +278,25 @@ async function main(): Promise<void> {
   console.log(
     `bench:performance — ${options.analyses.toLocaleString('en')} analyses, ~${options.linked.toLocaleString('en')} linked vessels, ${options.sites} sites, ${options.days} days; medians of ${options.repeat}`,
   );
-  await recreateDatabase(options);
+  let started = performance.now();
+  await prepareDatabase(options);
+  if (options.reuse)
+    console.log(`  reusing ${options.database}: migrations ${seconds(performance.now() - started)}`);
   const { app, baseUrl, adminToken } = await startApi(options);
   try {
-    const tenant = await registerTenant(baseUrl, adminToken, options);
-    let started = performance.now();
-    const seeded = await seed(options, tenant);
-    console.log(
-      `  seeding (COPY): ${seconds(performance.now() - started)} — ${seeded.vessels.toLocaleString('en')} analysed vessels, ${seeded.linked.toLocaleString('en')} linked`,
-    );
+    const tenant = options.reuse
+      ? await existingTenant(options, baseUrl, adminToken)
+      : await registerTenant(baseUrl, adminToken, options);
+    if (!options.reuse) {
+      started = performance.now();
+      const seeded = await seed(options, tenant);
+      console.log(
+        `  seeding (SQL): ${seconds(performance.now() - started)} — ${seeded.vessels.toLocaleString('en')} analysed vessels, ${seeded.linked.toLocaleString('en')} linked`,
+      );
+    }
     started = performance.now();
-    const days = await buildRollups(options, tenant);
-    console.log(`  roll-up build from scratch: ${seconds(performance.now() - started)} for ${days} days`);
+    const days = await buildRollups(options, tenant, !options.reuse);
+    console.log(`  roll-up build: ${seconds(performance.now() - started)} for ${days} days`);
 
     const pool = new Pool({ connectionString: benchUrl(options), max: 1 });
     const baseline = await timeIt(options.repeat, () =>
@@ -415,6 +337,7 @@ async function main(): Promise<void> {
       [tenant.productId],
     );
     const dirtyTimes = await timeIt(options.repeat, query({ detail: 'summary' }));
+    await pool.query(`DELETE FROM performance_rollup_dirty WHERE product_id = $1`, [tenant.productId]);
     console.log(
       `  | summary, overall, today's slice dirty (computed at request) | ${seconds(median(dirtyTimes))} | ${seconds(Math.min(...dirtyTimes))} | ${(median(dirtyTimes) / baselineMs).toFixed(1)} |`,
     );
@@ -431,7 +354,7 @@ async function main(): Promise<void> {
     if (!options.keep) {
       const client = new Client({ connectionString: options.serverUrl });
       await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${DATABASE_NAME} WITH (FORCE)`);
+      await client.query(`DROP DATABASE IF EXISTS ${options.database} WITH (FORCE)`);
       await client.end();
     }
   }
