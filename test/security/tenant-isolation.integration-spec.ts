@@ -409,6 +409,7 @@ const WALK: Record<string, (b: Victim, a: Own) => Probe[]> = {
     aimed("read B's drift evaluation", { path: { id: b.driftEvaluationId } }),
   ],
   'GET /api/v1/drift/alerts': () => [aimed("drift alerts of B's product")],
+  'GET /api/v1/drift/label-free-accuracy': () => [aimed("label-free accuracy of B's product")],
   'GET /api/v1/drift/alerts/{id}': (b) => [aimed("read B's drift alert", { path: { id: b.driftAlertId } })],
   // ── evidence ───────────────────────────────────────────────────────────────────────────────
   'POST /api/v1/evidence/queries': (b) => [
