@@ -40,13 +40,14 @@ const SHARE_POSITIVE = 0.33;
 
 /**
  * Per row g of the chunk: the analysis's instant, site, model version and vessel count, all functions of g. The
- * vessel count uses a multiplicative hash of g so that it does not follow the site (g mod sites) pattern.
+ * vessel count uses a multiplicative hash of g so that it does not follow the site (g mod sites) pattern. Ids and
+ * pseudonyms are md5 of the product ($4) and g: unique across products seeded into one database.
  */
 const ANALYSIS_ROWS = `
-  SELECT g, md5('a' || g)::uuid AS event_id,
+  SELECT g, md5($4::uuid::text || ':a' || g)::uuid AS event_id,
          $3::timestamptz + ((g - 1)::float8 / $5) * ($6 * interval '1 day') AS occurred_at,
          (g % $7)::int AS site,
-         decode(md5('p' || g), 'hex') AS patient_key,
+         decode(md5($4::uuid::text || ':p' || g), 'hex') AS patient_key,
          1 + ((g * 2654435761) % 4294967296 % 3)::int AS vessel_count,
          (g - 1)::float8 / $5 AS elapsed
     FROM generate_series($1::bigint, $2::bigint) AS g`;
@@ -98,16 +99,16 @@ export async function seedPerformanceData(
       `INSERT INTO analyses (event_id, manufacturer_id, product_id, device_id, site_id, occurred_at, software_version,
                              model_version, patient_key, study_key, scanner_vendor, status, vessel_count,
                              kafka_partition, kafka_offset)
-       SELECT r.event_id, $8, $4, md5('d' || r.site)::uuid, ($9::uuid[])[r.site + 1], r.occurred_at, '1.4.2',
+       SELECT r.event_id, $8, $4, md5($4::uuid::text || ':d' || r.site)::uuid, ($9::uuid[])[r.site + 1], r.occurred_at, '1.4.2',
               ($10::text[])[1 + least(2, floor(3 * r.elapsed + (r.site % 5) / 10.0)::int)],
-              r.patient_key, decode(md5('s' || r.g), 'hex'),
+              r.patient_key, decode(md5($4::uuid::text || ':s' || r.g), 'hex'),
               ($11::text[])[1 + r.site % cardinality($11::text[])], 'completed', r.vessel_count, 0, r.g
          FROM (${ANALYSIS_ROWS}) r`,
       [...common, seed.manufacturerId, seed.siteIds, SEED_MODEL_VERSIONS, SEED_VENDORS],
     );
     await db.query(
       `INSERT INTO analysis_event_ids (event_id, occurred_at)
-       SELECT r.event_id, r.occurred_at FROM (${ANALYSIS_ROWS}) r WHERE $4::uuid IS NOT NULL`,
+       SELECT r.event_id, r.occurred_at FROM (${ANALYSIS_ROWS}) r`,
       common,
     );
     // Vessels and their links from one generated set (materialised once: the links must see the vessels' CT-FFR).
@@ -137,8 +138,7 @@ export async function seedPerformanceData(
            FROM generated WHERE referred
          RETURNING 1
        )
-       SELECT (SELECT count(*) FROM stored_vessels) AS vessels, (SELECT count(*) FROM stored_links) AS linked
-        WHERE $4::uuid IS NOT NULL`,
+       SELECT (SELECT count(*) FROM stored_vessels) AS vessels, (SELECT count(*) FROM stored_links) AS linked`,
       [...common, referral, seed.manufacturerId, seed.siteIds],
     );
     vessels += Number(written.rows[0].vessels);

@@ -4,7 +4,8 @@
  * A slice is one product's analyses of one UTC day. Its rows in performance_rollups hold, per site ×
  * model version × scanner vendor × vessel ('*' = all vessels), sums that add across slices: counts, the
  * 2×2 table at the product's threshold, and each proportion's ratio-estimator sums with the patient as
- * cluster. performance_linked_vessels holds the slice's (CT-FFR, FFR) pairs for the exact histogram.
+ * cluster. performance_linked_vessels holds the slice's (CT-FFR, FFR) pairs for the exact histogram, and
+ * performance_pair_cells their counts per month (performance-pair-cells.ts), which requests read for whole months.
  *
  * Consistency: ingestion and linkage append (product, day) to performance_rollup_dirty in the same
  * transaction as their change. The worker recomputes dirty slices; a request treats the slices that
@@ -17,6 +18,7 @@
  * two linked CTAs in one period; the full path (`detail=full`) clusters across the whole period.
  */
 import { PoolClient } from 'pg';
+import { applyDaysToPairCells } from './performance-pair-cells';
 
 /** Ratio-estimator sums kept per proportion (src/stats/proportions.ts ClusterSums), over per-patient 2×2 counts. */
 export const ROLLUP_PROPORTIONS = {
@@ -194,6 +196,8 @@ export async function rebuildDirtySlices(client: PoolClient, maxSlices: number):
       product.product_id,
       days,
     ]);
+    // The monthly histograms lose these days' old pairs and gain their new ones in this transaction.
+    await applyDaysToPairCells(client, product.product_id, days, -1);
     await client.query(
       `DELETE FROM performance_linked_vessels WHERE product_id = $1 AND day = ANY($2::date[])`,
       [product.product_id, days],
@@ -204,6 +208,7 @@ export async function rebuildDirtySlices(client: PoolClient, maxSlices: number):
       days,
       Number(product.threshold),
     ]);
+    await applyDaysToPairCells(client, product.product_id, days, 1);
     // Only the marks this rebuild saw (their changes were committed before the rebuild's snapshot). A mark
     // committed later — even one with a lower id from a slower transaction — keeps its day dirty.
     await client.query(`DELETE FROM performance_rollup_dirty WHERE id = ANY($1::bigint[])`, [
