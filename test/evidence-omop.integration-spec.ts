@@ -1,7 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { parse } from 'csv-parse/sync';
 import { Producer } from 'kafkajs';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import request from 'supertest';
 import { ensureTopics } from '../scripts/kafka-admin';
@@ -238,6 +238,32 @@ describe('OMOP CDM v5.4 export', () => {
     expect(again).toBe(first);
     const other = (await fetchTable('procedure_occurrence', randomUUID(), at).expect(200)).text;
     expect(other).not.toBe(first);
+    // Each download is in the audit trail: who, which export definition (its sha256), which table, which bytes.
+    const trail = (
+      await request(app.getHttpServer())
+        .get('/api/v1/audit')
+        .query({ entityType: 'omop_export', entityId: exportId })
+        .set({ Authorization: `Bearer ${fleet.manufacturerKey}` })
+        .expect(200)
+    ).body.items as Array<{ action: string; actor: { role: string }; details: Record<string, unknown> }>;
+    expect(trail).toHaveLength(2);
+    const csvSha256 = createHash('sha256').update(first, 'utf8').digest('hex');
+    for (const entry of trail) {
+      expect(entry).toMatchObject({
+        action: 'omop.export',
+        actor: { role: 'manufacturer' },
+        details: {
+          productId: fleet.productId,
+          exportId,
+          asOf: at,
+          table: 'procedure_occurrence',
+          rows: parse(first, { columns: true }).length,
+          csvSha256,
+        },
+      });
+    }
+    expect(trail[0].details.definitionSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(trail[1].details.definitionSha256).toBe(trail[0].details.definitionSha256);
     const byPerson = (text: string) =>
       new Map(
         parse<Record<string, string>>(text, { columns: true }).map((row) => [

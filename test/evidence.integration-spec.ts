@@ -3,6 +3,8 @@ import { parse } from 'csv-parse/sync';
 import { Producer } from 'kafkajs';
 import request from 'supertest';
 import { ensureTopics } from '../scripts/kafka-admin';
+import { stateDigest } from '../src/audit/canonical';
+import { canonicalJson, sha256Hex } from '../src/evidence/evidence-result';
 import { allTopics, topicsFor } from '../src/kafka/topics';
 import { registerFleet, RegisteredFleet, startApp } from './helpers/app';
 import { analysisEvent, connectedProducer, invasiveFfrEvent, signedMessage } from './helpers/events';
@@ -43,6 +45,7 @@ interface Released {
     };
   };
   resultSha256: string;
+  highWaterMark: string;
 }
 /** Figures compared field by field with GET /performance's (values of any shape). */
 type Figures = Record<string, unknown> & {
@@ -460,5 +463,72 @@ describe('evidence queries under disclosure control, end to end', () => {
     await query({ productId: fleet.productId, fromMonth: '2026-01-15' }).expect(400);
     await query({ productId: fleet.productId, ageBands: ['61-62'] }).expect(400);
     await query({ productId: fleet.productId, sites: [] }).expect(400);
+  });
+
+  it('records every run, re-run and CSV export in the audit trail: actor, definition digest, result digest', async () => {
+    interface Entry {
+      action: string;
+      actor: { type: string; role: string | null; manufacturerId: string | null };
+      manufacturerId: string;
+      afterDigest: string | null;
+      details: Record<string, unknown>;
+    }
+    const trail = async (entityId: string): Promise<Entry[]> =>
+      (
+        await request(app.getHttpServer())
+          .get('/api/v1/audit')
+          .query({ entityType: 'evidence_query', entityId, limit: 100 })
+          .set(bearer(keys.auditor))
+          .expect(200)
+      ).body.items.reverse();
+    const first = released[0];
+    const definitionSha256 = sha256Hex(canonicalJson(first.definition));
+    const csv = await request(app.getHttpServer())
+      .get(`/api/v1/evidence/queries/${first.id}.csv`)
+      .set(bearer(keys.quality))
+      .expect(200);
+    const entries = await trail(first.id);
+    // Run by the researcher, re-run by the auditor and the researcher, exported by the researcher and quality.
+    expect(entries.map((entry) => `${entry.action} by ${entry.actor.role}`)).toEqual([
+      'evidence_query.run by researcher',
+      'evidence_query.rerun by auditor',
+      'evidence_query.rerun by researcher',
+      'evidence_query.export_csv by researcher',
+      'evidence_query.export_csv by quality',
+    ]);
+    for (const entry of entries) {
+      expect(entry.actor).toMatchObject({ type: 'api_key', manufacturerId: fleet.manufacturerId });
+      expect(entry.manufacturerId).toBe(fleet.manufacturerId);
+      expect(entry.details).toMatchObject({
+        productId: fleet.productId,
+        definitionSha256,
+        resultSha256: first.resultSha256,
+        highWaterMark: first.highWaterMark,
+      });
+    }
+    expect(entries[0].details).toMatchObject({ status: 'released' });
+    // The run's afterDigest is recomputable by anyone from what GET /evidence/queries/:id shows.
+    const shown = await request(app.getHttpServer())
+      .get(`/api/v1/evidence/queries/${first.id}`)
+      .set(bearer(keys.auditor))
+      .expect(200);
+    expect(entries[0].afterDigest).toBe(stateDigest(shown.body)!.toString('hex'));
+    expect(entries[1].details).toMatchObject({ reproduced: true, rerunSha256: first.resultSha256 });
+    expect(entries[4].details).toMatchObject({ csvSha256: sha256Hex(csv.text) });
+    // A refused query is recorded too: what was asked, by whom, and that nothing was released.
+    const refused = (await query({ productId: fleet.productId, sites: [sites.C] }).expect(201)).body;
+    expect(refused.status).toBe('refused');
+    const [refusedEntry] = await trail(refused.id);
+    expect(refusedEntry).toMatchObject({
+      action: 'evidence_query.run',
+      actor: { role: 'researcher' },
+      details: {
+        status: 'refused',
+        resultSha256: null,
+        definitionSha256: sha256Hex(canonicalJson(refused.definition)),
+      },
+    });
+    // Nothing of a patient reaches the trail.
+    for (const ref of patientRefs) expect(JSON.stringify(entries)).not.toContain(ref);
   });
 });

@@ -2,7 +2,6 @@ import { Body, Controller, Get, Header, HttpCode, Param, ParseUUIDPipe, Post, Qu
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission } from '../auth/decorators';
 import { Principal } from '../auth/roles';
-import { evidenceCsv } from './evidence-csv';
 import { EvidenceListQueryDto, EvidenceQueryDto } from './evidence.dto';
 import { EvidenceService } from './evidence.service';
 
@@ -33,9 +32,12 @@ export class EvidenceController {
   @RequirePermission('evidence:read')
   @Header('Content-Type', 'text/csv; charset=utf-8')
   @ApiProduces('text/csv')
-  @ApiOperation({ summary: 'A stored evidence query as CSV (one figure per line, with its provenance)' })
-  async csv(@Param('id', new ParseUUIDPipe()) id: string) {
-    return evidenceCsv(await this.evidence.find(id));
+  @ApiOperation({
+    summary:
+      'A stored evidence query as CSV (one figure per line, with its provenance); each export is audited',
+  })
+  csv(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string) {
+    return this.evidence.exportCsv(principal, id);
   }
 
   @Get(':id')

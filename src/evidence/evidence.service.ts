@@ -1,11 +1,13 @@
 import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { actorOf, AuditService } from '../audit/audit.service';
 import { Principal } from '../auth/roles';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { PERFORMANCE_RULES } from '../performance/performance-rules';
 import { RegistryService } from '../registry/registry.service';
+import { evidenceCsv } from './evidence-csv';
 import {
   AGATSTON_BANDS,
   AGE_BANDS,
@@ -62,7 +64,10 @@ export interface RerunView {
 
 interface StoredRow {
   id: string;
+  manufacturer_id: string;
   product_id: string;
+  /** sha256 of the canonical JSON of the normalised definition, as stored when the query ran. */
+  definition_sha256: string;
   status: 'released' | 'refused';
   definition: CohortDefinition;
   high_water_mark: string;
@@ -126,6 +131,7 @@ export class EvidenceService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly registry: RegistryService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly audit: AuditService,
   ) {}
 
   async create(principal: Principal, input: CohortInput): Promise<EvidenceQueryView> {
@@ -171,8 +177,34 @@ export class EvidenceService {
           sha,
         ],
       );
+      // In the query's own transaction: a query is stored and released only together with its audit entry.
+      await this.audit.record(
+        {
+          actor: actorOf(principal),
+          action: 'evidence_query.run',
+          entityId: row.id,
+          manufacturerId: row.manufacturer_id,
+          after: view(row),
+          details: { ...provenance(row), status: row.status },
+        },
+        manager,
+      );
       return view(row);
     });
+  }
+
+  /** The stored query as CSV (evidence-csv.ts); the export is recorded in the audit trail before it is returned. */
+  async exportCsv(principal: Principal, id: string): Promise<string> {
+    const row = await this.stored(this.dataSource.manager, id);
+    const csv = evidenceCsv(view(row));
+    await this.audit.record({
+      actor: actorOf(principal),
+      action: 'evidence_query.export_csv',
+      entityId: row.id,
+      manufacturerId: row.manufacturer_id,
+      details: { ...provenance(row), csvSha256: sha256Hex(csv) },
+    });
+    return csv;
   }
 
   async find(id: string): Promise<EvidenceQueryView> {
@@ -198,6 +230,13 @@ export class EvidenceService {
     });
     const stored = digestOf(row.status === 'released' ? row.result : row.refusal);
     const rerun = digestOf(outcome.status === 'released' ? outcome.result : outcome.refusal);
+    await this.audit.record({
+      actor: actorOf(principal),
+      action: 'evidence_query.rerun',
+      entityId: row.id,
+      manufacturerId: row.manufacturer_id,
+      details: { ...provenance(row), reproduced: stored === rerun, storedSha256: stored, rerunSha256: rerun },
+    });
     return {
       id: row.id,
       reproduced: stored === rerun,
@@ -381,7 +420,8 @@ export class EvidenceService {
   }
 }
 
-const STORED_COLUMNS = `id, product_id, status, definition, min_cell, result, refusal, result_sha256,
+const STORED_COLUMNS = `id, manufacturer_id, product_id, status, definition, definition_sha256, min_cell, result,
+  refusal, result_sha256,
   to_char(high_water_mark AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS high_water_mark,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
   created_at::text AS created_seq`;
@@ -397,6 +437,17 @@ function view(row: StoredRow): EvidenceQueryView {
     createdAt: row.created_at,
     result: row.result,
     refusal: row.refusal,
+    resultSha256: row.result_sha256,
+  };
+}
+
+/** What every evidence audit entry names: the product, the definition's digest, the high-water mark, k, the result. */
+function provenance(row: StoredRow): Record<string, string | number | null> {
+  return {
+    productId: row.product_id,
+    definitionSha256: row.definition_sha256,
+    highWaterMark: row.high_water_mark,
+    minCell: row.min_cell,
     resultSha256: row.result_sha256,
   };
 }

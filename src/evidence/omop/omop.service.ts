@@ -3,11 +3,13 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { stringify } from 'csv-stringify/sync';
 import { createHmac } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { actorOf, AuditService } from '../../audit/audit.service';
 import { Principal } from '../../auth/roles';
 import { AppConfig, decodeKey } from '../../config/config';
 import { APP_CONFIG } from '../../config/config.module';
 import { RegistryService } from '../../registry/registry.service';
 import { monthAfter, monthStart } from '../cohort';
+import { canonicalJson, sha256Hex } from '../evidence-result';
 import { CDM_V54_TABLES, CdmTable } from './cdm-v54';
 import { SOURCE_TO_CONCEPT_MAP_COLUMNS, sourceToConceptMapRows } from './concepts';
 import { buildOmopExport, OmopExport, SourceAnalysis, SourceInvasiveFfr } from './omop-export';
@@ -37,20 +39,48 @@ export class OmopService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly registry: RegistryService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly audit: AuditService,
   ) {}
 
+  /**
+   * One table, recorded in the audit trail before it is returned (row-level data leaving the platform): the export's
+   * definition (product, exportId, asOf, months) by its sha256, the table, its row count and the file's sha256 — so
+   * an export found outside can be traced to who took it, and checked byte for byte by asking again.
+   */
   async csv(principal: Principal, file: OmopFile, request: OmopRequest): Promise<string> {
+    const product = await this.registry.requireProduct(principal, request.productId);
+    let csv: string;
+    let rows: number;
     if (file === 'source_to_concept_map') {
-      return stringify(sourceToConceptMapRows(), {
-        header: true,
-        columns: [...SOURCE_TO_CONCEPT_MAP_COLUMNS],
-      });
+      const mapRows = sourceToConceptMapRows();
+      rows = mapRows.length;
+      csv = stringify(mapRows, { header: true, columns: [...SOURCE_TO_CONCEPT_MAP_COLUMNS] });
+    } else {
+      const table = (await this.build(principal, request)).tables[file];
+      rows = table.length;
+      csv = stringify(table, { header: true, columns: CDM_V54_TABLES[file].map((column) => column.name) });
     }
-    const built = await this.build(principal, request);
-    return stringify(built.tables[file], {
-      header: true,
-      columns: CDM_V54_TABLES[file].map((column) => column.name),
+    const definition = {
+      productId: product.id,
+      exportId: request.exportId,
+      asOf: request.asOf,
+      fromMonth: request.fromMonth ?? null,
+      toMonth: request.toMonth ?? null,
+    };
+    await this.audit.record({
+      actor: actorOf(principal),
+      action: 'omop.export',
+      entityId: request.exportId,
+      manufacturerId: product.manufacturerId,
+      details: {
+        ...definition,
+        definitionSha256: sha256Hex(canonicalJson(definition)),
+        table: file,
+        rows,
+        csvSha256: sha256Hex(csv),
+      },
     });
+    return csv;
   }
 
   async build(principal: Principal, request: OmopRequest): Promise<OmopExport> {
