@@ -149,14 +149,19 @@ export function planCellRead(
   return plan;
 }
 
-/** The product's first and last month with cells (one probe each way on the primary key). */
+/**
+ * The product's first and last month stored in a span table (one probe each way on its primary key): cells exist
+ * for the months with linked vessels, period sums for the months with analyses.
+ */
 export async function storedMonths(
   client: PoolClient,
+  table: 'performance_pair_cells' | 'performance_rollup_periods',
   productId: string,
 ): Promise<{ first: string; last: string } | null> {
   const result = await client.query<{ first: string | null; last: string | null }>(
-    `SELECT min(period)::text AS first, max(period)::text AS last FROM performance_pair_cells
-      WHERE product_id = $1 AND dimension = 'overall' AND span = 'month'`,
+    `SELECT min(period)::text AS first, max(period)::text AS last FROM ${table}
+      WHERE product_id = $1 AND span = 'month'
+        ${table === 'performance_pair_cells' ? `AND dimension = 'overall'` : ''}`,
     [productId],
   );
   const { first, last } = result.rows[0];

@@ -5,7 +5,8 @@
  * model version × scanner vendor × vessel ('*' = all vessels), sums that add across slices: counts, the
  * 2×2 table at the product's threshold, and each proportion's ratio-estimator sums with the patient as
  * cluster. performance_linked_vessels holds the slice's (CT-FFR, FFR) pairs for the exact histogram, and
- * performance_pair_cells their counts per month (performance-pair-cells.ts), which requests read for whole months.
+ * performance_pair_cells their counts per month and year (performance-pair-cells.ts); performance_rollup_periods
+ * adds the day rows up per month and year. Requests read whole years and months from those two.
  *
  * Consistency: ingestion and linkage append (product, day) to performance_rollup_dirty in the same
  * transaction as their change. The worker recomputes dirty slices; a request treats the slices that
@@ -165,6 +166,29 @@ const STORE_SLICES_SQL = `WITH ${SLICE_VESSELS_CTE}, ${PER_PATIENT_CTE},
   INSERT INTO performance_rollups (${[...KEY_COLUMNS, 'manufacturer_id', 'threshold', ...ROLLUP_SUM_COLUMNS].join(', ')})
   ${ROLLUP_ROWS_SELECT}`;
 
+/** The calendar months and years ($2: days) whose period sums a rebuild of those days changes. */
+const PERIODS_OF_DAYS = `
+  SELECT DISTINCT span, date_trunc(span, d)::date FROM unnest($2::date[]) AS d, unnest(ARRAY['month', 'year']) AS span`;
+
+/**
+ * The months' and years' sums (performance_rollup_periods, migration 1764340000001) recomputed from their day rows
+ * rather than adjusted by differences: float sums then carry no error from earlier updates.
+ */
+const STORE_PERIODS_SQL = `
+  INSERT INTO performance_rollup_periods (product_id, span, period, ${KEY_COLUMNS.slice(2).join(', ')}, manufacturer_id,
+                                          threshold, ${ROLLUP_SUM_COLUMNS.join(', ')})
+  SELECT r.product_id, p.span, p.period, ${KEY_COLUMNS.slice(2)
+    .map((column) => `r.${column}`)
+    .join(', ')}, r.manufacturer_id, min(r.threshold),
+         ${ROLLUP_SUM_COLUMNS.map((column) => `sum(r.${column})`).join(', ')}
+    FROM (${PERIODS_OF_DAYS}) AS p(span, period)
+    JOIN performance_rollups r
+      ON r.product_id = $1 AND r.day >= p.period
+     AND r.day < (p.period + CASE p.span WHEN 'month' THEN interval '1 month' ELSE interval '1 year' END)::date
+   GROUP BY r.product_id, p.span, p.period, ${KEY_COLUMNS.slice(2)
+     .map((column) => `r.${column}`)
+     .join(', ')}, r.manufacturer_id`;
+
 /**
  * Recomputes up to `maxSlices` dirty slices of one product in the caller's transaction. Returns how
  * many slices it rebuilt (0 when nothing is dirty or other instances hold every dirty product's lock).
@@ -209,6 +233,11 @@ export async function rebuildDirtySlices(client: PoolClient, maxSlices: number):
       Number(product.threshold),
     ]);
     await applyDaysToPairCells(client, product.product_id, days, 1);
+    await client.query(
+      `DELETE FROM performance_rollup_periods WHERE product_id = $1 AND (span, period) IN (${PERIODS_OF_DAYS})`,
+      [product.product_id, days],
+    );
+    await client.query(STORE_PERIODS_SQL, [product.product_id, days]);
     // Only the marks this rebuild saw (their changes were committed before the rebuild's snapshot). A mark
     // committed later — even one with a lower id from a slower transaction — keeps its day dirty.
     await client.query(`DELETE FROM performance_rollup_dirty WHERE id = ANY($1::bigint[])`, [
