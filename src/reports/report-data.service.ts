@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { Principal } from '../auth/roles';
+import { PerformanceQueryDto } from '../performance/performance.dto';
 import { PerformanceService } from '../performance/performance.service';
 import { RegistryService } from '../registry/registry.service';
 import { PairCell } from '../stats/pair-histogram';
@@ -12,6 +13,7 @@ import {
   DriftInputs,
   DriftSeries,
   IncidentInput,
+  PopulationInputs,
   ReportInputs,
   TrendInputs,
   VolumeRow,
@@ -30,6 +32,34 @@ export function reportRegionOf(country: string): string {
 
 /** Statement timeout of the period's aggregate queries (volume, population, the linked-pair histogram). */
 const AGGREGATE_STATEMENT_TIMEOUT = '300s';
+/**
+ * Memory of each sort or hash of those queries (the server's default is 4 MB): grouping a year of a large product's
+ * analyses by patient (a million of them at 1M analyses) then stays in memory instead of spilling to temporary files in
+ * some eighty batches. A report runs four such queries at once, each with one or two sorts or hashes.
+ */
+const AGGREGATE_WORK_MEM = '64MB';
+
+/** The period's analyses of one product: $1 manufacturer, $2 product, $3 from, $4 to (exclusive), UTC dates. */
+const PERIOD_SCOPE = `a.manufacturer_id = $1 AND a.product_id = $2 AND a.occurred_at >= $3::date AND a.occurred_at < $4::date`;
+
+/**
+ * One pass: the period's analyses by age band, by sex, by scanner vendor, and all of them with their latest arrival.
+ * Labels ordered by the database (its collation), as the tables always were: sexes by label, vendors by count
+ * descending then label.
+ */
+const COUNTS_SQL = `SELECT CASE WHEN grouping(b.band) = 0 THEN 'band' WHEN grouping(b.sex) = 0 THEN 'sex'
+                   WHEN grouping(b.vendor) = 0 THEN 'vendor' ELSE 'all' END AS kind,
+              coalesce(b.band, b.sex, b.vendor) AS label, count(*)::int AS analyses,
+              to_char(max(b.received_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS latest
+         FROM (SELECT CASE WHEN a.age_years IS NULL THEN 'not recorded'
+                           WHEN a.age_years < 40 THEN '<40' WHEN a.age_years < 50 THEN '40–49'
+                           WHEN a.age_years < 60 THEN '50–59' WHEN a.age_years < 70 THEN '60–69'
+                           WHEN a.age_years < 80 THEN '70–79' ELSE '≥80' END AS band,
+                      coalesce(a.sex, 'not recorded') AS sex, coalesce(a.scanner_vendor, 'not recorded') AS vendor,
+                      a.received_at
+                 FROM analyses a WHERE ${PERIOD_SCOPE}) b
+        GROUP BY GROUPING SETS ((b.band), (b.sex), (b.vendor), ())
+        ORDER BY 1, CASE WHEN grouping(b.vendor) = 0 THEN count(*) END DESC, 2`;
 
 export const REGION_ORDER = ['EEA+TR+XI', 'CN', 'US', 'other', 'Worldwide'] as const;
 
@@ -99,22 +129,6 @@ export class ReportDataService {
       [tenant, product.id],
     );
 
-    // The period's aggregates scan every analysis of the product: a batch job's queries, given more than an API
-    // request's 30 s statement timeout (src/database/data-source.ts) on a loaded server.
-    const { volume, installedBase, population, pairCells } = await this.dataSource.transaction(
-      async (manager) => {
-        await manager.query(`SET LOCAL statement_timeout = '${AGGREGATE_STATEMENT_TIMEOUT}'`);
-        return {
-          volume: await this.volume(manager, tenant, product.id, windows),
-          installedBase: await this.installedBase(manager, tenant, product.id),
-          population: await this.population(manager, tenant, product.id, input.from, toExclusive),
-          pairCells: await this.pairCells(manager, tenant, product.id, input.from, toExclusive),
-        };
-      },
-    );
-    const incidents = await this.incidentsSince(principal, product.id, earliest, input.to);
-    const trend = await this.trend(principal, product.id, input.from, input.to);
-
     const query = {
       productId: product.id,
       from: input.from,
@@ -123,16 +137,21 @@ export class ReportDataService {
       margin: configuration.nonInferiorityMargin,
       detail,
     };
-    const overall = await this.performance.performance(principal, query);
-    const bySite = await this.performance.performance(principal, { ...query, groupBy: 'site' });
-    const byModelVersion = await this.performance.performance(principal, {
-      ...query,
-      groupBy: 'modelVersion',
-    });
-    const byScannerVendor = await this.performance.performance(principal, {
-      ...query,
-      groupBy: 'scannerVendor',
-    });
+    // At once, each on its own connection: the period's scans of the stored analyses (PostgreSQL's CPU), the performance
+    // module's answers (partly this process's CPU), the vigilance and drift reads. Nothing in one reads what another
+    // computes, so the figures are those of a sequential build.
+    const [aggregates, reads] = await Promise.all([
+      this.aggregates(tenant, product.id, windows, input.from, toExclusive),
+      this.moduleReads(
+        principal,
+        product.id,
+        query,
+        { earliest, from: input.from, to: input.to, toExclusive },
+        tenant,
+      ),
+    ]);
+    const { volume, installedBase, population, pairCells, marks } = aggregates;
+    const { overall, bySite, byModelVersion, byScannerVendor, incidents, trend, drift } = reads;
     const overallOnly: ReportInputs['performance']['overall'] = {
       productId: overall.productId,
       period: overall.period,
@@ -144,12 +163,6 @@ export class ReportDataService {
       claims: overall.claims,
     };
 
-    const [marks] = await this.dataSource.query<Array<{ analyses: number; latest: string | null }>>(
-      `SELECT count(*)::int AS analyses,
-              to_char(max(received_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS latest
-         FROM analyses WHERE manufacturer_id = $1 AND product_id = $2 AND occurred_at >= $3::date AND occurred_at < $4::date`,
-      [tenant, product.id, input.from, toExclusive],
-    );
     const incidentUpdates = incidents.updatedAt.sort();
 
     return {
@@ -193,7 +206,7 @@ export class ReportDataService {
         byScannerVendor: byScannerVendor.groups ?? [],
         pairCells,
       },
-      drift: await this.drift(tenant, product.id, input.from, toExclusive),
+      drift,
       dataMarks: {
         analysesInPeriod: marks.analyses,
         analysesLatestReceivedAt: marks.latest,
@@ -203,6 +216,69 @@ export class ReportDataService {
         linkedVesselsInPeriod: overall.overall.vessels,
       },
     };
+  }
+
+  /**
+   * The period's aggregates, each query a scan of the product's analyses: four at once on their own connections, so
+   * that the server's cores share them (a report takes at most six of the app's pool of twelve connections: four
+   * here, one for the performance answers, one for vigilance and drift).
+   */
+  private async aggregates(
+    tenant: string,
+    productId: string,
+    windows: Array<{ label: string; from: string; to: string }>,
+    from: string,
+    toExclusive: string,
+  ) {
+    const [devices, { population, marks }, pairCells] = await Promise.all([
+      this.batch(async (manager) => ({
+        volume: await this.volume(manager, tenant, productId, windows),
+        installedBase: await this.installedBase(manager, tenant, productId),
+      })),
+      this.population(tenant, productId, from, toExclusive),
+      this.batch((manager) => this.pairCells(manager, tenant, productId, from, toExclusive)),
+    ]);
+    return { ...devices, population, pairCells, marks };
+  }
+
+  /**
+   * A batch job's read transaction: more than an API request's 30 s statement timeout (src/database/data-source.ts)
+   * for scans of every analysis of a product on a loaded server, and more memory per sort or hash.
+   */
+  private batch<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query(`SET LOCAL statement_timeout = '${AGGREGATE_STATEMENT_TIMEOUT}'`);
+      await manager.query(`SET LOCAL work_mem = '${AGGREGATE_WORK_MEM}'`);
+      return work(manager);
+    });
+  }
+
+  /**
+   * Performance overall and by site, model version and scanner vendor (four answers of the performance module: a
+   * grouped answer's own overall is not the ungrouped one on the vessel-level path, whose seeded patient bootstrap
+   * depends on the vessels' order), one after another — the vessel-level path runs them in a bounded worker pool
+   * whose queue other users share; meanwhile incidents, trend and drift.
+   */
+  private async moduleReads(
+    principal: Principal,
+    productId: string,
+    query: PerformanceQueryDto,
+    period: { earliest: string; from: string; to: string; toExclusive: string },
+    tenant: string,
+  ) {
+    const performance = async () => ({
+      overall: await this.performance.performance(principal, query),
+      bySite: await this.performance.performance(principal, { ...query, groupBy: 'site' }),
+      byModelVersion: await this.performance.performance(principal, { ...query, groupBy: 'modelVersion' }),
+      byScannerVendor: await this.performance.performance(principal, { ...query, groupBy: 'scannerVendor' }),
+    });
+    const surveillance = async () => ({
+      incidents: await this.incidentsSince(principal, productId, period.earliest, period.to),
+      trend: await this.trend(principal, productId, period.from, period.to),
+      drift: await this.drift(tenant, productId, period.from, period.toExclusive),
+    });
+    const [answers, others] = await Promise.all([performance(), surveillance()]);
+    return { ...answers, ...others };
   }
 
   /** Episodes of use (analyses) and active installed base per rolling window and region (MDCG 2022-21 Table 1). */
@@ -225,15 +301,20 @@ export class ReportDataService {
         sites: number;
       }>
     >(
-      `SELECT w.idx, trim(s.country) AS country, count(*)::int AS analyses,
-              count(*) FILTER (WHERE a.status = 'completed')::int AS completed,
-              count(*) FILTER (WHERE a.status = 'rejected')::int AS rejected,
-              count(*) FILTER (WHERE a.status = 'failed')::int AS failed,
-              count(DISTINCT a.device_id)::int AS devices, count(DISTINCT a.site_id)::int AS sites
-         FROM unnest($3::date[], $4::date[]) WITH ORDINALITY AS w(wfrom, wto, idx)
-         JOIN analyses a ON a.manufacturer_id = $1 AND a.product_id = $2
-                        AND a.occurred_at >= w.wfrom AND a.occurred_at < w.wto + 1
-         JOIN sites s ON s.id = a.site_id
+      // Distinct devices and sites per window and country from one hash aggregate per (window, device, site) — a few
+      // hundred rows — instead of two DISTINCT counts that sort every analysis of the window.
+      `SELECT d.idx, trim(s.country) AS country, sum(d.analyses)::int AS analyses,
+              sum(d.completed)::int AS completed, sum(d.rejected)::int AS rejected, sum(d.failed)::int AS failed,
+              count(DISTINCT d.device_id)::int AS devices, count(DISTINCT d.site_id)::int AS sites
+         FROM (SELECT w.idx, a.device_id, a.site_id, count(*) AS analyses,
+                      count(*) FILTER (WHERE a.status = 'completed') AS completed,
+                      count(*) FILTER (WHERE a.status = 'rejected') AS rejected,
+                      count(*) FILTER (WHERE a.status = 'failed') AS failed
+                 FROM unnest($3::date[], $4::date[]) WITH ORDINALITY AS w(wfrom, wto, idx)
+                 JOIN analyses a ON a.manufacturer_id = $1 AND a.product_id = $2
+                                AND a.occurred_at >= w.wfrom AND a.occurred_at < w.wto + 1
+                GROUP BY 1, 2, 3) d
+         JOIN sites s ON s.id = d.site_id
         GROUP BY 1, 2`,
       [tenant, productId, windows.map((w) => w.from), windows.map((w) => w.to)],
     );
@@ -302,47 +383,62 @@ export class ReportDataService {
     };
   }
 
-  /** Patients exposed (distinct site-scoped pseudonym hashes) and their characteristics (Tables 2–3). */
+  /**
+   * Patients exposed (distinct site-scoped pseudonym hashes) and their characteristics (Tables 2–3), and the period's
+   * data marks (analyses, latest arrival). Two passes over the period's analyses: one groups them by patient (a
+   * patient key is scoped to its site, so a patient stands in one country), one counts them by age band, sex and
+   * scanner vendor at once (grouping sets). Both at once, on two connections.
+   */
   private async population(
-    manager: EntityManager,
     tenant: string,
     productId: string,
     from: string,
     toExclusive: string,
-  ) {
+  ): Promise<{ population: PopulationInputs; marks: { analyses: number; latest: string | null } }> {
     const parameters = [tenant, productId, from, toExclusive];
-    const scope = `a.manufacturer_id = $1 AND a.product_id = $2 AND a.occurred_at >= $3::date AND a.occurred_at < $4::date`;
-    const regions = await manager.query<Array<{ country: string; patients: number; analyses: number }>>(
-      `SELECT trim(s.country) AS country, count(DISTINCT (a.site_id, a.patient_key))::int AS patients,
-              count(*)::int AS analyses
-         FROM analyses a JOIN sites s ON s.id = a.site_id WHERE ${scope} GROUP BY 1`,
-      parameters,
+    // country is null for analyses whose site this tenant cannot see: counted in the totals, in no region.
+    const patientsQuery = this.batch((manager) =>
+      manager.query<
+        Array<{ country: string | null; patients: number; analyses: number; max_per_patient: number }>
+      >(
+        `SELECT trim(s.country) AS country, count(*)::int AS patients, sum(p.n)::int AS analyses,
+              max(p.n)::int AS max_per_patient
+         FROM (SELECT a.site_id, count(*) AS n FROM analyses a WHERE ${PERIOD_SCOPE} GROUP BY a.site_id, a.patient_key) p
+         LEFT JOIN sites s ON s.id = p.site_id
+        GROUP BY 1`,
+        parameters,
+      ),
     );
-    const [totals] = await manager.query<
-      Array<{ patients: number; analyses: number; max_per_patient: number | null }>
-    >(
-      `SELECT count(*)::int AS patients, coalesce(sum(n), 0)::int AS analyses, max(n)::int AS max_per_patient
-         FROM (SELECT count(*) AS n FROM analyses a WHERE ${scope} GROUP BY a.site_id, a.patient_key) p`,
-      parameters,
+    const countsQuery = this.batch((manager) =>
+      manager.query<
+        Array<{
+          kind: 'all' | 'band' | 'sex' | 'vendor';
+          label: string | null;
+          analyses: number;
+          latest: string | null;
+        }>
+      >(COUNTS_SQL, parameters),
     );
-    const ages = await manager.query<Array<{ band: string; analyses: number }>>(
-      `SELECT CASE WHEN a.age_years IS NULL THEN 'not recorded'
-                   WHEN a.age_years < 40 THEN '<40' WHEN a.age_years < 50 THEN '40–49'
-                   WHEN a.age_years < 60 THEN '50–59' WHEN a.age_years < 70 THEN '60–69'
-                   WHEN a.age_years < 80 THEN '70–79' ELSE '≥80' END AS band, count(*)::int AS analyses
-         FROM analyses a WHERE ${scope} GROUP BY 1`,
-      parameters,
+    const [patientsByCountry, counts] = await Promise.all([patientsQuery, countsQuery]);
+    const regions = patientsByCountry.filter(
+      (row): row is (typeof patientsByCountry)[number] & { country: string } => row.country !== null,
     );
-    const sex = await manager.query<Array<{ sex: string; analyses: number }>>(
-      `SELECT coalesce(a.sex, 'not recorded') AS sex, count(*)::int AS analyses FROM analyses a WHERE ${scope}
-        GROUP BY 1 ORDER BY 1`,
-      parameters,
-    );
-    const vendors = await manager.query<Array<{ vendor: string; analyses: number }>>(
-      `SELECT coalesce(a.scanner_vendor, 'not recorded') AS vendor, count(*)::int AS analyses FROM analyses a
-        WHERE ${scope} GROUP BY 1 ORDER BY 2 DESC, 1`,
-      parameters,
-    );
+    const totals = {
+      patients: patientsByCountry.reduce((sum, row) => sum + row.patients, 0),
+      analyses: patientsByCountry.reduce((sum, row) => sum + row.analyses, 0),
+      max_per_patient:
+        patientsByCountry.length > 0
+          ? Math.max(...patientsByCountry.map((row) => row.max_per_patient))
+          : null,
+    };
+    const ages = counts.filter((row) => row.kind === 'band');
+    const sex = counts
+      .filter((row) => row.kind === 'sex')
+      .map((row) => ({ sex: row.label!, analyses: row.analyses }));
+    const vendors = counts
+      .filter((row) => row.kind === 'vendor')
+      .map((row) => ({ vendor: row.label!, analyses: row.analyses }));
+    const all = counts.find((row) => row.kind === 'all');
     const byRegion = new Map<string, { region: string; patients: number; analyses: number }>();
     for (const row of regions) {
       for (const region of [reportRegionOf(row.country), 'Worldwide']) {
@@ -353,13 +449,13 @@ export class ReportDataService {
       }
     }
     const bandOrder = ['<40', '40–49', '50–59', '60–69', '70–79', '≥80', 'not recorded'];
-    return {
+    const population: PopulationInputs = {
       analyses: totals.analyses,
       patients: totals.patients,
       byRegion: REGION_ORDER.map((region) => byRegion.get(region) ?? { region, patients: 0, analyses: 0 }),
       ageBands: bandOrder.map((band) => ({
         band,
-        analyses: ages.find((row) => row.band === band)?.analyses ?? 0,
+        analyses: ages.find((row) => row.label === band)?.analyses ?? 0,
       })),
       sex,
       scannerVendors: vendors,
@@ -368,6 +464,7 @@ export class ReportDataService {
         max: totals.max_per_patient,
       },
     };
+    return { population, marks: { analyses: all?.analyses ?? 0, latest: all?.latest ?? null } };
   }
 
   /** Every incident of the product with awareness in the rolling windows, through the vigilance service. */
@@ -450,8 +547,11 @@ export class ReportDataService {
       `SELECT r.ct_ffr, r.invasive_ffr, count(*)::int AS vessels FROM (
          SELECT DISTINCT ON (l.analysis_event_id, l.vessel_index) l.ct_ffr, l.invasive_ffr
            FROM ffr_links l
-           JOIN analyses a ON a.event_id = l.analysis_event_id
+           -- With the partition key, as src/performance reads links (docs/storage/partitioning.md): each analysis is
+           -- looked up in its own month only, not in every monthly partition.
+           JOIN analyses a ON a.event_id = l.analysis_event_id AND a.occurred_at = l.analysis_occurred_at
           WHERE l.manufacturer_id = $1 AND l.status = 'linked' AND a.product_id = $2
+            AND l.analysis_occurred_at >= $3::date AND l.analysis_occurred_at < $4::date
             AND a.occurred_at >= $3::date AND a.occurred_at < $4::date
           ORDER BY l.analysis_event_id, l.vessel_index, l.measured_at, l.outcome_event_id) r
        GROUP BY 1, 2 ORDER BY 1, 2`,
