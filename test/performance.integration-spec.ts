@@ -160,6 +160,18 @@ describe('GET /api/v1/performance on the oracle fixture, end to end', () => {
     near(overall.blandAltman.sd, agreementR.classic.sd);
     nearInterval(overall.blandAltman.loa, agreementR.classic.loa);
     nearInterval(overall.blandAltman.loaRepeated, agreementR.repeated2007.loa);
+    // The charts block (performance-charts.ts): the drawn ROC curve's trapezoid area is the AUC printed beside it,
+    // and the Bland–Altman density accounts for every pair without releasing a bin under k.
+    const roc = response.charts.overall.rocCurve;
+    near(roc.area, rocR.auc);
+    near(roc.area, overall.auc.estimate);
+    expect(roc.diseasedVessels).toBe(rocR.diseasedVessels);
+    expect(roc.points[0]).toMatchObject({ cutOff: null, sensitivity: 0, falsePositiveRate: 0 });
+    expect(roc.points[roc.points.length - 1]).toMatchObject({ sensitivity: 1, falsePositiveRate: 1 });
+    const density = response.charts.overall.blandAltmanDensity;
+    const binned = density.bins.map((bin: { vessels: number }) => bin.vessels);
+    expect(Math.min(...binned)).toBeGreaterThanOrEqual(density.minimumCell);
+    expect(binned.reduce((sum: number, n: number) => sum + n, 0) + density.withheldVessels).toBe(500);
     expect(overall.tp + overall.fn).toBe(rocR.diseasedVessels);
     expect(overall.sensitivity.n).toBe(rocR.diseasedVessels);
     expect(overall.sensitivity.ci95.cluster).toHaveLength(2);
@@ -250,6 +262,8 @@ describe('GET /api/v1/performance on the oracle fixture, end to end', () => {
             expectSameNumbers(group, full.groups[i], `groups[${group.key}]`, mismatches),
           );
           expect({ phase, groupBy, mismatches }).toEqual({ phase, groupBy, mismatches: [] });
+          // Same vessels, same chart data (integer counts and the same sorted sums: exactly equal).
+          expect(summary.charts).toEqual(full.charts);
         }
       }
       expect(await dirtySlices()).toBe(0);

@@ -14,6 +14,7 @@ import { GROUP_KEY_SQL, GroupFigures } from './full-detail';
 import { FullDetailPool } from './full-detail.pool';
 import { Detail, GroupBy, PerformanceQueryDto } from './performance.dto';
 import { PerformanceFigures } from './performance-report';
+import { chartsBlock, PerformanceChartsBlock } from './performance-charts';
 import { ROLLUP_SUM_COLUMNS, SLICE_LINKED_VESSELS_SQL, SLICE_ROLLUP_ROWS_SQL } from './performance-rollups';
 import { RollupSums, summaryFigures } from './performance-summary';
 import { VerificationBiasFigures, verificationBiasFromCounts } from './verification-bias-report';
@@ -29,6 +30,8 @@ export interface PerformanceResponse {
   overall: PerformanceFigures;
   verificationBias: VerificationBiasFigures;
   claims: ClaimComparison[];
+  /** ROC curve and Bland–Altman density of `overall` and each group, beside them (performance-charts.ts says why). */
+  charts?: PerformanceChartsBlock;
   /** detail=summary: how the roll-ups were read. */
   rollups?: { slicesComputedAtRequest: number; note: string };
   groupBy?: GroupBy;
@@ -81,6 +84,12 @@ export class PerformanceService {
       overall: computed.overall.figures,
       verificationBias: computed.overall.verificationBias,
       claims: compareWithClaims(computed.overall.figures, product.premarketClaims, margin),
+      charts: chartsBlock(
+        computed.overall,
+        query.groupBy ? computed.groups : null,
+        threshold,
+        this.config.FW_EVIDENCE_MIN_CELL,
+      ),
       ...(computed.rollups ? { rollups: computed.rollups } : {}),
     };
     if (query.groupBy) {
@@ -199,6 +208,7 @@ export class PerformanceService {
         return {
           key,
           figures: summaryFigures(cells, totals, threshold),
+          pairCells: cells,
           verificationBias: verificationBiasFromCounts({
             testPositive: totals.analysed_positive,
             testNegative: totals.analysed_negative,
