@@ -11,7 +11,9 @@ async function migrate(): Promise<void> {
   try {
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     const names = applied.map((migration) => migration.name);
-    console.log(names.length > 0 ? `Applied migrations: ${names.join(', ')}` : 'Database schema is up to date.');
+    console.log(
+      names.length > 0 ? `Applied migrations: ${names.join(', ')}` : 'Database schema is up to date.',
+    );
   } finally {
     await dataSource.destroy();
   }

@@ -13,7 +13,10 @@ export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC
 export const PERMISSION_EXTENSION = 'x-fw-permission';
 
 export const RequirePermission = (permission: Permission): MethodDecorator & ClassDecorator =>
-  applyDecorators(SetMetadata(REQUIRED_PERMISSION, permission), ApiExtension(PERMISSION_EXTENSION, permission));
+  applyDecorators(
+    SetMetadata(REQUIRED_PERMISSION, permission),
+    ApiExtension(PERMISSION_EXTENSION, permission),
+  );
 
 export interface AuthenticatedRequest extends Request {
   principal?: Principal;

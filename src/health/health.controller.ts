@@ -40,9 +40,17 @@ export class HealthController {
         ? 'up'
         : 'down'
       : 'disabled';
-    const consumer: ComponentState = this.consumer.status.enabled ? (this.consumer.status.running ? 'up' : 'down') : 'disabled';
+    const consumer: ComponentState = this.consumer.status.enabled
+      ? this.consumer.status.running
+        ? 'up'
+        : 'down'
+      : 'disabled';
     const status = database === 'down' ? 'down' : kafka === 'down' || consumer === 'down' ? 'degraded' : 'ok';
     if (status === 'down') response.status(HttpStatus.SERVICE_UNAVAILABLE);
-    return { status, components: { database, kafka, consumer }, lastBatchAt: this.consumer.status.lastBatchAt };
+    return {
+      status,
+      components: { database, kafka, consumer },
+      lastBatchAt: this.consumer.status.lastBatchAt,
+    };
   }
 }
