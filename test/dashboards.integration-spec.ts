@@ -33,7 +33,7 @@ const PAGES = ['fleet', 'performance', 'drift', 'vigilance', 'reports'] as const
 /** The charts each page must draw with the seeded data (drift and reports draw once their APIs exist). */
 const CHARTS: Record<(typeof PAGES)[number], string[]> = {
   fleet: ['#volumes', '#rates', '#by-site'],
-  performance: ['#claims', '#roc', '#bland-altman', '#forest'],
+  performance: ['#claims', '#roc', '#bland-altman', '#bland-altman-sites', '#forest'],
   drift: [],
   vigilance: ['#clock'],
   reports: [],
@@ -333,6 +333,15 @@ describe('dashboards in a real browser', () => {
           });
           // A text alternative for every chart.
           expect(await page.locator(`${figure} canvas`).getAttribute('aria-label')).toMatch(/^\S+( \S+){5,}/);
+        }
+        if (name === 'performance') {
+          // The API's chart data drawn as such: the empirical ROC curve and the Bland–Altman density of the pairs.
+          await expect(page.locator('#roc canvas').getAttribute('aria-label')).resolves.toMatch(
+            /Empirical ROC curve \(all vessels\): \d+ CT-FFR cut-offs/,
+          );
+          await expect(page.locator('#bland-altman canvas').getAttribute('aria-label')).resolves.toMatch(
+            /Bland–Altman plot \(all vessels\): [\d,]+ vessel pairs as counts in [1-9]\d* bins/,
+          );
         }
         if (name === 'reports' && reportGenerated) {
           await expect(page.locator('#reports tbody tr').count()).resolves.toBeGreaterThan(0);

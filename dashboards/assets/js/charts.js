@@ -79,7 +79,10 @@ const errorBarsPlugin = {
  */
 const referenceLinesPlugin = {
   id: 'fwLines',
-  afterDatasetsDraw(chart, _args, lines) {
+  afterDatasetsDraw(chart) {
+    // Read from the options as given: chart.js hands a plugin its options through a resolver proxy, which is not an
+    // array, so a list handed in there never drew.
+    const lines = chart.config.options?.plugins?.fwLines;
     if (!Array.isArray(lines)) return;
     const { ctx, chartArea } = chart;
     ctx.save();

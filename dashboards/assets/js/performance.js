@@ -27,7 +27,7 @@ const METRICS = [
   ['npv', 'NPV'],
   ['accuracy', 'Accuracy'],
 ];
-const CHARTS = ['claims', 'roc', 'bland-altman', 'forest'];
+const CHARTS = ['claims', 'roc', 'bland-altman', 'bland-altman-sites', 'forest'];
 
 const estimable = (figure) => figure && figure.estimate !== null && figure.estimate !== undefined;
 const proportionCi = (figure) => figure.ci95.cluster ?? figure.ci95.wilson;
@@ -223,7 +223,11 @@ function operatingPoint(figures) {
   };
 }
 
-function renderRoc(figures, label, siteGroups, threshold) {
+// The API's empirical ROC curve of the shown vessels (charts.rocCurve): operating points at each distinct CT-FFR
+// cut-off, joined by straight segments — the polyline whose trapezoid area is the AUC printed above it.
+const rocCurvePoints = (chart) => (chart?.rocCurve?.points ? chart.rocCurve.points : null);
+
+function renderRoc(figures, label, siteGroups, threshold, chart) {
   const figure = byId('roc');
   const point = operatingPoint(figures);
   if (!point) {
@@ -238,6 +242,7 @@ function renderRoc(figures, label, siteGroups, threshold) {
   const sitePoints = siteGroups
     .map((group) => ({ key: group.key, point: operatingPoint(group) }))
     .filter((g) => g.point);
+  const curve = rocCurvePoints(chart);
   const auc = figures.auc;
   const aucText = estimable(auc)
     ? `AUC ${fmt.num(auc.estimate)} (DeLong ${fmt.interval(auc.ci95.delong)}${auc.ci95.obuchowski ? `, Obuchowski ${fmt.interval(auc.ci95.obuchowski)}` : ''}; n = ${fmt.int(auc.n)})`
@@ -248,6 +253,20 @@ function renderRoc(figures, label, siteGroups, threshold) {
       type: 'scatter',
       data: {
         datasets: [
+          ...(curve
+            ? [
+                {
+                  label: `empirical ROC curve, ${label}`,
+                  type: 'line',
+                  data: curve.map((p) => ({ x: p.falsePositiveRate, y: p.sensitivity })),
+                  ...seriesStyle(2),
+                  pointStyle: 'rect',
+                  pointRadius: 2,
+                  borderWidth: 2,
+                  tension: 0,
+                },
+              ]
+            : []),
           {
             label: `${label} at threshold ${threshold} (95% CIs)`,
             data: [{ x: point.x, y: point.y }],
@@ -285,22 +304,140 @@ function renderRoc(figures, label, siteGroups, threshold) {
       },
     },
     {
-      summary: `${aucText}. Operating point (${label}) at CT-FFR ≤ ${threshold}: sensitivity ${fmt.num(point.y)}, specificity ${fmt.num(1 - point.x)}; ${sitePoints.length} sites plotted. The empirical ROC curve itself needs per-vessel CT-FFR values, which GET /api/v1/performance does not return, so it is not drawn.`,
+      summary: `${aucText}. ${
+        curve
+          ? `Empirical ROC curve (${label}): ${curve.length - 1} CT-FFR cut-offs from ${fmt.num(curve[1].cutOff, 2)} to ${fmt.num(curve[curve.length - 1].cutOff, 2)}, area under the drawn curve ${fmt.num(chart.rocCurve.area)}. `
+          : `No ROC curve (${label}): ${chart?.rocCurve?.detail ?? 'the API gave no curve for this selection'}. `
+      }Operating point (${label}) at CT-FFR ≤ ${threshold}: sensitivity ${fmt.num(point.y)}, specificity ${fmt.num(1 - point.x)}; ${sitePoints.length} sites plotted.`,
       data: {
-        caption: 'Operating points at the threshold',
+        caption: curve
+          ? `Operating points: each CT-FFR cut-off of the curve (${label}), then each site at the threshold`
+          : 'Operating points at the threshold',
         columns: [
           { label: 'Group', value: (r) => r.key, header: true },
+          { label: 'CT-FFR ≤', value: (r) => (r.cutOff === undefined ? threshold : fmt.num(r.cutOff, 2)) },
           { label: 'Sensitivity', value: (r) => fmt.num(r.point.y), numeric: true },
           { label: 'Specificity', value: (r) => fmt.num(1 - r.point.x), numeric: true },
         ],
-        rows: [{ key: label, point }, ...sitePoints],
+        rows: [
+          ...(curve
+            ? curve.map((p) => ({
+                key: `curve, ${label}`,
+                cutOff: p.cutOff,
+                point: { x: p.falsePositiveRate, y: p.sensitivity },
+              }))
+            : [{ key: label, point }]),
+          ...sitePoints,
+        ],
+      },
+    },
+  );
+}
+
+// The Bland–Altman plot proper: difference against mean, as the API's density of the pairs (charts.blandAltmanDensity:
+// counts on a fixed 0.05 × 0.05 grid, bins of fewer than k vessels withheld and only counted), with the bias and the
+// limits of agreement computed from every pair.
+function renderBlandAltmanPlot(figures, label, chart) {
+  const figure = byId('bland-altman');
+  const density = chart?.blandAltmanDensity;
+  const ba = figures.blandAltman;
+  const hasLimits = ba && ba.bias !== undefined && ba.estimate !== null;
+  if (!density || density.vessels === 0 || !hasLimits) {
+    chartUnavailable(
+      figure,
+      'unavailable',
+      `Too few linked pairs (${label}) for a Bland–Altman plot (n = ${ba?.n ?? density?.vessels ?? 0}).`,
+    );
+    return;
+  }
+  chartAvailable(figure);
+  const largest = Math.max(1, ...density.bins.map((bin) => bin.vessels));
+  const centre = (from, to) => (from + to) / 2;
+  const binRange = (from, to) => `${fmt.num(from, 2)} to ${fmt.num(to, 2)}`;
+  const released = density.bins.reduce((sum, bin) => sum + bin.vessels, 0);
+  // The x extent of the released bins (the usual FFR range when every bin is withheld), for the horizontal lines.
+  const xFrom = Math.min(0.5, ...density.bins.map((bin) => bin.meanFrom));
+  const xTo = Math.max(1, ...density.bins.map((bin) => bin.meanTo));
+  const horizontal = (label, value, index, dash) => ({
+    label,
+    type: 'line',
+    data: [
+      { x: xFrom, y: value },
+      { x: xTo, y: value },
+    ],
+    ...seriesStyle(index),
+    borderDash: dash,
+    pointStyle: 'line',
+    pointRadius: 0,
+    borderWidth: 2,
+  });
+  const summary = `Bland–Altman plot (${label}): ${fmt.int(density.vessels)} vessel pairs as counts in ${density.bins.length} bins of ${density.meanBinWidth} (mean) × ${density.differenceBinWidth} (difference); ${fmt.int(density.withheldVessels)} pairs lie in bins of fewer than ${density.minimumCell} and are not placed. Bias ${fmt.num(ba.bias)}, limits of agreement ${fmt.interval(ba.loa)} (from every pair).`;
+  drawChart(
+    figure,
+    {
+      type: 'bubble',
+      data: {
+        datasets: [
+          {
+            label: `vessel pairs per bin (area ∝ count; ${fmt.int(released)} placed)`,
+            data: density.bins.map((bin) => ({
+              x: centre(bin.meanFrom, bin.meanTo),
+              y: centre(bin.differenceFrom, bin.differenceTo),
+              r: 3 + 14 * Math.sqrt(bin.vessels / largest),
+              vessels: bin.vessels,
+            })),
+            ...seriesStyle(0),
+            backgroundColor: 'rgba(31, 95, 168, 0.35)',
+            pointStyle: 'rect',
+          },
+          horizontal(`bias ${fmt.num(ba.bias)}`, ba.bias, 1, []),
+          horizontal(`limits of agreement ${fmt.interval(ba.loa)}`, ba.loa[0], 2, [6, 4]),
+          { ...horizontal('upper limit', ba.loa[1], 2, [6, 4]), label: '' },
+        ],
+      },
+      options: {
+        scales: {
+          x: {
+            type: 'linear',
+            min: xFrom,
+            max: xTo,
+            title: { display: true, text: 'mean of CT-FFR and invasive FFR' },
+          },
+          y: {
+            suggestedMin: ba.loa[0] - 0.05,
+            suggestedMax: ba.loa[1] + 0.05,
+            title: { display: true, text: 'CT-FFR − invasive FFR' },
+          },
+        },
+        plugins: {
+          legend: { labels: { filter: (item) => item.text !== '' } },
+          tooltip: {
+            callbacks: {
+              label: (item) =>
+                item.raw.vessels === undefined ? item.dataset.label : `${item.raw.vessels} vessel pairs`,
+            },
+          },
+          fwLines: [{ axis: 'y', value: 0, label: 'no difference', color: '#555', dash: [2, 3] }],
+        },
+      },
+    },
+    {
+      summary,
+      data: {
+        caption: `Vessel pairs per bin (${label}); ${fmt.int(density.withheldVessels)} pairs in bins of fewer than ${density.minimumCell} are withheld`,
+        columns: [
+          { label: 'Mean', value: (bin) => binRange(bin.meanFrom, bin.meanTo), header: true },
+          { label: 'CT-FFR − FFR', value: (bin) => binRange(bin.differenceFrom, bin.differenceTo) },
+          { label: 'Vessel pairs', value: (bin) => fmt.int(bin.vessels), numeric: true },
+        ],
+        rows: density.bins,
       },
     },
   );
 }
 
 function renderBlandAltman(figures, label, siteGroups) {
-  const figure = byId('bland-altman');
+  const figure = byId('bland-altman-sites');
   const rows = [
     { key: label, ba: figures.blandAltman },
     ...siteGroups.map((g) => ({ key: g.key, ba: g.blandAltman })),
@@ -378,7 +515,7 @@ function renderBlandAltman(figures, label, siteGroups) {
       },
     },
     {
-      summary: `Bland–Altman (${label}): bias ${fmt.num(shown[0].ba.bias)} (95% CI ${fmt.interval(biasCi(shown[0].ba))}), limits of agreement ${fmt.interval(shown[0].ba.loa)}, n = ${fmt.int(shown[0].ba.n)} vessel pairs; the same for ${shown.length - 1} sites beside it. A scatter of the pairs needs per-vessel values, which the API does not return.`,
+      summary: `Bland–Altman (${label}): bias ${fmt.num(shown[0].ba.bias)} (95% CI ${fmt.interval(biasCi(shown[0].ba))}), limits of agreement ${fmt.interval(shown[0].ba.loa)}, n = ${fmt.int(shown[0].ba.n)} vessel pairs; the same for ${shown.length - 1} sites beside it.`,
       data: {
         caption: 'Bland–Altman figures (difference = CT-FFR − invasive FFR)',
         columns: [
@@ -570,6 +707,7 @@ async function render() {
     ]);
     let figures = overall.overall;
     let claims = overall.claims;
+    let chart = overall.charts?.overall ?? null;
     let label = 'all vessels';
     const slice = filters.modelVersion
       ? lastGroups.modelVersion.find((g) => g.key === filters.modelVersion)
@@ -581,6 +719,8 @@ async function render() {
       // null: the API compared no claim for this group, and the page does not make one up.
       claims = slice.claims ?? null;
       label = filters.modelVersion ? `model version ${slice.key}` : `scanner ${slice.key}`;
+      const sliced = filters.modelVersion ? byModel : byScanner;
+      chart = sliced.charts?.groups?.find((g) => g.key === slice.key) ?? null;
     } else if (filters.modelVersion || filters.scanner) {
       label = 'all vessels (the chosen group has no linked vessels in this period)';
     }
@@ -589,7 +729,8 @@ async function render() {
     const sites = bySite.groups ?? [];
     renderTiles(figures, label);
     renderClaims(claims, figures, label);
-    renderRoc(figures, label, sites, overall.threshold);
+    renderRoc(figures, label, sites, overall.threshold, chart);
+    renderBlandAltmanPlot(figures, label, chart);
     renderBlandAltman(figures, label, sites);
     renderForest(sites, overall.overall, overall.claims);
     renderAllFigures(overall, figures, label);
