@@ -256,8 +256,9 @@ async function buildRollups(options: Options, tenant: Tenant, everyDay: boolean)
       process.stdout.write(`\r  rolled up ${slices} days`);
     }
     process.stdout.write('\n');
+    // What autovacuum does soon after a bulk build: the pair cells were updated in place (old pairs out, new in).
     await client.query(
-      'ANALYZE performance_rollups; ANALYZE performance_linked_vessels; ANALYZE performance_pair_cells',
+      'VACUUM ANALYZE performance_rollups, performance_linked_vessels, performance_pair_cells, performance_rollup_periods',
     );
     return slices;
   } finally {

@@ -91,26 +91,44 @@ describe('performance roll-ups equal a from-scratch computation on the same rows
     { from: '2025-01-01', to: '2026-01-01', groupBy: 'vessel' },
   ];
 
-  /** Every variant from the roll-ups, then with every day dirty (from scratch); the two must agree. */
+  const answers = async () => {
+    const bodies = [];
+    for (const query of variants) bodies.push(await summary(query));
+    return bodies;
+  };
+
+  const expectSameAnswers = (actual: unknown[], expected: unknown[]) => {
+    const found: string[] = [];
+    variants.forEach((query, i) => differences(actual[i], expected[i], JSON.stringify(query), found));
+    expect(found).toEqual([]);
+  };
+
+  /**
+   * Every variant from the roll-ups, then from scratch: the product's stored roll-ups deleted and every day in the
+   * dirty log, so each request computes every slice from the base tables. The worker then rebuilds them all.
+   */
   const expectRollupsEqualScratch = async () => {
-    const fromRollups = [];
-    for (const query of variants) {
-      const body = await summary(query);
-      expect(body.rollups.slicesComputedAtRequest).toBe(0);
-      fromRollups.push(body);
+    const fromRollups = await answers();
+    for (const body of fromRollups) expect(body.rollups.slicesComputedAtRequest).toBe(0);
+    await database.query('BEGIN');
+    for (const table of [
+      'performance_rollups',
+      'performance_rollup_periods',
+      'performance_pair_cells',
+      'performance_linked_vessels',
+    ]) {
+      await database.query(`DELETE FROM ${table} WHERE product_id = $1`, [fleet.productId]);
     }
     await markDays('true');
+    await database.query('COMMIT');
     try {
-      const found: string[] = [];
-      for (const [i, query] of variants.entries()) {
-        const scratch = await summary(query);
-        expect(scratch.rollups.slicesComputedAtRequest).toBeGreaterThan(0);
-        differences(fromRollups[i], scratch, JSON.stringify(query), found);
-      }
-      expect(found).toEqual([]);
+      const scratch = await answers();
+      for (const body of scratch) expect(body.rollups.slicesComputedAtRequest).toBeGreaterThan(0);
+      expectSameAnswers(fromRollups, scratch);
     } finally {
-      await database.query(`DELETE FROM performance_rollup_dirty WHERE product_id = $1`, [fleet.productId]);
+      await rollUp();
     }
+    expectSameAnswers(fromRollups, await answers());
   };
 
   /** The stored cells are the per-day pairs regrouped by month and by year: same counts for every dimension. */
@@ -184,6 +202,20 @@ describe('performance roll-ups equal a from-scratch computation on the same rows
 
   it('answers every summary variant as the from-scratch computation does', async () => {
     await expectRollupsEqualScratch();
+  }, 180_000);
+
+  it('answers the same with dirty days inside stored years and months (their stored rows out, the days computed)', async () => {
+    const clean = await answers();
+    await markDays(`occurred_at >= '2025-03-11' AND occurred_at < '2025-03-12'
+                    OR occurred_at >= '2025-06-30' AND occurred_at < '2025-07-01'
+                    OR occurred_at >= '2026-01-05' AND occurred_at < '2026-01-06'`);
+    try {
+      const dirty = await answers();
+      expect(dirty[0].rollups.slicesComputedAtRequest).toBe(3);
+      expectSameAnswers(dirty, clean);
+    } finally {
+      await database.query(`DELETE FROM performance_rollup_dirty WHERE product_id = $1`, [fleet.productId]);
+    }
   }, 120_000);
 
   it('stays equal after links are added and removed and the worker updates the cells incrementally', async () => {
@@ -214,8 +246,12 @@ describe('performance roll-ups equal a from-scratch computation on the same rows
     await markDays(`occurred_at >= '2025-02-20' AND occurred_at < '2025-02-21'
                    OR occurred_at >= '2025-03-11' AND occurred_at < '2025-03-12'
                    OR occurred_at >= '2025-04-30' AND occurred_at < '2025-05-01'`);
+    // Before the worker's pass the requests compute the changed days themselves; after it, the roll-ups agree.
+    const beforePass = await answers();
+    expect(beforePass[0].rollups.slicesComputedAtRequest).toBe(3);
     await rollUp();
+    expectSameAnswers(beforePass, await answers());
     await expectCellsEqualPairs();
     await expectRollupsEqualScratch();
-  }, 120_000);
+  }, 240_000);
 });

@@ -100,16 +100,22 @@ const later = (a: string, b: string): string => (a > b ? a : b);
 const earlier = (a: string, b: string): string => (a < b ? a : b);
 
 /**
- * How a period [fromDay, toDay) of whole days splits: calendar years and months read from the cells (those wholly
- * inside the period with no dirty day: a dirty day's stored pairs are stale, so its month is read by day instead), and
- * day ranges [lo, hi) read from the per-day pairs. `stored` is the product's first and last month with cells (the
- * period is clipped to it: stored pairs exist only in months that have cells). Years are not used when the groups
- * are months or quarters.
+ * How a period [fromDay, toDay) of whole days splits: calendar years and months read from the stored spans (those
+ * wholly inside the period), and day ranges [lo, hi) read from the day rows. `stored` is the product's first and last
+ * stored month (the period is clipped to it: day rows exist only in months that have spans). A dirty day inside a
+ * span is handled one of two ways:
+ * - 'subtract' (the pair cells): the span is kept, the day's stored pairs are listed in `staleDays` to be taken back
+ *   out, and the day is computed from the base tables: a fresh day costs that day, not its month. Exact, as counts.
+ * - 'by-day' (the sums): the dirty day's month is read from the day rows of its clean days instead, so a dirty day's
+ *   stored row is never read (its float sums are not subtracted, and a row spoiled before its rebuild cannot leak).
+ *   A month of day rows is small (sites × versions × vessels × 31).
+ * Years are not used when the groups are months or quarters.
  */
 export interface CellReadPlan {
   readonly years: string[];
   readonly months: string[];
   readonly dayRanges: Array<[string, string]>;
+  readonly staleDays: string[];
 }
 
 export function planCellRead(
@@ -117,9 +123,9 @@ export function planCellRead(
   toDay: string,
   dirtyDays: readonly string[],
   stored: { first: string; last: string } | null,
-  useYears = true,
+  options: { useYears: boolean; dirty: 'subtract' | 'by-day' },
 ): CellReadPlan {
-  const plan: CellReadPlan = { years: [], months: [], dayRanges: [] };
+  const plan: CellReadPlan = { years: [], months: [], dayRanges: [], staleDays: [] };
   if (stored === null) return plan;
   const lo = later(fromDay, stored.first);
   const hi = earlier(toDay, addMonths(stored.last, 1));
@@ -128,24 +134,27 @@ export function planCellRead(
   const afterWhole = monthOf(hi);
   if (firstWhole >= afterWhole) return { ...plan, dayRanges: [[lo, hi]] };
   if (lo < firstWhole) plan.dayRanges.push([lo, firstWhole]);
-  const dirtyMonths = new Set(dirtyDays.map(monthOf));
+  const byDay = new Set(options.dirty === 'by-day' ? dirtyDays.map(monthOf) : []);
   for (let month = firstWhole; month < afterWhole;) {
     const yearEnd = addMonths(month, 12);
-    const wholeCleanYear =
-      useYears &&
+    const wholeYear =
+      options.useYears &&
       month.endsWith('-01-01') &&
       yearEnd <= afterWhole &&
-      ![...dirtyMonths].some((dirty) => dirty >= month && dirty < yearEnd);
-    if (wholeCleanYear) {
+      ![...byDay].some((dirty) => dirty >= month && dirty < yearEnd);
+    if (wholeYear) {
       plan.years.push(month);
       month = yearEnd;
       continue;
     }
-    if (dirtyMonths.has(month)) plan.dayRanges.push([month, addMonths(month, 1)]);
+    if (byDay.has(month)) plan.dayRanges.push([month, addMonths(month, 1)]);
     else plan.months.push(month);
     month = addMonths(month, 1);
   }
   if (afterWhole < hi) plan.dayRanges.push([afterWhole, hi]);
+  if (options.dirty === 'subtract') {
+    plan.staleDays.push(...dirtyDays.filter((day) => day >= firstWhole && day < afterWhole).sort());
+  }
   return plan;
 }
 
@@ -168,9 +177,19 @@ export async function storedMonths(
   return first === null || last === null ? null : { first, last };
 }
 
+/** A stored pair's member in each dimension (as APPLY_DAYS_SQL writes it). */
+const PAIR_MEMBER_SQL: Record<string, string> = {
+  overall: `''`,
+  site: 'site_id::text',
+  modelVersion: 'model_version',
+  scannerVendor: 'scanner_vendor',
+  vessel: 'vessel',
+};
+
 /**
- * The planned years' and months' cells per group key. $1 product, $2 manufacturer (row-level security is the guard;
- * the predicate keeps the primary key's order).
+ * The planned years' and months' cells per group key, less the stored pairs of their stale days (counted −1 each;
+ * the caller adds those days computed from the base tables). $1 product, $2 manufacturer (row-level security is the
+ * guard; the predicate keeps the primary key's order).
  */
 export async function readStoredCells(
   client: PoolClient,
@@ -182,12 +201,17 @@ export async function readStoredCells(
   if (plan.years.length === 0 && plan.months.length === 0) return [];
   const result = await client.query<{ key: string; ct_ffr: number; invasive_ffr: number; vessels: number }>(
     `SELECT ${CELL_KEY_SQL[groupBy]} AS key, c.ct_ffr, c.invasive_ffr, sum(c.vessels)::int AS vessels
-       FROM performance_pair_cells c
+       FROM (SELECT member, period, ct_ffr, invasive_ffr, vessels FROM performance_pair_cells
+              WHERE product_id = $1 AND manufacturer_id = $2 AND dimension = $3
+                AND ((span = 'year' AND period = ANY($4::date[])) OR (span = 'month' AND period = ANY($5::date[])))
+             UNION ALL
+             SELECT ${PAIR_MEMBER_SQL[DIMENSION[groupBy]]}, date_trunc('month', day)::date, ct_ffr, invasive_ffr, -1
+               FROM performance_linked_vessels
+              WHERE product_id = $1 AND manufacturer_id = $2 AND day = ANY($6::date[])) c
        ${groupBy === 'site' ? 'JOIN sites s ON s.id = c.member::uuid' : ''}
-      WHERE c.product_id = $1 AND c.manufacturer_id = $2 AND c.dimension = $3
-        AND ((c.span = 'year' AND c.period = ANY($4::date[])) OR (c.span = 'month' AND c.period = ANY($5::date[])))
-      GROUP BY 1, 2, 3`,
-    [productId, manufacturerId, DIMENSION[groupBy], plan.years, plan.months],
+      GROUP BY 1, 2, 3
+     HAVING sum(c.vessels) <> 0`,
+    [productId, manufacturerId, DIMENSION[groupBy], plan.years, plan.months, plan.staleDays],
   );
   return result.rows.map((row) => ({
     key: row.key,

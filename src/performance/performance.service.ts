@@ -15,6 +15,7 @@ import { FullDetailPool } from './full-detail.pool';
 import { Detail, GroupBy, PerformanceQueryDto } from './performance.dto';
 import { PerformanceFigures } from './performance-report';
 import { chartsBlock, PerformanceChartsBlock } from './performance-charts';
+import { CellReadPlan, planCellRead, readStoredCells, storedMonths } from './performance-pair-cells';
 import { ROLLUP_SUM_COLUMNS, SLICE_LINKED_VESSELS_SQL, SLICE_ROLLUP_ROWS_SQL } from './performance-rollups';
 import { RollupSums, summaryFigures } from './performance-summary';
 import { VerificationBiasFigures, verificationBiasFromCounts } from './verification-bias-report';
@@ -195,12 +196,21 @@ export class PerformanceService {
         fromDay,
         toDay,
       ];
-      const overallSums = await readSums(client, 'overall', parameters);
+      // Month and quarter groups need the months apart: no year spans for them.
+      const byTime = query.groupBy === 'month' || query.groupBy === 'quarter';
+      const sumsPlan = planCellRead(
+        fromDay,
+        toDay,
+        dirtyDays,
+        await storedMonths(client, 'performance_rollup_periods', product.id),
+        { useYears: !byTime, dirty: 'by-day' },
+      );
+      const overallSums = await readSums(client, 'overall', parameters, sumsPlan);
       // One histogram query: the overall cells are the groups' cells merged.
       const groupCells = await readCells(client, query.groupBy ?? 'overall', parameters);
       const overallCells = mergeCells([...groupCells.values()].flat());
       const groupSums = query.groupBy
-        ? await readSums(client, query.groupBy, parameters)
+        ? await readSums(client, query.groupBy, parameters, sumsPlan)
         : new Map<string, RollupSums>();
       await client.query('COMMIT');
       const figuresOf = (key: string, cells: PairCell[], sums: RollupSums | undefined): GroupFigures => {
@@ -259,66 +269,111 @@ function wholeUtcDay(value: string | undefined, name: string): string | null {
 }
 
 const SUM_SELECT = ROLLUP_SUM_COLUMNS.map((column) => `sum(r.${column})::float8 AS ${column}`).join(', ');
-const ROW_COLUMNS = [
-  'day',
-  'site_id',
-  'model_version',
-  'scanner_vendor',
-  'vessel',
-  ...ROLLUP_SUM_COLUMNS,
-].join(', ');
+const KEYS_AND_SUMS = ['site_id', 'model_version', 'scanner_vendor', 'vessel', ...ROLLUP_SUM_COLUMNS].join(
+  ', ',
+);
+const ROW_COLUMNS = `day, ${KEYS_AND_SUMS}`;
 
-/** Roll-up sums per group key: stored rows of clean days plus the dirty days computed now. */
+/**
+ * Roll-up sums per group key: whole clean years and months from performance_rollup_periods (a period's `period` is
+ * its first day, so month and quarter keys read it as the day), the plan's day ranges (edges, months with a dirty
+ * day) from the day rows of clean days, and the dirty days computed now.
+ */
 async function readSums(
   client: PoolClient,
   groupBy: GroupBy | 'overall',
   parameters: RollupQueryParameters,
+  plan: CellReadPlan,
 ): Promise<Map<string, RollupSums>> {
+  const [productId, manufacturerId, dirtyDays, threshold] = parameters;
   // Per-vessel rows when grouping by vessel (patients as clusters within the vessel), else the '*' rows.
   const vesselRows = groupBy === 'vessel' ? `r.vessel <> '*'` : `r.vessel = '*'`;
   const live =
-    parameters[2].length > 0 ? `UNION ALL SELECT ${ROW_COLUMNS} FROM (${SLICE_ROLLUP_ROWS_SQL}) live` : '';
+    dirtyDays.length > 0 ? `UNION ALL SELECT ${ROW_COLUMNS} FROM (${SLICE_ROLLUP_ROWS_SQL}) live` : '';
   const result = await client.query<{ key: string } & RollupSums>(
     `SELECT ${GROUP_KEY_SQL[groupBy]} AS key, ${SUM_SELECT}
-       FROM (SELECT ${ROW_COLUMNS} FROM performance_rollups
-              WHERE product_id = $1 AND manufacturer_id = $2 AND day >= $5::date AND day < $6::date
-                AND NOT (day = ANY($3::date[]))
+       FROM (SELECT period AS day, ${KEYS_AND_SUMS} FROM performance_rollup_periods
+              WHERE product_id = $1 AND manufacturer_id = $2
+                AND ((span = 'year' AND period = ANY($5::date[])) OR (span = 'month' AND period = ANY($6::date[])))
+             UNION ALL
+             SELECT ${ROW_COLUMNS} FROM performance_rollups
+               JOIN unnest($7::date[], $8::date[]) AS span(lo, hi) ON day >= span.lo AND day < span.hi
+              WHERE product_id = $1 AND manufacturer_id = $2 AND NOT (day = ANY($3::date[]))
              ${live}) r
        ${siteJoin(groupBy)}
       WHERE ${vesselRows} AND $4::real IS NOT NULL
       GROUP BY 1`,
-    parameters,
+    [
+      productId,
+      manufacturerId,
+      dirtyDays,
+      threshold,
+      plan.years,
+      plan.months,
+      plan.dayRanges.map(([lo]) => lo),
+      plan.dayRanges.map(([, hi]) => hi),
+    ],
   );
   return new Map(result.rows.map(({ key, ...sums }) => [key, sums]));
 }
 
-/** The exact (CT-FFR, FFR) histogram per group key. */
+/**
+ * The exact (CT-FFR, FFR) histogram per group key: whole years and months from the stored cells less their dirty
+ * days' stored pairs, the period's edges from the per-day pairs, dirty days from the base tables
+ * (performance-pair-cells.ts).
+ */
 async function readCells(
   client: PoolClient,
   groupBy: GroupBy | 'overall',
   parameters: RollupQueryParameters,
 ): Promise<Map<string, PairCell[]>> {
-  const columns = 'day, site_id, model_version, scanner_vendor, vessel, ct_ffr, invasive_ffr';
-  const live =
-    parameters[2].length > 0 ? `UNION ALL SELECT ${columns} FROM (${SLICE_LINKED_VESSELS_SQL}) live` : '';
-  const result = await client.query<{ key: string; ct_ffr: number; invasive_ffr: number; vessels: number }>(
-    `SELECT ${GROUP_KEY_SQL[groupBy]} AS key, r.ct_ffr, r.invasive_ffr, count(*)::int AS vessels
-       FROM (SELECT ${columns} FROM performance_linked_vessels
-              WHERE product_id = $1 AND manufacturer_id = $2 AND day >= $5::date AND day < $6::date
-                AND NOT (day = ANY($3::date[]))
-             ${live}) r
-       ${siteJoin(groupBy)}
-      WHERE $4::real IS NOT NULL
-      GROUP BY 1, 2, 3`,
-    parameters,
+  const [productId, manufacturerId, dirtyDays, threshold, fromDay, toDay] = parameters;
+  // Month and quarter groups need the months apart: no year cells for them.
+  const byTime = groupBy === 'month' || groupBy === 'quarter';
+  const plan = planCellRead(
+    fromDay,
+    toDay,
+    dirtyDays,
+    await storedMonths(client, 'performance_pair_cells', productId),
+    { useYears: !byTime, dirty: 'subtract' },
   );
-  const cells = new Map<string, PairCell[]>();
-  for (const row of result.rows) {
-    const members = cells.get(row.key) ?? [];
-    members.push({ ctFfr: row.ct_ffr, invasiveFfr: row.invasive_ffr, vessels: row.vessels });
-    cells.set(row.key, members);
+  const cells = await readStoredCells(client, groupBy, productId, manufacturerId, plan);
+  if (plan.dayRanges.length > 0 || dirtyDays.length > 0) {
+    const columns = 'day, site_id, model_version, scanner_vendor, vessel, ct_ffr, invasive_ffr';
+    const live =
+      dirtyDays.length > 0 ? `UNION ALL SELECT ${columns} FROM (${SLICE_LINKED_VESSELS_SQL}) live` : '';
+    // One index range scan per day range ($5, $6: the ranges' first and after-last days).
+    const result = await client.query<{ key: string; ct_ffr: number; invasive_ffr: number; vessels: number }>(
+      `SELECT ${GROUP_KEY_SQL[groupBy]} AS key, r.ct_ffr, r.invasive_ffr, count(*)::int AS vessels
+         FROM (SELECT ${columns} FROM performance_linked_vessels
+                 JOIN unnest($5::date[], $6::date[]) AS span(lo, hi) ON day >= span.lo AND day < span.hi
+                WHERE product_id = $1 AND manufacturer_id = $2 AND NOT (day = ANY($3::date[]))
+               ${live}) r
+         ${siteJoin(groupBy)}
+        WHERE $4::real IS NOT NULL
+        GROUP BY 1, 2, 3`,
+      [
+        productId,
+        manufacturerId,
+        dirtyDays,
+        threshold,
+        plan.dayRanges.map(([lo]) => lo),
+        plan.dayRanges.map(([, hi]) => hi),
+      ],
+    );
+    for (const row of result.rows) {
+      cells.push({ key: row.key, ctFfr: row.ct_ffr, invasiveFfr: row.invasive_ffr, vessels: row.vessels });
+    }
   }
-  return cells;
+  const byKey = new Map<string, PairCell[]>();
+  for (const { key, ...cell } of cells) {
+    const members = byKey.get(key);
+    if (members) members.push(cell);
+    else byKey.set(key, [cell]);
+  }
+  // Merged and in (CT-FFR, FFR) order: the figures' floating-point sums then do not depend on which rows came
+  // from months, days or the base tables, nor on the plan's row order.
+  return new Map([...byKey].map(([key, members]) => [key, mergeCells(members)]));
 }
 
 /** Sites are joined only to name them: every other key is on the rows themselves. */
@@ -335,7 +390,9 @@ function mergeCells(cells: readonly PairCell[]): PairCell[] {
     const existing = merged.get(key);
     merged.set(key, { ...cell, vessels: (existing?.vessels ?? 0) + cell.vessels });
   }
-  return [...merged.values()];
+  return [...merged.values()]
+    .filter((cell) => cell.vessels !== 0)
+    .sort((a, b) => a.ctFfr - b.ctFfr || a.invasiveFfr - b.invasiveFfr);
 }
 
 function emptySums(): RollupSums {
