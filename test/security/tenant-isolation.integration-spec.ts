@@ -185,6 +185,10 @@ const NEUTRAL_QUERY: Record<string, string | null> = {
   asOf: '2026-01-01T00:00:00Z',
   fromMonth: null,
   toMonth: null,
+  periodDays: null,
+  periods: null,
+  labelMaturityDays: null,
+  bootstrap: '0',
 };
 
 const REASON = { reason: 'cross-tenant probe' };
