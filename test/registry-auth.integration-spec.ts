@@ -169,6 +169,26 @@ describe('registry and API keys (real PostgreSQL)', () => {
     expect(messages).toContain('udiDi must be 6–40 characters of a UDI-DI');
     expect(messages).toContain('riskClass must be one of the following values');
     expect(messages).toContain('ffrThreshold must not be greater than 0.95');
+    expect(messages).toContain('premarketClaims.sensitivity should not be null or undefined');
+    expect(messages).toContain('premarketClaims.auc should not be null or undefined');
+
+    // Without its claims a product used to pass validation (500 on insert, or a TypeError in every later
+    // comparison with the claims): now a 400 naming the field.
+    const withoutClaims = {
+      name: 'No claims',
+      udiDi: '06970000000099',
+      riskClass: 'III',
+      jurisdictions: ['EU'],
+      ffrThreshold: 0.8,
+    };
+    const noClaims = await request(server)
+      .post('/api/v1/products')
+      .set(bearer(tenantA.manufacturerKey))
+      .send(withoutClaims)
+      .expect(400);
+    expect((noClaims.body.message as string[]).join(' | ')).toContain(
+      'premarketClaims should not be null or undefined',
+    );
 
     const duplicate = await request(server)
       .post('/api/v1/sites')

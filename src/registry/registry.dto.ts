@@ -5,6 +5,7 @@ import {
   ArrayMinSize,
   ArrayUnique,
   IsArray,
+  IsDefined,
   IsIn,
   IsInt,
   IsISO8601,
@@ -74,10 +75,14 @@ export class ClaimDto {
   n: number;
 }
 
+/**
+ * `@ValidateNested` alone lets an absent object through, so each claim is also `@IsDefined`: a product without its
+ * three claims would pass here and break every comparison with them later (GET /performance, the reports).
+ */
 export class PremarketClaimsDto {
-  @ApiProperty() @ValidateNested() @Type(() => ClaimDto) sensitivity: ClaimDto;
-  @ApiProperty() @ValidateNested() @Type(() => ClaimDto) specificity: ClaimDto;
-  @ApiProperty() @ValidateNested() @Type(() => ClaimDto) auc: ClaimDto;
+  @ApiProperty() @IsDefined() @ValidateNested() @Type(() => ClaimDto) sensitivity: ClaimDto;
+  @ApiProperty() @IsDefined() @ValidateNested() @Type(() => ClaimDto) specificity: ClaimDto;
+  @ApiProperty() @IsDefined() @ValidateNested() @Type(() => ClaimDto) auc: ClaimDto;
 
   @ApiPropertyOptional({ example: 'Pivotal multicentre study, 2019, per-vessel analysis' })
   @IsOptional()
@@ -121,7 +126,11 @@ export class CreateProductDto {
   @Max(0.95)
   ffrThreshold: number;
 
-  @ApiProperty() @ValidateNested() @Type(() => PremarketClaimsDto) premarketClaims: PremarketClaimsDto;
+  @ApiProperty()
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => PremarketClaimsDto)
+  premarketClaims: PremarketClaimsDto;
 }
 
 export class CreateModelVersionDto {
