@@ -1,14 +1,8 @@
-import {
-  Injectable,
-  NotFoundException,
-  OnModuleDestroy,
-  ServiceUnavailableException,
-  UnprocessableEntityException,
-} from '@nestjs/common';
+import { Injectable, NotFoundException, OnModuleDestroy, UnprocessableEntityException } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { join } from 'node:path';
-import { Piscina } from 'piscina';
 import { DataSource } from 'typeorm';
+import { BoundedWorkerPool } from '../common/bounded-worker-pool';
 import { LabelFreeReport, LabelFreeRequest, PeriodInput, VesselCaseRow } from './label-free-accuracy';
 import { LabelFreeAccuracyQueryDto } from './label-free-accuracy.dto';
 import { ProductRef, ReferenceWindowsService, ReferenceWindowView } from './reference-windows.service';
@@ -82,23 +76,17 @@ export interface LabelFreeAccuracyView extends LabelFreeReport {
  */
 @Injectable()
 export class LabelFreeAccuracyService implements OnModuleDestroy {
-  private readonly pool: Piscina<LabelFreeRequest, LabelFreeReport>;
-  private inFlight = 0;
+  private readonly pool = new BoundedWorkerPool<LabelFreeRequest, LabelFreeReport>({
+    task: join(__dirname, 'label-free-accuracy.task'),
+    threads: WORKERS,
+    queue: QUEUE,
+    busyMessage: 'Too many label-free accuracy requests are in progress; retry shortly',
+  });
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly references: ReferenceWindowsService,
-  ) {
-    const typescript = __filename.endsWith('.ts');
-    this.pool = new Piscina({
-      filename: join(__dirname, `label-free-accuracy.task.${typescript ? 'ts' : 'js'}`),
-      execArgv: typescript ? ['--require', 'ts-node/register/transpile-only'] : [],
-      minThreads: 0,
-      maxThreads: WORKERS,
-      maxQueue: WORKERS + QUEUE,
-      idleTimeout: 60_000,
-    });
-  }
+  ) {}
 
   async report(
     product: ProductRef,
@@ -139,7 +127,7 @@ export class LabelFreeAccuracyService implements OnModuleDestroy {
       });
     }
     const threshold = Number(product.threshold);
-    const computed = await this.compute({ threshold, reference, periods, bootstrap, seed: BOOTSTRAP_SEED });
+    const computed = await this.pool.run({ threshold, reference, periods, bootstrap, seed: BOOTSTRAP_SEED });
     return {
       productId: product.id,
       modelVersion,
@@ -159,20 +147,6 @@ export class LabelFreeAccuracyService implements OnModuleDestroy {
         'labels, IPW by CT-FFR stratum, linearisation CI. Assumes the error given the covariates is unchanged: a ' +
         'realised value outside the CI is evidence that it changed (concept drift).',
     };
-  }
-
-  private async compute(request: LabelFreeRequest): Promise<LabelFreeReport> {
-    if (this.inFlight >= WORKERS + QUEUE) {
-      throw new ServiceUnavailableException(
-        'Too many label-free accuracy requests are in progress; retry shortly',
-      );
-    }
-    this.inFlight += 1;
-    try {
-      return await this.pool.run(request);
-    } finally {
-      this.inFlight -= 1;
-    }
   }
 
   /** The reference's vessels: an imported dataset's rows, or the product's own analyses of the reference period. */
