@@ -1,12 +1,18 @@
 /**
- * Issue 4 "Done when": the fleet simulator driven through drift scenarios, evaluated with the default drift
- * configuration's monitors and budget over the pure statistics of src/stats (scenario-evaluation.ts header; the
- * database-backed DriftEvaluationService was not available to drive when this suite was written). CI runs few seeds;
- * `npm run drift:oc` runs more and prints the operating-characteristics table of the README.
+ * Issue 4 "Done when": the fleet simulator driven through drift scenarios, evaluated as the DriftEvaluationService
+ * evaluates a product — the default configuration's monitors, budget and designs through the service's own pure
+ * functions (scenario-evaluation.ts header). CI runs few seeds; `npm run drift:oc` runs more and prints the
+ * operating-characteristics table of the README.
  */
 import { CATALOGUE_VENDORS, parseScannerVendor } from '../simulator/fleet';
 import { NEW_VENDOR, SCENARIOS, simulateScenario, type ScenarioName } from './scenario-data';
-import { BATCH_MONITORS, detectionOf, evaluateScenario, type MonitorId } from './scenario-evaluation';
+import {
+  BATCH_MONITORS,
+  detectionOf,
+  EVALUATION,
+  evaluateScenario,
+  type MonitorId,
+} from './scenario-evaluation';
 
 const ONSET_DAY = 42;
 
@@ -17,7 +23,7 @@ function run(name: ScenarioName, seed: string) {
   return { data, evaluation, detection: detectionOf(data, evaluation, SCENARIOS[name].targets, onsetDay) };
 }
 
-const isBatch = (m: MonitorId): boolean => (BATCH_MONITORS as readonly string[]).includes(m);
+const isBatch = (m: MonitorId): boolean => BATCH_MONITORS.includes(m);
 
 /** Smallest c with P(Poisson(mean) ≤ c) ≥ 0.99. */
 function poissonUpper99(mean: number): number {
@@ -42,28 +48,31 @@ describe('simulator: a scanner vendor new to the fleet', () => {
 describe('drift scenarios (simulator → default monitors and budget)', () => {
   jest.setTimeout(300_000);
 
-  it('no-drift control: the batch monitors stay within their false-alarm budget', () => {
+  it('no-drift control: batch monitors and accuracy charts stay within their false-alarm budgets', () => {
     const seeds = ['ci-control-1', 'ci-control-2'];
     let batchAlarms = 0;
     let batchBudget = 0;
-    const chartAlarms: string[] = [];
+    let chartAlarms = 0;
+    let chartBudget = 0;
+    const alarms: string[] = [];
     for (const seed of seeds) {
       const { evaluation } = run('control', seed);
       expect(evaluation.runs).toBe(26);
-      batchBudget += 0.01 * evaluation.runs;
+      batchBudget += EVALUATION.configuration.batch.familyAlpha * evaluation.runs;
+      chartBudget += evaluation.labelledInMonitoring / EVALUATION.configuration.sequential.familyArl0;
       for (const alert of evaluation.alerts) {
         if (isBatch(alert.monitor)) batchAlarms++;
-        else chartAlarms.push(`${seed} ${alert.monitor} ${alert.segment} day ${alert.day}`);
+        else chartAlarms++;
+        alarms.push(`${seed} ${alert.monitor} ${alert.segment} day ${alert.day}`);
       }
     }
-    // Expected batch false alarms ≤ family α × runs; allow the Poisson 99% quantile of that budget.
-    expect(batchAlarms).toBeLessThanOrEqual(poissonUpper99(batchBudget));
-    // Known limitation, reported rather than hidden: the accuracy charts exceed their share of the budget in the
-    // simulated control (README "Drift scenarios"; site-level residual means move by 2–3 SE between the reference and
-    // the monitoring period). Printed, not asserted, until that is resolved.
     console.log(
-      `control: ${batchAlarms} batch alarms (budget ${batchBudget.toFixed(2)}), chart alarms:\n${chartAlarms.join('\n')}`,
+      `control: ${batchAlarms} batch alarms (budget ${batchBudget.toFixed(2)}), ${chartAlarms} chart alarms ` +
+        `(budget ${chartBudget.toFixed(2)})\n${alarms.join('\n')}`,
     );
+    // Expected false alarms ≤ the budget; allow the Poisson 99% quantile of it (few seeds in CI).
+    expect(batchAlarms).toBeLessThanOrEqual(poissonUpper99(batchBudget));
+    expect(chartAlarms).toBeLessThanOrEqual(poissonUpper99(chartBudget));
   });
 
   const expectations: Record<Exclude<ScenarioName, 'control'>, RegExp> = {

@@ -1,396 +1,386 @@
 /**
- * Drift scenarios, statistics side: evaluate a scenario's data with the monitors, parameters and false-alarm budget of
- * the drift module's built-in configuration (src/drift/drift-config.ts DEFAULT_DRIFT_CONFIGURATION, version 0), using
- * only the pure functions of src/stats — the same formulas the service calls, without the database.
- *
- * What runs (a subset of the default configuration, ids as there):
- *  - batch monitors, evaluated every `cadenceDays` (7) on the last `windowDays` (30) days against the segment's
- *    reference window (the first `referenceDays` of the simulation): input.heartRate, input.sliceThickness,
- *    input.tubeVoltage, output.ctFfr (χ² homogeneity on the reference's decile bins, asymptotic), input.scannerVendorMix
- *    (χ² on the category mix; not over vendor segments), output.shareAtOrBelowThreshold (two-sided proportion test),
- *    operations.rejectionRate (one-sided increase); a window needs ≥ 30 analyses (vessels for CT-FFR), and a χ² test
- *    whose smallest expected count is below 5 is skipped (the service falls back to a permutation test there);
- *  - sequential monitors over labelled vessels in CTA-date order, re-run on the labels that have arrived (weekly, then
- *    day by day within the first week that signals, to date the alert):
- *    accuracy.biasCusum (two-sided, k = 0.25, residual standardised by the segment reference's mean and SD) and
- *    accuracy.discordanceCusum (Bernoulli, p0 = the reference's discordance rate, p1 = p0 + 0.10); a chart needs ≥ 30
- *    reference labelled vessels of its own, else it uses the overall reference (a new model version or vendor), and
- *    is designed with a guard band for the reference's estimation error (`guardedBaseline`);
- *  - input monitors are not run over model-version segments (they would alarm on the roll-out order, not on drift).
- * Budget: batch family α = 0.01 per evaluation run, Bonferroni over monitors × the segments tested in that run;
- * sequential family ARL0 = 20,000 labelled vessels of the pooled stream, split by hazard over charts × segments and
- * converted to each chart's own clock by its segment's share of the reference's labelled vessels (a segment without a
- * reference share — a new version — gets share 1). The resulting contract over a monitoring horizon: expected false
- * alarms ≤ 0.01 × runs + labelled vessels / 20,000 (`falseAlarmBudget`).
- *
- * An alert is counted once per monitor × segment (hysteresis: one alert for one ongoing drift).
+ * Drift scenarios, statistics side: evaluate a scenario's data exactly as the database-backed DriftEvaluationService
+ * (src/drift/drift-evaluation.service.ts) evaluates a product, with the built-in configuration
+ * (DEFAULT_DRIFT_CONFIGURATION, version 0) and the same pure functions — no formula, threshold or budget rule of its
+ * own. What is shared, and what stands in for the SQL:
+ *  - the reference: the first `referenceDays` of the simulation as a period reference. Its summary is built as
+ *    ReferenceWindowsService.periodSummary builds one — type-7 decile edges of every numeric input (analyses) and of
+ *    CT-FFR (completed vessels), counts per site × vendor × version cell on those edges, summed by the service's
+ *    `totalOfCells` / `segmentAggregates` (src/drift/drift-queries.ts), residual baselines by `residualBaseline`
+ *    (src/drift/drift-evaluator.ts) per segment; the cells come from the simulated analyses instead of SQL;
+ *  - every weekly run (cadence 7 days, as FW_DRIFT_EVALUATION_CRON would run it) on the window of the last
+ *    `windowDays`: segments, `referenceForSegment`, `monitorsFor`, the batch budget (`batchBudget`, Bonferroni over
+ *    the tests run), `evaluateBatchMonitor`; the labelled stream since the reference's end with the labels arrived by
+ *    the run (CTA-date order), `chartBudget`, `chartAllocation`, `evaluateChartMonitor` (alarm on a signal inside the
+ *    window), i.e. the calibrated charts of src/stats/chart-calibration.ts;
+ *  - an alert is counted once per monitor × segment (the service's hysteresis keeps one alert per ongoing drift).
+ * What the simulator does not produce and how the budget accounts for it: sex, BMI, age, Agatston, image quality,
+ * processing time and device error events are not in the scenario data. Their monitors are not evaluated, but they
+ * are counted in the batch split wherever the segment's window would reach the minimum size — as they would run on a
+ * real fleet — so each test that does run gets the level the product would give it (not a larger one).
+ * The budget the control is held to over the monitoring period: expected false alarms ≤ family α × runs + labelled
+ * vessels / family ARL0 (`falseAlarmBudget`); the charts are designed for that rate over the configuration's horizon
+ * of pooled labelled vessels (5,000; the 182 monitoring days hold about 3,300).
  */
-import { bernoulliCusumDesign, cusumDesign, runBernoulliCusum, runCusum } from '../stats/control-charts';
 import {
-  binCounts,
-  countsDriftTest,
-  proportionShift,
-  quantileBinsSorted,
-  sortedSample,
-  splitArlBudget,
-  splitBatchBudget,
-  type QuantileBinning,
-} from '../stats/drift';
-import { chiSquareQuantile, normalQuantile } from '../stats/distributions';
-import { wilsonInterval } from '../stats/proportions';
+  DEFAULT_DRIFT_CONFIGURATION,
+  isChartMonitor,
+  SEGMENT_KINDS,
+  type BatchMonitor,
+  type DriftConfiguration,
+  type NumericFeature,
+} from '../drift/drift-config';
+import {
+  batchBudget,
+  chartAllocation,
+  chartBudget,
+  chartedPairs,
+  chartShare,
+  evaluateBatchMonitor,
+  evaluateChartMonitor,
+  monitorsFor,
+  numericReference,
+  REFERENCE_SUMMARY_SCHEMA,
+  referenceForSegment,
+  residualBaseline,
+  segmentId,
+  type LabelledVessel,
+  type ReferenceSummary,
+  type SegmentAggregates,
+  type SegmentReference,
+  type SegmentRef,
+} from '../drift/drift-evaluator';
+import { segmentAggregates, totalOfCells, type CellAggregates, type Edges } from '../drift/drift-queries';
+import { binIndex } from '../stats/drift';
 import type { ScenarioAnalysis, ScenarioData, ScenarioLabelledVessel } from './scenario-data';
 
-const { max, min, sqrt } = Math;
+const DAY_MS = 86_400_000;
 
 export const EVALUATION = {
-  windowDays: 30,
+  configuration: DEFAULT_DRIFT_CONFIGURATION,
   cadenceDays: 7,
-  minimumWindow: { batch: 30, chart: 30 },
-  batchFamilyAlpha: 0.01,
-  sequentialFamilyArl0: 20_000,
   threshold: 0.8,
-  biasCusumK: 0.25,
-  discordanceShift: 0.1,
-  minChartArl0: 20,
 } as const;
 
-type NumericFeature = 'heartRate' | 'sliceThickness' | 'tubeVoltage' | 'ctFfr';
-const NUMERIC: Record<Exclude<NumericFeature, 'ctFfr'>, (a: ScenarioAnalysis) => number> = {
+export const BATCH_MONITORS: readonly string[] = DEFAULT_DRIFT_CONFIGURATION.monitors
+  .filter((m) => !isChartMonitor(m))
+  .map((m) => m.id);
+export const CHART_MONITORS: readonly string[] = DEFAULT_DRIFT_CONFIGURATION.monitors
+  .filter(isChartMonitor)
+  .map((m) => m.id);
+export type MonitorId = string;
+
+/** Numeric features the simulator's analyses carry (the rest of the configuration's are not simulated). */
+const SIMULATED: Partial<Record<NumericFeature, (a: ScenarioAnalysis) => number>> = {
   heartRate: (a) => a.heartRateBpm,
   sliceThickness: (a) => a.sliceThicknessMm,
   tubeVoltage: (a) => a.tubeVoltageKv,
 };
 
-export const BATCH_MONITORS = [
-  'input.heartRate',
-  'input.sliceThickness',
-  'input.tubeVoltage',
-  'input.scannerVendorMix',
-  'output.ctFfr',
-  'output.shareAtOrBelowThreshold',
-  'operations.rejectionRate',
-] as const;
-export const CHART_MONITORS = ['accuracy.biasCusum', 'accuracy.discordanceCusum'] as const;
-export type MonitorId = (typeof BATCH_MONITORS)[number] | (typeof CHART_MONITORS)[number];
-
 export interface Alert {
   readonly monitor: MonitorId;
   readonly segment: string;
-  /** Day (since the simulation start) the alert was raised. */
+  /** Day (since the simulation start) of the evaluation run that raised the alert. */
   readonly day: number;
   /** Evidence: p-value and α (batch) or the chart's signal statistic and limit. */
-  readonly evidence: Readonly<Record<string, number>>;
+  readonly evidence: Readonly<Record<string, number | null>>;
 }
 
-interface SegmentReference {
-  readonly analyses: number;
-  readonly rejected: number;
-  readonly vessels: number;
-  readonly vesselsAtOrBelow: number;
-  readonly bins: Partial<Record<NumericFeature, QuantileBinning>>;
-  readonly counts: Partial<Record<NumericFeature, number[]>>;
-  readonly vendorMix: ReadonlyMap<string, number>;
-  readonly residual: {
-    n: number;
-    mean: number;
-    sd: number;
-    discordance: number;
-  } | null;
-}
+const parseSegment = (id: string): SegmentRef => {
+  const i = id.indexOf(':');
+  return i < 0
+    ? { kind: 'overall', key: '*' }
+    : ({ kind: id.slice(0, i), key: id.slice(i + 1) } as SegmentRef);
+};
+const segmentKey = (id: string): string => (id === 'overall' ? 'overall:*' : id);
 
-function isDiscordant(v: { ctFfr: number; invasiveFfr: number }, threshold: number): boolean {
-  return v.ctFfr <= threshold !== v.invasiveFfr <= threshold;
-}
-
-function buildReference(
-  analyses: readonly ScenarioAnalysis[],
-  labelled: readonly ScenarioLabelledVessel[],
-): SegmentReference {
-  const completed = analyses.filter((a) => a.status === 'completed');
-  const bins: Partial<Record<NumericFeature, QuantileBinning>> = {};
-  const counts: Partial<Record<NumericFeature, number[]>> = {};
-  for (const feature of Object.keys(NUMERIC) as (keyof typeof NUMERIC)[]) {
-    const values = completed.map(NUMERIC[feature]);
-    if (values.length === 0) continue;
-    bins[feature] = quantileBinsSorted(sortedSample(values));
-    counts[feature] = binCounts(values, bins[feature]);
-  }
-  const ct = completed.flatMap((a) => a.ctFfr);
-  if (ct.length > 0) {
-    bins.ctFfr = quantileBinsSorted(sortedSample(ct));
-    counts.ctFfr = binCounts(ct, bins.ctFfr);
-  }
-  const vendorMix = new Map<string, number>();
-  for (const a of analyses) vendorMix.set(a.scannerVendor, (vendorMix.get(a.scannerVendor) ?? 0) + 1);
-  let residual: SegmentReference['residual'] = null;
-  if (labelled.length >= EVALUATION.minimumWindow.chart) {
-    const r = labelled.map((v) => v.ctFfr - v.invasiveFfr);
-    const mean = r.reduce((s, x) => s + x, 0) / r.length;
-    const sd = sqrt(r.reduce((s, x) => s + (x - mean) ** 2, 0) / (r.length - 1));
-    const discordance =
-      labelled.filter((v) => isDiscordant(v, EVALUATION.threshold)).length / labelled.length;
-    residual = { n: labelled.length, mean, sd, discordance };
-  }
-  return {
-    analyses: analyses.length,
-    rejected: analyses.filter((a) => a.status === 'rejected').length,
-    vessels: ct.length,
-    vesselsAtOrBelow: ct.filter((x) => x <= EVALUATION.threshold).length,
-    bins,
-    counts,
-    vendorMix,
-    residual,
-  };
-}
-
-/**
- * Guard band for an estimated baseline (statistics.md §10, drift-methods.md §4.3). A chart designed for ARL0 in the
- * tens of thousands treats any error in μ̂0, σ̂ or p̂0 as a shift: the scenario control showed 12 chart false alarms
- * where the budget allowed 0.99 (6 seeds) when the reference's point estimates were plugged in. The chart is instead
- * designed so that its ARL0 contract holds unless the reference under-states the in-control process by more than a
- * one-sided 95% confidence bound (the "guaranteed conditional performance" idea of Gandy & Kvaløy 2013, Scand J Stat
- * 40:647, by parameter bounds rather than their bootstrap):
- *  - CUSUM on the residual: k' = k + z·SE(μ̂0)/σ = k + z/√n (both sides, so an unlucky μ̂0 does not drive either sum);
- *    σ' = σ̂·√((n − 1)/χ²_{0.05, n−1}) (upper bound of σ);
- *  - Bernoulli CUSUM: p0' = Wilson one-sided upper 95% bound of p̂0; p1 = p0' + shift.
- * n is the number of reference labelled vessels of the baseline. The price is a longer delay for a true shift at a
- * small segment (k' = 0.37 for a site with 180 reference vessels); the OC table reports it. Shrinking site baselines
- * toward the overall one (drift-methods.md §6) was tried first and kept false-alarming: real site offsets
- * (ctffr-evidence.md §4.4 site effects) are then a permanent shift that no guard band for sampling error covers.
- */
-export const GUARD_CONFIDENCE = 0.95;
-
-function guardedBaseline(ref: NonNullable<SegmentReference['residual']>): {
-  k: number;
-  sigma: number;
-  p0: number;
-} {
-  const n = ref.n;
-  const z = normalQuantile(GUARD_CONFIDENCE);
-  const sd = ref.sd > 0 ? ref.sd : 1e-3;
-  const sigma = sd * sqrt((n - 1) / chiSquareQuantile(1 - GUARD_CONFIDENCE, n - 1));
-  const [, p0Upper] = wilsonInterval(ref.discordance * n, n, 2 * GUARD_CONFIDENCE - 1);
-  return { k: EVALUATION.biasCusumK + z / sqrt(n), sigma, p0: p0Upper };
-}
-
-function groupBySegment<T extends { segments: readonly string[] }>(items: readonly T[]): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    for (const s of item.segments) {
-      const list = out.get(s);
-      if (list) list.push(item);
-      else out.set(s, [item]);
+/** Cells (site × vendor × version) of a set of analyses, counted on the reference's edges. */
+function cellsOf(analyses: readonly ScenarioAnalysis[], edges: Edges, threshold: number): CellAggregates[] {
+  const cells = new Map<string, CellAggregates & { numeric: Partial<Record<NumericFeature, number[]>> }>();
+  for (const a of analyses) {
+    const key = `${a.siteId}|${a.scannerVendor}|${a.modelVersion}`;
+    let cell = cells.get(key);
+    if (!cell) {
+      cell = {
+        siteId: a.siteId,
+        siteCode: a.siteId,
+        scannerVendor: a.scannerVendor,
+        modelVersion: a.modelVersion,
+        analyses: 0,
+        rejected: 0,
+        failed: 0,
+        sex: {},
+        numeric: {},
+        vessels: 0,
+        vesselsAtOrBelow: 0,
+        deviceErrorsByKind: {},
+      };
+      for (const feature of Object.keys(edges) as NumericFeature[]) {
+        cell.numeric[feature] = new Array<number>((edges[feature] as number[]).length + 1).fill(0);
+      }
+      cells.set(key, cell);
+    }
+    const mutable = cell as {
+      analyses: number;
+      rejected: number;
+      failed: number;
+      vessels: number;
+      vesselsAtOrBelow: number;
+    };
+    mutable.analyses++;
+    if (a.status === 'rejected') mutable.rejected++;
+    if (a.status === 'failed') mutable.failed++;
+    for (const [feature, pick] of Object.entries(SIMULATED) as [
+      NumericFeature,
+      (a: ScenarioAnalysis) => number,
+    ][]) {
+      const e = edges[feature];
+      if (e) cell.numeric[feature]![binIndex(e, pick(a))]++;
+    }
+    if (a.status === 'completed') {
+      for (const ct of a.ctFfr) {
+        mutable.vessels++;
+        if (ct <= threshold) mutable.vesselsAtOrBelow++;
+        if (edges.ctFfr) cell.numeric.ctFfr![binIndex(edges.ctFfr, ct)]++;
+      }
     }
   }
-  return out;
+  return [...cells.values()];
+}
+
+function pairs(vessels: readonly ScenarioLabelledVessel[]) {
+  return vessels.map((v) => ({ ctFfr: v.ctFfr, invasiveFfr: v.invasiveFfr }));
+}
+
+/** The period reference's frozen summary (ReferenceWindowsService.periodSummary, from the simulated rows). */
+export function scenarioReference(data: ScenarioData, threshold = EVALUATION.threshold): ReferenceSummary {
+  const analyses = data.analyses.filter((a) => a.day < data.referenceDays);
+  const labelled = data.labelled.filter(
+    (v) => v.procedureDay < data.referenceDays && v.labelDay < data.referenceDays,
+  );
+  const edges: Edges = {};
+  for (const [feature, pick] of Object.entries(SIMULATED) as [
+    NumericFeature,
+    (a: ScenarioAnalysis) => number,
+  ][]) {
+    const reference = numericReference(analyses.map(pick));
+    if (reference) edges[feature] = reference.edges;
+  }
+  const ct = numericReference(analyses.filter((a) => a.status === 'completed').flatMap((a) => a.ctFfr));
+  if (ct) edges.ctFfr = ct.edges;
+  const cells = cellsOf(analyses, edges, threshold);
+  const total = totalOfCells(cells, edges);
+  const numeric = {} as Record<NumericFeature, ReferenceSummary['numeric'][NumericFeature]>;
+  for (const feature of Object.keys(DEFAULT_NUMERIC) as NumericFeature[])
+    numeric[feature] = total.numeric[feature] ?? null;
+  const bySegment = new Map<string, ScenarioLabelledVessel[]>();
+  for (const v of labelled) {
+    for (const s of v.segments) {
+      const id = segmentKey(s);
+      const list = bySegment.get(id);
+      if (list) list.push(v);
+      else bySegment.set(id, [v]);
+    }
+  }
+  const segments: Record<string, SegmentReference> = {};
+  for (const [id, { aggregates: a }] of segmentAggregates(cells, SEGMENT_KINDS)) {
+    if (id === 'overall:*') continue;
+    segments[id] = {
+      analyses: a.analyses,
+      rejected: a.rejected,
+      failed: a.failed,
+      numericCounts: a.numeric,
+      sex: a.sex,
+      scannerVendor: a.scannerVendor,
+      vessels: a.vessels,
+      vesselsAtOrBelow: a.vesselsAtOrBelow,
+      deviceErrorsByKind: a.deviceErrorsByKind,
+      residuals: residualBaseline(pairs(bySegment.get(id) ?? []), threshold),
+    };
+  }
+  return {
+    schema: REFERENCE_SUMMARY_SCHEMA,
+    threshold,
+    analyses: total.analyses,
+    rejected: total.rejected,
+    failed: total.failed,
+    numeric,
+    categorical: { sex: total.sex, scannerVendor: total.scannerVendor },
+    vessels: total.vessels,
+    vesselsAtOrBelow: total.vesselsAtOrBelow,
+    deviceErrors: null,
+    residuals: residualBaseline(pairs(labelled), threshold),
+    segments,
+  };
+}
+const DEFAULT_NUMERIC: Record<NumericFeature, true> = {
+  heartRate: true,
+  sliceThickness: true,
+  tubeVoltage: true,
+  agatston: true,
+  bmi: true,
+  age: true,
+  imageQuality: true,
+  processingTime: true,
+  ctFfr: true,
+};
+
+/** Window size the service would test a batch monitor on (its batchWindowSize), for a fleet with every input. */
+function windowSize(m: BatchMonitor, a: SegmentAggregates): number {
+  switch (m.kind) {
+    case 'distribution':
+      return m.feature === 'ctFfr' ? a.vessels : a.analyses;
+    case 'categorical':
+      return a.analyses;
+    case 'proportion':
+      return m.event === 'ctFfrAtOrBelowThreshold' ? a.vessels : a.analyses;
+    case 'rate':
+      return a.analyses;
+  }
+}
+
+/** Whether the scenario data hold what a batch monitor reads. */
+function simulated(m: BatchMonitor): boolean {
+  switch (m.kind) {
+    case 'distribution':
+      return m.feature === 'ctFfr' || SIMULATED[m.feature] !== undefined;
+    case 'categorical':
+      return m.feature === 'scannerVendor';
+    case 'proportion':
+      return true;
+    case 'rate':
+      return false;
+  }
 }
 
 export interface ScenarioEvaluation {
   readonly alerts: readonly Alert[];
-  /** Evaluation runs of the batch monitors over the monitoring period. */
+  /** Evaluation runs over the monitoring period. */
   readonly runs: number;
   /** Labelled vessels (pooled stream) with a CTA date in the monitoring period and a label by its end. */
   readonly labelledInMonitoring: number;
   /** Expected false alarms over the horizon allowed by the configuration (module header). */
   readonly falseAlarmBudget: number;
-  /** Per chart segment: h (CUSUM) and ARL0 used, for the record. */
-  readonly chartDesigns: Readonly<Record<string, { arl0: number; h: number }>>;
 }
 
-/** Evaluate every monitor × segment over the monitoring period (module header). */
-export function evaluateScenario(data: ScenarioData): ScenarioEvaluation {
+/** Evaluate every monitor × segment over the monitoring period, one run every `cadenceDays` (module header). */
+export function evaluateScenario(
+  data: ScenarioData,
+  configuration: DriftConfiguration = EVALUATION.configuration,
+): ScenarioEvaluation {
+  const threshold = EVALUATION.threshold;
+  const reference = scenarioReference(data, threshold);
+  const edges: Edges = {};
+  for (const [feature, ref] of Object.entries(reference.numeric))
+    if (ref) edges[feature as NumericFeature] = ref.edges;
   const referenceEnd = data.referenceDays;
   const monitoringEnd = data.referenceDays + data.monitoringDays;
-  const refAnalyses = groupBySegment(data.analyses.filter((a) => a.day < referenceEnd));
-  const refLabelled = groupBySegment(
-    data.labelled.filter((v) => v.procedureDay < referenceEnd && v.labelDay < referenceEnd),
-  );
-  const references = new Map<string, SegmentReference>();
-  for (const [segment, analyses] of refAnalyses) {
-    references.set(segment, buildReference(analyses, refLabelled.get(segment) ?? []));
-  }
-  const overallReference = references.get('overall')!;
-  const referenceFor = (segment: string): SegmentReference => references.get(segment) ?? overallReference;
+  const minimum = configuration.minimumWindow;
+  const kinds = [...new Set(configuration.monitors.flatMap((m) => m.segments ?? configuration.segments))];
+  const dayString = (day: number): string => new Date(data.start + day * DAY_MS).toISOString().slice(0, 10);
+
+  const monitoring = data.analyses.filter((a) => a.day >= referenceEnd);
+  const monitoringLabelled = data.labelled
+    .filter((v) => v.procedureDay >= referenceEnd)
+    .sort((a, b) => a.procedureAt - b.procedureAt);
 
   const alerts: Alert[] = [];
   const alerted = new Set<string>();
-  const raise = (
-    monitor: MonitorId,
-    segment: string,
-    day: number,
-    evidence: Record<string, number>,
-  ): void => {
+  const raise = (monitor: MonitorId, segment: string, day: number, evidence: Alert['evidence']): void => {
     const key = `${monitor}|${segment}`;
     if (alerted.has(key)) return;
     alerted.add(key);
     alerts.push({ monitor, segment, day, evidence });
   };
+  const alertSegment = (ref: SegmentRef): string => (ref.kind === 'overall' ? 'overall' : segmentId(ref));
 
-  // ---- batch monitors, every cadenceDays -------------------------------------------------------------------------
-  const monitoringAnalyses = data.analyses.filter((a) => a.day >= referenceEnd);
   let runs = 0;
   for (let day = referenceEnd + EVALUATION.cadenceDays; day <= monitoringEnd; day += EVALUATION.cadenceDays) {
     runs++;
-    const window = groupBySegment(
-      monitoringAnalyses.filter((a) => a.day >= day - EVALUATION.windowDays && a.day < day),
+    // ---- batch monitors on the window [day − windowDays, day) ----------------------------------------------------
+    const windowFrom = day - configuration.windowDays;
+    const cells = cellsOf(
+      monitoring.filter((a) => a.day >= windowFrom && a.day < day),
+      edges,
+      threshold,
     );
-    type Test = { monitor: MonitorId; segment: string; run: (alpha: number) => { p: number } | null };
-    const tests: Test[] = [];
-    for (const [segment, analyses] of window) {
-      if (analyses.length < EVALUATION.minimumWindow.batch) continue;
-      const ref = referenceFor(segment);
-      const completed = analyses.filter((a) => a.status === 'completed');
-      // Inputs do not depend on the model version: over version segments they only follow the roll-out order of the
-      // devices (which sites run the new version first), so input monitors skip those segments.
-      const versionSegment = segment.startsWith('modelVersion:');
-      for (const feature of ['heartRate', 'sliceThickness', 'tubeVoltage', 'ctFfr'] as const) {
-        if (versionSegment && feature !== 'ctFfr') continue;
-        const bins = ref.bins[feature];
-        const refCounts = ref.counts[feature];
-        if (!bins || !refCounts) continue;
-        const values =
-          feature === 'ctFfr' ? completed.flatMap((a) => a.ctFfr) : completed.map(NUMERIC[feature]);
-        if (values.length < EVALUATION.minimumWindow.batch) continue;
-        const monitor: MonitorId = feature === 'ctFfr' ? 'output.ctFfr' : `input.${feature}`;
-        tests.push({
-          monitor,
-          segment,
-          run: (alpha) => {
-            const r = countsDriftTest(refCounts, binCounts(values, bins), { statistic: 'chiSquare', alpha });
-            if (!r.estimable || (r.conventions.minExpected ?? 0) < 5) return null;
-            return { p: r.pValue };
-          },
-        });
-      }
-      if (!segment.startsWith('scannerVendor:') && !versionSegment) {
-        tests.push({
-          monitor: 'input.scannerVendorMix',
-          segment,
-          run: (alpha) => {
-            const current = new Map<string, number>();
-            for (const a of analyses) current.set(a.scannerVendor, (current.get(a.scannerVendor) ?? 0) + 1);
-            const levels = [...new Set([...ref.vendorMix.keys(), ...current.keys()])].sort();
-            if (levels.length < 2) return null;
-            const r = countsDriftTest(
-              levels.map((l) => ref.vendorMix.get(l) ?? 0),
-              levels.map((l) => current.get(l) ?? 0),
-              { statistic: 'chiSquare', alpha },
-            );
-            // A category new to the segment is the drift itself: test it even when its expected count is small.
-            if (!r.estimable) return null;
-            return { p: r.pValue };
-          },
-        });
-      }
-      const vessels = completed.flatMap((a) => a.ctFfr);
-      if (vessels.length >= EVALUATION.minimumWindow.batch && ref.vessels > 0) {
-        tests.push({
-          monitor: 'output.shareAtOrBelowThreshold',
-          segment,
-          run: () => ({
-            p: proportionShift(
-              { successes: ref.vesselsAtOrBelow, trials: ref.vessels },
-              { successes: vessels.filter((x) => x <= EVALUATION.threshold).length, trials: vessels.length },
-              { alternative: 'two-sided' },
-            ).pValue,
-          }),
-        });
-      }
-      if (ref.analyses > 0) {
-        tests.push({
-          monitor: 'operations.rejectionRate',
-          segment,
-          run: () => ({
-            p: proportionShift(
-              { successes: ref.rejected, trials: ref.analyses },
-              { successes: analyses.filter((a) => a.status === 'rejected').length, trials: analyses.length },
-              { alternative: 'increase' },
-            ).pValue,
-          }),
-        });
+    const aggregates = segmentAggregates(cells, kinds);
+    const tested = new Map<string, number>();
+    for (const { segment, aggregates: a } of aggregates.values()) {
+      for (const m of monitorsFor(configuration, segment.kind).batch) {
+        if (windowSize(m, a) >= minimum.batch) tested.set(m.id, (tested.get(m.id) ?? 0) + 1);
       }
     }
-    if (tests.length === 0) continue;
-    // Bonferroni over the monitors × segments tested in this run (equal weights).
-    const budget = splitBatchBudget(EVALUATION.batchFamilyAlpha, [{ id: 'all', segments: tests.length }]);
-    const alpha = budget.allocations[0].alphaPerTest;
-    for (const test of tests) {
-      const r = test.run(alpha);
-      if (r && r.p <= alpha) raise(test.monitor, test.segment, day, { pValue: r.p, alpha });
+    const batch = batchBudget(configuration, tested);
+    for (const { segment, aggregates: a } of aggregates.values()) {
+      const own = referenceForSegment(reference, segment, minimum.batch);
+      for (const m of monitorsFor(configuration, segment.kind).batch) {
+        if (!simulated(m)) continue;
+        const alpha =
+          batch?.allocations.find((x) => x.id === m.id)?.alphaPerTest ?? configuration.batch.familyAlpha;
+        const outcome = evaluateBatchMonitor(m, own.summary, a, {
+          alpha,
+          permutations: configuration.batch.permutations,
+          seed: configuration.batch.seed,
+          minimumWindow: minimum.batch,
+        });
+        if (outcome.alarm) raise(m.id, alertSegment(segment), day, { pValue: outcome.pValue, alpha });
+      }
     }
-  }
 
-  // ---- sequential monitors, re-run daily on the labels that have arrived -----------------------------------------
-  const monitoringLabelled = data.labelled
-    .filter((v) => v.procedureDay >= referenceEnd && v.labelDay < monitoringEnd)
-    .sort((a, b) => a.procedureAt - b.procedureAt);
-  const streams = groupBySegment(monitoringLabelled);
-  const chartSegments = [...streams.keys()];
-  const arlBudget = splitArlBudget(EVALUATION.sequentialFamilyArl0, [
-    { id: 'chart', segments: CHART_MONITORS.length * max(1, chartSegments.length) },
-  ]);
-  const arl0PerChart = arlBudget.allocations[0].arl0PerChart;
-  const overallLabelled = overallReference.residual?.n ?? 1;
-  const chartDesigns: Record<string, { arl0: number; h: number }> = {};
-  for (const [segment, stream] of streams) {
-    // A segment's own baseline when its reference has ≥ minimumWindow.chart labelled vessels, else the overall one.
-    const ref = references.get(segment)?.residual ?? overallReference.residual;
-    if (!ref || stream.length === 0) continue;
-    const share = references.get(segment)?.residual
-      ? references.get(segment)!.residual!.n / overallLabelled
-      : 1;
-    const arl0 = max(EVALUATION.minChartArl0, arl0PerChart * min(1, share));
-    const guarded = guardedBaseline(ref);
-    const cusum = cusumDesign({ k: guarded.k, arl0, sided: 'two' });
-    const p0 = min(0.9, max(0.01, guarded.p0));
-    const bernoulli = bernoulliCusumDesign({ p0, p1: min(0.99, p0 + EVALUATION.discordanceShift), arl0 });
-    chartDesigns[segment] = { arl0, h: cusum.h };
-    const biasSignal = (day: number) => {
-      const run = runCusum(
-        stream.filter((v) => v.labelDay <= day).map((v) => v.ctFfr - v.invasiveFfr),
-        { ...cusum, mu0: ref.mean, sigma: guarded.sigma, afterSignal: 'stop' },
-      );
-      return run.firstSignal === null ? null : { statistic: run.signals[0].statistic, h: cusum.h, arl0 };
-    };
-    const discordanceSignal = (day: number) => {
-      const run = runBernoulliCusum(
-        stream.filter((v) => v.labelDay <= day).map((v) => isDiscordant(v, EVALUATION.threshold)),
-        bernoulli,
-        { afterSignal: 'stop' },
-      );
-      return run.firstSignal === null
-        ? null
-        : { statistic: run.signals[0].statistic, h: bernoulli.h, arl0: bernoulli.arl0 };
-    };
-    for (const [monitor, signalAt] of [
-      ['accuracy.biasCusum', biasSignal],
-      ['accuracy.discordanceCusum', discordanceSignal],
-    ] as const) {
-      // The chart is re-run on the labels available each day; to keep the scenario suite fast it is run weekly and,
-      // in the first week with a signal, day by day to find the day the signal first appeared.
-      for (let week = referenceEnd + 6; week < monitoringEnd + 6; week += 7) {
-        const end = min(week, monitoringEnd - 1);
-        if (!signalAt(end)) continue;
-        for (let day = end - 6; day <= end; day++) {
-          const signal = day >= referenceEnd ? signalAt(day) : null;
-          if (signal) {
-            raise(monitor, segment, day, signal);
-            break;
-          }
+    // ---- charts on the labels arrived by the run ------------------------------------------------------------------
+    const streams = new Map<string, { segment: SegmentRef; stream: LabelledVessel[] }>();
+    for (const v of monitoringLabelled) {
+      if (v.procedureDay >= day || v.labelDay >= day) continue;
+      const row: LabelledVessel = {
+        day: dayString(v.procedureDay),
+        residual: v.ctFfr - v.invasiveFfr,
+        discordant: v.ctFfr <= threshold !== v.invasiveFfr <= threshold,
+      };
+      for (const s of v.segments) {
+        const segment = parseSegment(s);
+        if (!kinds.includes(segment.kind)) continue;
+        const id = segmentId(segment);
+        let entry = streams.get(id);
+        if (!entry) streams.set(id, (entry = { segment, stream: [] }));
+        entry.stream.push(row);
+      }
+    }
+    const charted = chartedPairs(
+      configuration,
+      reference,
+      [...streams.values()].map(({ segment, stream }) => ({ segment, length: stream.length })),
+    );
+    const charts = chartBudget(configuration, charted);
+    const pooled = Math.max(streams.get('overall:*')?.stream.length ?? 0, 1);
+    for (const { segment, stream } of streams.values()) {
+      const own = referenceForSegment(reference, segment, minimum.batch);
+      for (const m of monitorsFor(configuration, segment.kind).charts) {
+        const outcome = evaluateChartMonitor(m, own.summary, stream, {
+          ...chartAllocation(
+            configuration,
+            charts,
+            m.id,
+            chartShare(reference, segment, stream.length, pooled),
+          ),
+          windowFromDay: dayString(windowFrom),
+          suppressThroughDay: null,
+          minimumWindow: minimum.chart,
+        });
+        if (outcome.alarm) {
+          raise(m.id, alertSegment(segment), day, { statistic: outcome.statistic, h: outcome.threshold });
         }
-        break;
       }
     }
   }
 
-  const labelledInMonitoring = monitoringLabelled.length;
+  const labelledInMonitoring = monitoringLabelled.filter((v) => v.labelDay < monitoringEnd).length;
   return {
     alerts,
     runs,
     labelledInMonitoring,
     falseAlarmBudget:
-      EVALUATION.batchFamilyAlpha * runs + labelledInMonitoring / EVALUATION.sequentialFamilyArl0,
-    chartDesigns,
+      configuration.batch.familyAlpha * runs + labelledInMonitoring / configuration.sequential.familyArl0,
   };
 }
 
@@ -429,7 +419,7 @@ export function detectionOf(
   }
   const first = hits[0];
   const delayLabelledVessels = data.labelled.filter(
-    (v) => v.segments.includes(first.segment) && v.procedureDay >= onsetDay && v.labelDay <= first.day,
+    (v) => v.segments.includes(first.segment) && v.procedureDay >= onsetDay && v.labelDay < first.day,
   ).length;
   return {
     detected: true,

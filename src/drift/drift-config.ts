@@ -14,15 +14,18 @@ import { canonicalJson } from '../audit/canonical';
  *    bins, type 7, right-closed, frozen with the reference; drift-methods.md §2 "bins independent of the current
  *    window"), tested by χ² homogeneity on the 2 × B counts (asymptotic; a permutation test replaces it when a cell's
  *    expected count is below 5), with PSI (ε = 1e-4 floor, natural log) and the Jensen–Shannon distance (natural
- *    log) reported as effect sizes. `statistic: 'psi' | 'jensenShannon'` makes that statistic the test instead,
+ *    log) reported as effect sizes. `statistic: 'rankSum'` tests the location instead (Wilcoxon–Mann–Whitney on the
+ *    same bin counts, src/stats/rank-sum.ts: the efficient test for a shift of the whole distribution, such as a
+ *    CT-FFR bias at one site). `statistic: 'psi' | 'jensenShannon'` makes that statistic the test instead,
  *    calibrated by permutation at the window's sizes;
  *  - `categorical` — a category mix (sex, scanner vendor), χ² homogeneity, same fallback;
  *  - `proportion` — a rate (share of vessels with CT-FFR ≤ the product's threshold, rejection rate, failure rate):
  *    pooled z-test, Fisher's exact test when an expected cell is below 5; Newcombe 95% CI of the difference;
  *  - `rate` — device error events per analysis, exact conditional Poisson test against the reference period;
  *  - `cusum` / `ewma` — the residual CT-FFR − invasive FFR (bias) or its absolute value, standardised by the
- *    reference's mean and SD, over labelled vessels ordered by the date of the CT angiography, designed for the
- *    chart's share of the sequential budget (h or L from the ARL integral equation, src/stats/control-charts.ts);
+ *    reference's mean and SD (|error|: √|residual|), over labelled vessels ordered by the date of the CT
+ *    angiography, designed for the chart's share of the sequential budget with the reference's estimation error
+ *    accounted for (src/stats/chart-calibration.ts);
  *  - `bernoulliCusum` — discordance at the threshold (CT-FFR and invasive FFR on opposite sides), p0 from the
  *    reference, p1 = p0 + shift, on the exact integer lattice.
  *
@@ -30,7 +33,9 @@ import { canonicalJson } from '../audit/canonical';
  * batch test of one evaluation run alarms with no drift (split over monitors × the segments actually tested, by
  * weight); `sequential.familyArl0` is the in-control ARL, in labelled vessels of the product's pooled stream, of the
  * first false signal of any chart (split over charts by hazard, then converted to each chart's own clock by its
- * segment's share of labelled vessels).
+ * segment's share of labelled vessels); `sequential.horizon` is the number of pooled labelled vessels over which that
+ * promise is kept by charts whose baseline is estimated from a reference (expected false alarms within the horizon ≤
+ * horizon / familyArl0; src/stats/chart-calibration.ts) — re-establish the reference before it runs out.
  */
 
 export const DRIFT_CONFIG_SCHEMA = 'fieldwatch.drift-config/1';
@@ -84,7 +89,7 @@ interface MonitorBase {
 export interface DistributionMonitor extends MonitorBase {
   readonly kind: 'distribution';
   readonly feature: NumericFeature;
-  readonly statistic?: 'chiSquare' | 'psi' | 'jensenShannon';
+  readonly statistic?: 'chiSquare' | 'psi' | 'jensenShannon' | 'rankSum';
 }
 export interface CategoricalMonitor extends MonitorBase {
   readonly kind: 'categorical';
@@ -149,11 +154,30 @@ export interface DriftConfiguration {
     readonly permutations: number;
     readonly seed: number;
   };
-  readonly sequential: { readonly familyArl0: number; readonly split: 'rate' | 'sidak' };
+  readonly sequential: {
+    readonly familyArl0: number;
+    readonly split: 'rate' | 'sidak';
+    /**
+     * Labelled vessels of the pooled stream over which the charts' contract is stated (expected false alarms within
+     * it ≤ horizon / familyArl0); charts on a reference's estimated baseline are designed for it
+     * (src/stats/chart-calibration.ts). Absent in configurations stored before: DEFAULT_SEQUENTIAL_HORIZON.
+     */
+    readonly horizon?: number;
+  };
   /** An active alert's condition clears after this many consecutive evaluations without a signal. */
   readonly hysteresis: { readonly clearAfterQuietRuns: number };
   readonly monitors: readonly MonitorConfig[];
 }
+
+/** Pooled labelled vessels over which the sequential contract is stated when a configuration does not say. */
+export const DEFAULT_SEQUENTIAL_HORIZON = 5000;
+
+export function sequentialHorizon(configuration: DriftConfiguration): number {
+  return configuration.sequential.horizon ?? DEFAULT_SEQUENTIAL_HORIZON;
+}
+
+/** Segment kinds of the input monitors in the built-in configuration: not model versions (see there). */
+const INPUT_SEGMENTS: readonly SegmentKind[] = ['overall', 'site', 'scannerVendor'];
 
 /** The built-in configuration (version 0): every monitor of issue 4 §2 over the four segment kinds. */
 export const DEFAULT_DRIFT_CONFIGURATION: DriftConfiguration = {
@@ -162,26 +186,70 @@ export const DEFAULT_DRIFT_CONFIGURATION: DriftConfiguration = {
   segments: ['overall', 'site', 'scannerVendor', 'modelVersion'],
   minimumWindow: { batch: 30, chart: 30 },
   batch: { familyAlpha: 0.01, split: 'bonferroni', permutations: 999, seed: 20261127 },
-  sequential: { familyArl0: 20000, split: 'rate' },
+  sequential: { familyArl0: 20000, split: 'rate', horizon: DEFAULT_SEQUENTIAL_HORIZON },
   hysteresis: { clearAfterQuietRuns: 3 },
   monitors: [
-    { id: 'input.heartRate', family: 'input', kind: 'distribution', feature: 'heartRate' },
-    { id: 'input.sliceThickness', family: 'input', kind: 'distribution', feature: 'sliceThickness' },
-    { id: 'input.tubeVoltage', family: 'input', kind: 'distribution', feature: 'tubeVoltage' },
-    { id: 'input.agatston', family: 'input', kind: 'distribution', feature: 'agatston' },
-    { id: 'input.bmi', family: 'input', kind: 'distribution', feature: 'bmi' },
-    { id: 'input.age', family: 'input', kind: 'distribution', feature: 'age' },
-    { id: 'input.sex', family: 'input', kind: 'categorical', feature: 'sex' },
-    { id: 'input.imageQuality', family: 'input', kind: 'distribution', feature: 'imageQuality' },
+    // Inputs do not depend on the model version: over version segments they follow the roll-out order of the devices
+    // (which sites upgrade first), so every roll-out alarmed in the drift scenarios; inputs run over the other kinds.
+    {
+      id: 'input.heartRate',
+      family: 'input',
+      kind: 'distribution',
+      feature: 'heartRate',
+      segments: INPUT_SEGMENTS,
+    },
+    {
+      id: 'input.sliceThickness',
+      family: 'input',
+      kind: 'distribution',
+      feature: 'sliceThickness',
+      segments: INPUT_SEGMENTS,
+    },
+    {
+      id: 'input.tubeVoltage',
+      family: 'input',
+      kind: 'distribution',
+      feature: 'tubeVoltage',
+      segments: INPUT_SEGMENTS,
+    },
+    {
+      id: 'input.agatston',
+      family: 'input',
+      kind: 'distribution',
+      feature: 'agatston',
+      segments: INPUT_SEGMENTS,
+    },
+    { id: 'input.bmi', family: 'input', kind: 'distribution', feature: 'bmi', segments: INPUT_SEGMENTS },
+    { id: 'input.age', family: 'input', kind: 'distribution', feature: 'age', segments: INPUT_SEGMENTS },
+    { id: 'input.sex', family: 'input', kind: 'categorical', feature: 'sex', segments: INPUT_SEGMENTS },
+    {
+      id: 'input.imageQuality',
+      family: 'input',
+      kind: 'distribution',
+      feature: 'imageQuality',
+      segments: INPUT_SEGMENTS,
+    },
     {
       id: 'input.scannerVendorMix',
       family: 'input',
       kind: 'categorical',
       feature: 'scannerVendor',
       // Within one vendor's segment the mix is that vendor alone.
-      segments: ['overall', 'site', 'modelVersion'],
+      segments: ['overall', 'site'],
     },
     { id: 'output.ctFfr', family: 'output', kind: 'distribution', feature: 'ctFfr' },
+    {
+      id: 'output.ctFfrLocation',
+      family: 'output',
+      kind: 'distribution',
+      feature: 'ctFfr',
+      statistic: 'rankSum',
+      // A CT-FFR bias at one site moves the whole output distribution; the drift scenarios found it in 2 of 4 seeds at
+      // an equal share of the batch budget. Ten shares (≈ 2·10⁻⁴ per test instead of 4·10⁻⁵) for the output's
+      // location, the one monitor that sees such a bias without waiting for invasive FFR.
+      weight: 10,
+      description: 'Shift of the CT-FFR distribution (rank-sum test on the reference deciles)',
+    },
     {
       id: 'output.shareAtOrBelowThreshold',
       family: 'output',
@@ -318,6 +386,7 @@ export const DRIFT_CONFIGURATION_JSON_SCHEMA = {
       properties: {
         familyArl0: { type: 'number', minimum: 10, maximum: 1e9 },
         split: { enum: ['rate', 'sidak'] },
+        horizon: { type: 'number', minimum: 100, maximum: 1e9 },
       },
     },
     hysteresis: {
@@ -336,7 +405,7 @@ export const DRIFT_CONFIGURATION_JSON_SCHEMA = {
             'distribution',
             {
               feature: { enum: NUMERIC_FEATURE_NAMES },
-              statistic: { enum: ['chiSquare', 'psi', 'jensenShannon'] },
+              statistic: { enum: ['chiSquare', 'psi', 'jensenShannon', 'rankSum'] },
             },
             ['feature'],
           ),

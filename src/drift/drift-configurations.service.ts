@@ -11,6 +11,7 @@ import {
   isChartMonitor,
   monitorSegments,
   parseDriftConfiguration,
+  sequentialHorizon,
 } from './drift-config';
 import type { Queryable } from './drift-queries';
 
@@ -141,6 +142,7 @@ export function describeMonitors(configuration: DriftConfiguration) {
           kind: 'sequential',
           familyArl0: configuration.sequential.familyArl0,
           split: configuration.sequential.split,
+          horizon: sequentialHorizon(configuration),
         }
       : {
           kind: 'batch',

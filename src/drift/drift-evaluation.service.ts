@@ -7,7 +7,10 @@ import { DriftConfiguration, isChartMonitor, type SegmentKind } from './drift-co
 import { DriftConfigurationsService } from './drift-configurations.service';
 import {
   batchBudget,
+  chartAllocation,
   chartBudget,
+  chartedPairs,
+  chartShare,
   evaluateBatchMonitor,
   evaluateChartMonitor,
   monitorsFor,
@@ -229,20 +232,23 @@ export class DriftEvaluationService {
 
     // The budget is split over the (monitor, segment) pairs that will actually be tested this run.
     const tested = new Map<string, number>();
-    const charted = new Map<string, number>();
     const minimum = configuration.minimumWindow;
     for (const plan of plans) {
-      const { batch, charts } = monitorsFor(configuration, plan.segment.kind);
+      const { batch } = monitorsFor(configuration, plan.segment.kind);
       if (scope === 'all' && plan.aggregates) {
         for (const m of batch) {
           if (batchWindowSize(m, plan.aggregates) >= minimum.batch)
             tested.set(m.id, (tested.get(m.id) ?? 0) + 1);
         }
       }
-      if (plan.stream.length >= minimum.chart && plan.reference.summary.residuals) {
-        for (const m of charts) charted.set(m.id, (charted.get(m.id) ?? 0) + 1);
-      }
     }
+    const charted = chartedPairs(
+      configuration,
+      defaultReference?.summary ?? null,
+      plans
+        .filter((plan) => plan.reference.summary.residuals)
+        .map((plan) => ({ segment: plan.segment, length: plan.stream.length })),
+    );
     const batch = scope === 'all' ? batchBudget(configuration, tested) : null;
     const charts = chartBudget(configuration, charted);
     const overallStream = streams.get('overall:*')?.stream.length ?? 0;
@@ -273,13 +279,13 @@ export class DriftEvaluationService {
         }
       }
       for (const m of chartMonitorsHere) {
-        const allocation = charts?.allocations.find((a) => a.id === m.id);
-        const share = plan.stream.length / pooled;
-        const arl0Common = allocation?.arl0PerChart ?? configuration.sequential.familyArl0;
         const outcome = evaluateChartMonitor(m, summary, plan.stream, {
-          arl0: arl0Common * share,
-          arl0CommonClock: arl0Common,
-          share,
+          ...chartAllocation(
+            configuration,
+            charts,
+            m.id,
+            chartShare(plan.reference.summary, plan.segment, plan.stream.length, pooled),
+          ),
           windowFromDay,
           suppressThroughDay: suppress.get(`${m.id}|${segmentId(plan.segment)}`) ?? null,
           minimumWindow: minimum.chart,

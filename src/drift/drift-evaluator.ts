@@ -5,12 +5,14 @@
  * control-charts.ts, drift-budget.ts); this file only chooses which one applies and records the evidence.
  */
 import {
-  bernoulliCusumDesign,
+  estimatedBaselineBernoulliDesign,
+  estimatedBaselineCusumDesign,
+  estimatedBaselineEwmaDesign,
+} from '../stats/chart-calibration';
+import {
   cusumArl,
-  cusumDesign,
   ewmaArl,
   ewmaAsymptoticLimit,
-  ewmaDesign,
   runBernoulliCusum,
   runCusum,
   runEwma,
@@ -33,9 +35,8 @@ import {
   type BatchBudget,
   type DriftTestResult,
 } from '../stats/drift';
-import { chiSquareQuantile, normalQuantile } from '../stats/distributions';
 import { conditionalPoissonRateTest } from '../stats/poisson';
-import { wilsonInterval } from '../stats/proportions';
+import { rankSumFromCounts } from '../stats/rank-sum';
 import {
   CATEGORICAL_FEATURES,
   DEVICE_ERROR_KINDS,
@@ -43,6 +44,7 @@ import {
   isChartMonitor,
   monitorSegments,
   NUMERIC_FEATURE_NAMES,
+  sequentialHorizon,
   type BatchMonitor,
   type ChartMonitor,
   type MonitorConfig,
@@ -74,6 +76,25 @@ export interface ResidualBaseline {
   readonly sdAbsoluteError: number;
   /** Vessels whose CT-FFR and invasive FFR fall on opposite sides of the threshold. */
   readonly discordant: number;
+  /**
+   * Shape of the residual (standardised fourth moment) and mean, SD and kurtosis of √|residual|, the near-normal
+   * statistic the |error| chart monitors (src/stats/chart-calibration.ts). Absent in summaries frozen before they
+   * were recorded: the charts then assume κ = 3 and monitor |residual| itself.
+   */
+  readonly kurtosisResidual?: number;
+  readonly meanRootAbsoluteError?: number;
+  readonly sdRootAbsoluteError?: number;
+  readonly kurtosisRootAbsoluteError?: number;
+}
+
+/**
+ * Kurtosis m4/m2² from raw moments E[x], E[x²], E[x³], E[x⁴] (population moments; what SQL aggregates give). Returns
+ * 3 (normal) when the spread is zero.
+ */
+export function kurtosisFromRawMoments(e1: number, e2: number, e3: number, e4: number): number {
+  const m2 = e2 - e1 * e1;
+  const m4 = e4 - 4 * e1 * e3 + 6 * e1 * e1 * e2 - 3 * e1 ** 4;
+  return m2 > 0 ? Math.max(1, m4 / (m2 * m2)) : 3;
 }
 
 /** What a reference window contributes to every monitor, computed once and frozen. */
@@ -120,8 +141,14 @@ export interface SegmentReference {
   readonly residuals: ResidualBaseline | null;
 }
 
-/** Smallest labelled reference a segment needs for its own chart baseline (statistics.md §10: hundreds, not tens). */
-export const MIN_SEGMENT_BASELINE = 1000;
+/**
+ * Smallest labelled reference a segment needs for its own chart baseline. The charts' designs account for the
+ * estimation error of a small baseline (src/stats/chart-calibration.ts: a larger h), whereas the pooled baseline at a
+ * site carries the site's own offset (site effects, ctffr-evidence.md §4.4) as a permanent shift no design covers; so
+ * a segment uses its own baseline from 50 labelled vessels (below that h would exceed what the integral equation
+ * resolves), else the pooled one.
+ */
+export const MIN_SEGMENT_BASELINE = 50;
 
 /**
  * The reference a segment is compared with: its own reference-period quantities when the reference has them and the
@@ -248,13 +275,21 @@ export function residualBaseline(
   }
   const mr = sr / n;
   const ma = sa / n;
+  const moments = { r: [0, 0, 0, 0], root: [0, 0, 0, 0] };
   let vr = 0;
   let va = 0;
   for (const p of pairs) {
     const r = p.ctFfr - p.invasiveFfr;
     vr += (r - mr) ** 2;
     va += (Math.abs(r) - ma) ** 2;
+    const root = Math.sqrt(Math.abs(r));
+    for (let k = 0; k < 4; k++) {
+      moments.r[k] += r ** (k + 1) / n;
+      moments.root[k] += root ** (k + 1) / n;
+    }
   }
+  const [r1, r2, r3, r4] = moments.r;
+  const [q1, q2, q3, q4] = moments.root;
   return {
     n,
     meanResidual: mr,
@@ -262,6 +297,10 @@ export function residualBaseline(
     meanAbsoluteError: ma,
     sdAbsoluteError: Math.sqrt(va / (n - 1)),
     discordant,
+    kurtosisResidual: kurtosisFromRawMoments(r1, r2, r3, r4),
+    meanRootAbsoluteError: q1,
+    sdRootAbsoluteError: Math.sqrt((Math.max(0, q2 - q1 * q1) * n) / (n - 1)),
+    kurtosisRootAbsoluteError: kurtosisFromRawMoments(q1, q2, q3, q4),
   };
 }
 
@@ -334,7 +373,39 @@ export function batchBudget(
   return splitBatchBudget(configuration.batch.familyAlpha, monitors, configuration.batch.split);
 }
 
-/** The sequential budget split over the (chart, segment) pairs that run this evaluation (common clock). */
+/**
+ * The (chart monitor, segment) pairs the sequential budget is split over: every segment the reference holds a
+ * labelled baseline for (the charts that will run over the horizon — counted from the first evaluation, so the split
+ * and each chart's design do not change while the streams grow past the minimum), plus every segment new since the
+ * reference (a scanner vendor or model version) whose stream has reached the minimum. The drift service and the
+ * drift scenarios both count with this.
+ */
+export function chartedPairs(
+  configuration: DriftConfiguration,
+  reference: ReferenceSummary | null,
+  streams: Iterable<{ readonly segment: SegmentRef; readonly length: number }>,
+): Map<string, number> {
+  const segments = new Map<string, SegmentRef>();
+  if (reference?.residuals) {
+    segments.set('overall:*', { kind: 'overall', key: '*' });
+    for (const [id, own] of Object.entries(reference.segments ?? {})) {
+      if (!own.residuals) continue;
+      const i = id.indexOf(':');
+      segments.set(id, { kind: id.slice(0, i) as SegmentKind, key: id.slice(i + 1) });
+    }
+  }
+  for (const { segment, length } of streams) {
+    if (length >= configuration.minimumWindow.chart) segments.set(segmentId(segment), segment);
+  }
+  const charted = new Map<string, number>();
+  for (const segment of segments.values()) {
+    for (const m of monitorsFor(configuration, segment.kind).charts)
+      charted.set(m.id, (charted.get(m.id) ?? 0) + 1);
+  }
+  return charted;
+}
+
+/** The sequential budget split over the (chart, segment) pairs of `chartedPairs` (common clock). */
 export function chartBudget(
   configuration: DriftConfiguration,
   charted: ReadonlyMap<string, number>,
@@ -533,6 +604,35 @@ export function evaluateBatchMonitor(
       if (m < minimumWindow) {
         return { ...notEstimable('window-too-small', { minimumWindow }), nReference: ref.n, nCurrent: m };
       }
+      if (monitor.statistic === 'rankSum') {
+        const rank = rankSumFromCounts(ref.counts, cur);
+        return {
+          estimable: true,
+          alarm: rank.pValue <= alpha,
+          statistic: rank.z,
+          threshold: null,
+          pValue: rank.pValue,
+          nReference: ref.n,
+          nCurrent: m,
+          evidence: {
+            test: 'Wilcoxon–Mann–Whitney rank sum on the reference bins (bins as ties, tie-corrected, two-sided)',
+            source: 'src/stats/rank-sum.ts',
+            alpha,
+            rule: 'p ≤ α',
+            feature: monitor.feature,
+            rankSum: rank.rankSum,
+            z: rank.z,
+            probabilityOfSuperiority: rank.probabilityOfSuperiority,
+            binning: {
+              kind: 'reference quantiles (type 7), right-closed',
+              requested: REFERENCE_BINS,
+              edges: ref.edges,
+            },
+            referenceCounts: ref.counts,
+            currentCounts: cur,
+          },
+        };
+      }
       const { result, merged } = countsTest(ref.counts, cur, {
         statistic: monitor.statistic ?? 'chiSquare',
         alpha,
@@ -701,6 +801,8 @@ export interface ChartContext {
   /** ARL0 in the pooled stream's clock, before conversion by the segment's share. */
   readonly arl0CommonClock: number;
   readonly share: number;
+  /** Own observations over which the false-alarm contract is stated (the configuration's horizon × share). */
+  readonly horizon: number;
   /** Alarm on signals at observations on or after this day (the current window). */
   readonly windowFromDay: string;
   /** Signals on or before this day belong to an alert already resolved: they do not alarm again. */
@@ -708,7 +810,55 @@ export interface ChartContext {
   readonly minimumWindow: number;
 }
 
-/** Designs are deterministic functions of their inputs; cache them for the segments that share an ARL0. */
+/**
+ * A chart segment's share of the pooled labelled stream: its reference's share of the reference's labelled vessels
+ * when the reference has the segment (a stable, expected share: the design stays the same from run to run), else its
+ * share of the stream so far (a segment new since the reference, e.g. a new scanner vendor or model version).
+ */
+export function chartShare(
+  reference: ReferenceSummary,
+  segment: SegmentRef,
+  streamLength: number,
+  pooledLength: number,
+): number {
+  if (segment.kind === 'overall') return 1;
+  const own = reference.segments?.[segmentId(segment)]?.residuals;
+  const pooled = reference.residuals;
+  if (own && pooled && pooled.n > 0) return Math.min(1, own.n / pooled.n);
+  return Math.min(1, streamLength / Math.max(1, pooledLength));
+}
+
+/**
+ * A chart's place in the sequential budget (the one function the service and the drift scenarios use): its ARL0 on its
+ * own clock (the allocation's common-clock ARL0 × share) and its horizon (configuration.sequential.horizon × share).
+ * The share is rounded up to a grid of ratio 2^(1/4) (at most +19%): ARL0 and horizon scale together, so the
+ * false-alarm probability the chart is held to is unchanged, the horizon is only lengthened (conservative,
+ * chart-calibration.ts), and charts of segments with similar shares share one design.
+ */
+export function chartAllocation(
+  configuration: DriftConfiguration,
+  budget: ArlBudget | null,
+  monitorId: string,
+  exactShare: number,
+): Pick<ChartContext, 'arl0' | 'arl0CommonClock' | 'share' | 'horizon'> {
+  const allocation = budget?.allocations.find((a) => a.id === monitorId);
+  const arl0CommonClock = allocation?.arl0PerChart ?? configuration.sequential.familyArl0;
+  const share = Math.min(1, roundUpOnGrid(Math.max(exactShare, 1e-4)));
+  return {
+    arl0: arl0CommonClock * share,
+    arl0CommonClock,
+    share,
+    horizon: sequentialHorizon(configuration) * share,
+  };
+}
+
+const GRID_STEP = Math.log(2) / 4;
+/** x rounded up / down to the grid 2^(i/4). */
+const roundUpOnGrid = (x: number): number => Math.exp(Math.ceil(Math.log(x) / GRID_STEP - 1e-9) * GRID_STEP);
+const roundDownOnGrid = (x: number): number =>
+  Math.exp(Math.floor(Math.log(x) / GRID_STEP + 1e-9) * GRID_STEP);
+
+/** Designs are deterministic functions of their inputs; cache them for the charts that share inputs. */
 const designCache = new Map<string, unknown>();
 function cached<T>(key: string, make: () => T): T {
   const hit = designCache.get(key);
@@ -719,28 +869,25 @@ function cached<T>(key: string, make: () => T): T {
   return value;
 }
 
-/**
- * Guard band for an estimated baseline (statistics.md §10; drift-methods.md §4.3), as the drift-scenarios evaluation
- * measured it (src/drift-scenarios/scenario-evaluation.ts): a chart designed for an ARL0 in the tens of thousands treats
- * any error in μ̂0, σ̂ or p̂0 as a shift, so it is designed to hold its contract unless the reference under-states the
- * in-control process by more than a one-sided 95% bound (Gandy & Kvaløy 2013, by parameter bounds):
- * CUSUM k' = k + z/√n; σ' = σ̂·√((n − 1)/χ²_{0.05, n−1}) (CUSUM and EWMA); Bernoulli p0' = Wilson upper 95% bound.
- */
-export const GUARD_CONFIDENCE = 0.95;
-
-export function guardedBaseline(
-  n: number,
-  sd: number,
-  discordant: number,
-): { kIncrease: number; sigma: number; p0: number } {
-  const z = normalQuantile(GUARD_CONFIDENCE);
-  const sigma = sd * Math.sqrt((n - 1) / chiSquareQuantile(1 - GUARD_CONFIDENCE, n - 1));
-  const [, p0] = wilsonInterval(discordant, n, 2 * GUARD_CONFIDENCE - 1);
-  return { kIncrease: z / Math.sqrt(n), sigma, p0 };
-}
-
 /** Smallest own-clock ARL0 a chart is designed for: below it the chart would alarm on noise within days. */
 export const MIN_CHART_ARL0 = 20;
+
+/**
+ * The design inputs a chart uses, rounded so that charts of similar segments share one design and every rounding
+ * errs on the safe side (chart-calibration.ts): the reference size down to the grid 2^(i/4), the kurtosis up to a
+ * multiple of 0.25, the discordance rate p0 up to a multiple of 0.005 (the chart runs with that p0).
+ */
+export function designInputs(referenceSize: number, kurtosis: number): { n: number; kurtosis: number } {
+  return { n: roundDownOnGrid(referenceSize), kurtosis: Math.ceil(Math.max(3, kurtosis) * 4 - 1e-9) / 4 };
+}
+export const DISCORDANCE_GRID = 0.005;
+/**
+ * Lattice resolution of the discordance chart (control-charts.ts: the larger weight as P/Q units, Q ≤ resolution).
+ * 8 instead of the library's 20: the chart that runs is still exactly the designed one, its weights within ~2% of the
+ * log-likelihood ratios, and the lattice is ~2.5 times coarser in each direction, which makes the averaged design
+ * (dozens of exact ARLs at limits of thousands of units) about 15 times cheaper.
+ */
+export const DISCORDANCE_RESOLUTION = 8;
 
 /** One chart monitor on one segment's labelled stream (CTA-date order). */
 export function evaluateChartMonitor(
@@ -759,12 +906,15 @@ export function evaluateChartMonitor(
       nCurrent: n,
     };
   }
+  const clamped = context.arl0 < MIN_CHART_ARL0;
   const arl0 = Math.max(MIN_CHART_ARL0, context.arl0);
+  const horizon = clamped ? context.horizon * (MIN_CHART_ARL0 / context.arl0) : context.horizon;
   const budget = {
     arl0Target: arl0,
     arl0CommonClock: context.arl0CommonClock,
     segmentShare: context.share,
-    clampedToMinimum: context.arl0 < MIN_CHART_ARL0,
+    horizon,
+    clampedToMinimum: clamped,
   };
   const inWindow = (signal: ChartSignal): boolean => {
     const day = stream[signal.index].day;
@@ -795,15 +945,32 @@ export function evaluateChartMonitor(
     order: 'CTA date, then analysis, then vessel',
     budget,
   };
+  const inputs = designInputs(baseline.n, 3);
+  const estimation = {
+    method: 'false-alarm probability within the horizon averaged over the estimates’ sampling error',
+    source: 'src/stats/chart-calibration.ts',
+    referenceLabelledVessels: baseline.n,
+    designReferenceSize: inputs.n,
+  };
 
   if (monitor.kind === 'bernoulliCusum') {
     const p0Estimate = baseline.discordant / baseline.n;
-    const p0 = guardedBaseline(baseline.n, baseline.sdResidual, baseline.discordant).p0;
-    if (!(p0 > 0 && p0 + monitor.shift < 1)) {
+    const p0 = Math.ceil(p0Estimate / DISCORDANCE_GRID - 1e-9) * DISCORDANCE_GRID;
+    if (!(p0 > 0 && p0 + monitor.shift < 1 && p0 + monitor.shift > 0)) {
       return notEstimable('reference-discordance-degenerate', { p0, shift: monitor.shift });
     }
     const p1 = p0 + monitor.shift;
-    const design = cached(`b:${p0}:${p1}:${arl0}`, () => bernoulliCusumDesign({ p0, p1, arl0 }));
+    const calibrated = cached(`b:${p0}:${monitor.shift}:${arl0}:${horizon}:${inputs.n}`, () =>
+      estimatedBaselineBernoulliDesign({
+        p0,
+        shift: monitor.shift,
+        arl0,
+        horizon,
+        referenceSize: inputs.n,
+        resolution: DISCORDANCE_RESOLUTION,
+      }),
+    );
+    const design = calibrated.chart;
     const run = runBernoulliCusum(
       stream.map((v) => v.discordant),
       design,
@@ -825,7 +992,6 @@ export function evaluateChartMonitor(
         threshold: reference.threshold,
         p0,
         p0Estimate,
-        guard: { confidence: GUARD_CONFIDENCE, referenceLabelledVessels: baseline.n },
         p1,
         design: {
           h: design.h,
@@ -834,8 +1000,13 @@ export function evaluateChartMonitor(
           stepEvent: design.stepEvent,
           stepNonEvent: design.stepNonEvent,
           weights: design.weights,
-          arl0: design.arl0,
+          arl0AtEstimate: calibrated.arl0AtEstimates,
+          falseAlarmProbability: {
+            target: calibrated.targetProbability,
+            achieved: calibrated.achievedProbability,
+          },
         },
+        estimation,
         observedDiscordance: stream.filter((v) => v.discordant).length / n,
         lastStatistic: lastValue,
         signals: summary,
@@ -844,30 +1015,57 @@ export function evaluateChartMonitor(
     };
   }
 
+  // The |error| chart monitors √|residual| (Hawkins 1981; chart-calibration.ts) when the reference recorded its
+  // moments, else |residual| itself (summaries frozen before).
   const absolute = monitor.quantity === 'absoluteError';
-  const mu0 = absolute ? baseline.meanAbsoluteError : baseline.meanResidual;
-  const sigmaEstimate = absolute ? baseline.sdAbsoluteError : baseline.sdResidual;
-  if (!(sigmaEstimate > 0)) return notEstimable('reference-sd-zero');
-  const guard = guardedBaseline(baseline.n, sigmaEstimate, baseline.discordant);
-  const sigma = guard.sigma;
-  const values = stream.map((v) => (absolute ? Math.abs(v.residual) : v.residual));
+  const rooted = absolute && baseline.meanRootAbsoluteError !== undefined;
+  const mu0 = rooted
+    ? baseline.meanRootAbsoluteError
+    : absolute
+      ? baseline.meanAbsoluteError
+      : baseline.meanResidual;
+  const sigma = rooted
+    ? (baseline.sdRootAbsoluteError as number)
+    : absolute
+      ? baseline.sdAbsoluteError
+      : baseline.sdResidual;
+  const kurtosis = rooted
+    ? (baseline.kurtosisRootAbsoluteError ?? 3)
+    : absolute
+      ? 3
+      : (baseline.kurtosisResidual ?? 3);
+  if (!(sigma > 0)) return notEstimable('reference-sd-zero');
+  const values = stream.map((v) =>
+    rooted ? Math.sqrt(Math.abs(v.residual)) : absolute ? Math.abs(v.residual) : v.residual,
+  );
   let mean = 0;
   for (const v of values) mean += v;
   mean /= n;
+  const rounded = designInputs(baseline.n, kurtosis);
   const baselineRecord = {
     quantity: monitor.quantity,
+    transform: rooted ? 'sqrt(|residual|) (Hawkins 1981)' : absolute ? '|residual|' : 'none',
     mu0,
     sigma,
-    sigmaEstimate,
-    guard: { confidence: GUARD_CONFIDENCE, kIncrease: guard.kIncrease },
+    kurtosis,
+    designKurtosis: rounded.kurtosis,
     referenceLabelledVessels: baseline.n,
   };
 
   if (monitor.kind === 'cusum') {
-    const k = monitor.k + guard.kIncrease;
-    const design = cached(`c:${k}:${monitor.sided}:${arl0}`, () =>
-      cusumDesign({ k, arl0, sided: monitor.sided }),
+    const calibrated = cached(
+      `c:${monitor.k}:${monitor.sided}:${arl0}:${horizon}:${rounded.n}:${rounded.kurtosis}`,
+      () =>
+        estimatedBaselineCusumDesign({
+          k: monitor.k,
+          sided: monitor.sided,
+          arl0,
+          horizon,
+          referenceSize: rounded.n,
+          kurtosis: rounded.kurtosis,
+        }),
     );
+    const design = { k: calibrated.k, h: calibrated.h, sided: calibrated.sided };
     const run = runCusum(values, { ...design, mu0, sigma, afterSignal: 'reset' });
     const { current, summary } = describe(run.signals);
     const lastUpper = run.upper[run.upper.length - 1];
@@ -889,10 +1087,14 @@ export function evaluateChartMonitor(
           k: design.k,
           h: design.h,
           sided: design.sided,
-          arl0: design.arl0,
-          arl1AtHalfSd: cusumArl(design, 0.5),
-          arl1AtOneSd: cusumArl(design, 1),
+          arl0AtEstimates: calibrated.arl0AtEstimates,
+          arl1AtHalfSdAtEstimates: cusumArl(design, 0.5, { nodes: 60 }),
+          falseAlarmProbability: {
+            target: calibrated.targetProbability,
+            achieved: calibrated.achievedProbability,
+          },
         },
+        estimation,
         lastStatistic: { upper: lastUpper, lower: lastLower },
         streamMean: mean,
         signals: summary,
@@ -901,7 +1103,16 @@ export function evaluateChartMonitor(
     };
   }
 
-  const design = cached(`e:${monitor.lambda}:${arl0}`, () => ewmaDesign({ lambda: monitor.lambda, arl0 }));
+  const calibrated = cached(`e:${monitor.lambda}:${arl0}:${horizon}:${rounded.n}:${rounded.kurtosis}`, () =>
+    estimatedBaselineEwmaDesign({
+      lambda: monitor.lambda,
+      arl0,
+      horizon,
+      referenceSize: rounded.n,
+      kurtosis: rounded.kurtosis,
+    }),
+  );
+  const design = { lambda: calibrated.lambda, L: calibrated.L };
   const run = runEwma(values, { ...design, mu0, sigma, limits: 'asymptotic', afterSignal: 'reset' });
   const { current, summary } = describe(run.signals);
   const lastEwma = run.ewma[run.ewma.length - 1];
@@ -921,10 +1132,14 @@ export function evaluateChartMonitor(
         lambda: design.lambda,
         L: design.L,
         halfWidthSd: halfWidth,
-        arl0: design.arl0,
-        arl1AtHalfSd: ewmaArl(design, 0.5),
-        arl1AtOneSd: ewmaArl(design, 1),
+        arl0AtEstimates: calibrated.arl0AtEstimates,
+        arl1AtHalfSdAtEstimates: ewmaArl(design, 0.5),
+        falseAlarmProbability: {
+          target: calibrated.targetProbability,
+          achieved: calibrated.achievedProbability,
+        },
       },
+      estimation,
       lastEwma,
       limits: [mu0 - sigma * halfWidth, mu0 + sigma * halfWidth],
       streamMean: mean,

@@ -11,6 +11,7 @@ import {
   type NumericFeature,
 } from './drift-config';
 import {
+  kurtosisFromRawMoments,
   REFERENCE_BINS,
   REFERENCE_SUMMARY_SCHEMA,
   summarizeReferenceRows,
@@ -279,6 +280,12 @@ export class ReferenceWindowsService {
         mean_abs: number | null;
         sd_abs: number | null;
         discordant: number;
+        // Raw moments E[d²], E[d³], E[d⁴], E[√|d|], E[|d|^1.5]: kurtosis of d and mean, SD, kurtosis of √|d|.
+        d2: number | null;
+        d3: number | null;
+        d4: number | null;
+        root1: number | null;
+        root3: number | null;
       }>
     >(
       `SELECT CASE WHEN grouping(s.site_code) = 0 THEN 'site:' || s.site_code
@@ -287,6 +294,8 @@ export class ReferenceWindowsService {
                    ELSE 'overall:*' END AS segment,
               count(*)::int AS n, avg(d) AS mean_residual, stddev_samp(d) AS sd_residual,
               avg(abs(d)) AS mean_abs, stddev_samp(abs(d)) AS sd_abs,
+              avg(d * d) AS d2, avg(d * d * d) AS d3, avg(d * d * d * d) AS d4,
+              avg(sqrt(abs(d))) AS root1, avg(abs(d) * sqrt(abs(d))) AS root3,
               count(*) FILTER (WHERE (ct_ffr <= $4::float8) <> (invasive_ffr <= $4::float8))::int AS discordant
          FROM (SELECT site_id, scanner_vendor, model_version, ct_ffr, invasive_ffr, ct_ffr - invasive_ffr AS d
                  FROM performance_linked_vessels
@@ -300,13 +309,20 @@ export class ReferenceWindowsService {
     const baselines = new Map<string, ResidualBaseline>();
     for (const r of residualRows) {
       if (r.n < 2) continue;
+      const [e1, e2, e3, e4] = [r.mean_residual, r.d2, r.d3, r.d4].map(Number);
+      // √|d|: its moments 1–4 are E[√|d|], E[|d|], E[|d|^1.5], E[d²].
+      const [q1, q2, q3, q4] = [r.root1, r.mean_abs, r.root3, r.d2].map(Number);
       baselines.set(r.segment, {
         n: r.n,
-        meanResidual: Number(r.mean_residual),
+        meanResidual: e1,
         sdResidual: Number(r.sd_residual),
         meanAbsoluteError: Number(r.mean_abs),
         sdAbsoluteError: Number(r.sd_abs),
         discordant: r.discordant,
+        kurtosisResidual: kurtosisFromRawMoments(e1, e2, e3, e4),
+        meanRootAbsoluteError: q1,
+        sdRootAbsoluteError: Math.sqrt((Math.max(0, q2 - q1 * q1) * r.n) / (r.n - 1)),
+        kurtosisRootAbsoluteError: kurtosisFromRawMoments(q1, q2, q3, q4),
       });
     }
     const residuals = baselines.get('overall:*') ?? null;

@@ -591,6 +591,71 @@ export function bernoulliCusumArl(chart: BernoulliCusumChart, p: number): number
   return x[0];
 }
 
+/**
+ * Zero-state ARLs of the lattice chart at rate p for every limit H ≤ chart.limit, from one banded factorisation: the
+ * system of a smaller limit is the leading block of the larger one (transitions beyond it are absorbed), and Gaussian
+ * elimination without pivoting factors leading blocks consistently, so each limit then costs one back substitution,
+ * O(H·|a|) instead of O(H·|a|·|b|) (a design that searches the limit over quadrature rates needs dozens). Limits at or
+ * beyond a column where elimination meets a non-positive pivot (ARLs beyond ~10¹⁵: numerically infinite) give
+ * Infinity. Equals bernoulliCusumArl at every limit (control-charts.spec.ts).
+ */
+export function bernoulliCusumArlByLimit(chart: BernoulliCusumChart, p: number): (limit: number) => number {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`p must be in [0, 1], got ${p}`);
+  const H = chart.limit;
+  const n = H + 1;
+  const bl = max(0, -min(chart.stepEvent, chart.stepNonEvent));
+  const bu = max(0, chart.stepEvent, chart.stepNonEvent);
+  const width = bl + bu + 1;
+  const band = new Float64Array(n * width);
+  const rhs = new Float64Array(n).fill(1);
+  for (let i = 0; i < n; i++) {
+    band[i * width + bl] = 1;
+    for (const { d, prob } of [
+      { d: chart.stepEvent, prob: p },
+      { d: chart.stepNonEvent, prob: 1 - p },
+    ]) {
+      if (prob === 0) continue;
+      const j = max(0, i + d);
+      if (j > H) continue;
+      band[i * width + (j - i + bl)] -= prob;
+    }
+  }
+  let factored = n;
+  for (let col = 0; col < n; col++) {
+    const diag = band[col * width + bl];
+    if (!(diag > 0)) {
+      factored = col;
+      break;
+    }
+    const lastRow = min(n - 1, col + bl);
+    const lastCol = min(n - 1, col + bu);
+    for (let row = col + 1; row <= lastRow; row++) {
+      const idx = row * width + (col - row + bl);
+      const factor = band[idx] / diag;
+      if (factor === 0) continue;
+      band[idx] = 0;
+      for (let j = col + 1; j <= lastCol; j++)
+        band[row * width + (j - row + bl)] -= factor * band[col * width + (j - col + bl)];
+      rhs[row] -= factor * rhs[col];
+    }
+  }
+  return (limit: number): number => {
+    if (!(Number.isInteger(limit) && limit >= 0 && limit <= H)) {
+      throw new RangeError(`limit must be an integer in [0, ${H}], got ${limit}`);
+    }
+    const m = limit + 1;
+    if (m > factored) return Infinity;
+    const x = new Float64Array(m);
+    for (let row = m - 1; row >= 0; row--) {
+      let acc = rhs[row];
+      const lastCol = min(m - 1, row + bu);
+      for (let j = row + 1; j <= lastCol; j++) acc -= band[row * width + (j - row + bl)] * x[j];
+      x[row] = acc / band[row * width + bl];
+    }
+    return x[0];
+  };
+}
+
 export interface DesignedBernoulliCusum extends BernoulliCusumChart {
   /** Achieved in-control ARL (≥ the target: the smallest lattice limit that reaches it). */
   readonly arl0: number;
