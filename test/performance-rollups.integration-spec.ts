@@ -254,4 +254,49 @@ describe('performance roll-ups equal a from-scratch computation on the same rows
     await expectCellsEqualPairs();
     await expectRollupsEqualScratch();
   }, 240_000);
+
+  it('serves a busy changed day as of its last pass, says so, and catches up after the next pass', async () => {
+    // An app whose every changed day counts as busy (FW_PERFORMANCE_LIVE_DAY_MAX_VESSELS 0), beside the default one.
+    const busyApp = await startApp({ ...environment, FW_PERFORMANCE_LIVE_DAY_MAX_VESSELS: '0' });
+    const overallFrom = async (server: INestApplication) =>
+      (
+        await request(server.getHttpServer())
+          .get('/api/v1/performance')
+          .query({ productId: fleet.productId, detail: 'summary', groupBy: 'site' })
+          .set(bearer(fleet.manufacturerKey))
+          .expect(200)
+      ).body as {
+        overall: { vessels: number };
+        rollups: { slicesComputedAtRequest: number; daysFromLastPass: string[] };
+      };
+    try {
+      const lastPass = await overallFrom(busyApp);
+      expect(lastPass.rollups).toMatchObject({ slicesComputedAtRequest: 0, daysFromLastPass: [] });
+      const removed = await database.query(
+        `DELETE FROM ffr_links WHERE manufacturer_id = $1
+            AND analysis_occurred_at >= '2025-08-12' AND analysis_occurred_at < '2025-08-13'`,
+        [fleet.manufacturerId],
+      );
+      expect(removed.rowCount).toBeGreaterThan(0);
+      await markDays(`occurred_at >= '2025-08-12' AND occurred_at < '2025-08-13'`);
+
+      const busy = await overallFrom(busyApp);
+      expect(busy.rollups).toMatchObject({ slicesComputedAtRequest: 0, daysFromLastPass: ['2025-08-12'] });
+      const found: string[] = [];
+      differences(busy, lastPass, 'busy day as of its last pass', found);
+      expect(found).toEqual([]);
+      const live = await overallFrom(app);
+      expect(live.rollups).toMatchObject({ slicesComputedAtRequest: 1, daysFromLastPass: [] });
+      expect(live.overall.vessels).toBeLessThan(lastPass.overall.vessels);
+
+      await rollUp();
+      const caughtUp = await overallFrom(busyApp);
+      expect(caughtUp.rollups.daysFromLastPass).toEqual([]);
+      differences(caughtUp, live, 'after the pass', found);
+      expect(found).toEqual([]);
+    } finally {
+      await busyApp.close();
+      delete process.env.FW_PERFORMANCE_LIVE_DAY_MAX_VESSELS;
+    }
+  }, 120_000);
 });

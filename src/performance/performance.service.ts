@@ -34,7 +34,7 @@ export interface PerformanceResponse {
   /** ROC curve and Bland–Altman density of `overall` and each group, beside them (performance-charts.ts says why). */
   charts?: PerformanceChartsBlock;
   /** detail=summary: how the roll-ups were read. */
-  rollups?: { slicesComputedAtRequest: number; note: string };
+  rollups?: { slicesComputedAtRequest: number; daysFromLastPass: string[]; note: string };
   groupBy?: GroupBy;
   groups?: Array<
     PerformanceFigures & {
@@ -187,7 +187,26 @@ export class PerformanceService {
           WHERE product_id = $1 AND day >= $2::date AND day < $3::date`,
         [product.id, fromDay, toDay],
       );
-      const dirtyDays = dirty.rows[0].days ?? [];
+      const changedDays = dirty.rows[0].days ?? [];
+      // A changed day is computed now only while its last pass is small; a busier one is read as of that pass, like
+      // a clean day (FW_PERFORMANCE_LIVE_DAY_MAX_VESSELS says why). The worker keeps day rows, month and year sums
+      // and pair cells of one pass consistent in one transaction, so such a day is whole, only older.
+      const busy =
+        changedDays.length === 0
+          ? { rows: [] }
+          : await client.query<{ day: string }>(
+              `SELECT day::text AS day FROM performance_rollups
+                WHERE product_id = $1 AND manufacturer_id = $2 AND day = ANY($3::date[]) AND vessel = '*'
+                GROUP BY day HAVING sum(analysed_positive + analysed_negative) > $4`,
+              [
+                product.id,
+                product.manufacturerId,
+                changedDays,
+                this.config.FW_PERFORMANCE_LIVE_DAY_MAX_VESSELS,
+              ],
+            );
+      const daysFromLastPass = busy.rows.map((row) => row.day).sort();
+      const dirtyDays = changedDays.filter((day) => !daysFromLastPass.includes(day));
       const parameters: RollupQueryParameters = [
         product.id,
         product.manufacturerId,
@@ -239,7 +258,11 @@ export class PerformanceService {
           : [],
         rollups: {
           slicesComputedAtRequest: dirtyDays.length,
-          note: 'days whose data changed since the last roll-up pass were computed from the base tables for this request',
+          daysFromLastPass,
+          note:
+            'days whose data changed since the last roll-up pass were computed from the base tables for this request, ' +
+            'except daysFromLastPass: busy days (more analysed vessels than FW_PERFORMANCE_LIVE_DAY_MAX_VESSELS at their ' +
+            'last pass), given as of that pass',
         },
       };
     } catch (error) {
