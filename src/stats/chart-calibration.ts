@@ -342,9 +342,16 @@ export function estimatedBaselineEwmaDesign(
     solvedArl(() =>
       ewmaArl({ lambda, L: L * s.r }, -s.d, { method: 'integral-equation', nodes: EWMA_NODES }),
     );
+  // The two-sided EWMA of normal observations is symmetric: ARL(−d) = ARL(d), so each ±d pair is solved once.
   const probability = (L: number): number => {
+    const solved = new Map<string, number>();
     let p = 0;
-    for (const s of scenarios) p += s.weight * falseAlarmWithin(request.horizon, arlAt(L, s));
+    for (const s of scenarios) {
+      const key = `${Math.abs(s.d)}:${s.r}`;
+      let arl = solved.get(key);
+      if (arl === undefined) solved.set(key, (arl = arlAt(L, s)));
+      p += s.weight * falseAlarmWithin(request.horizon, arl);
+    }
     return p;
   };
   const L = smallestMeeting(probability, target, ewmaDesign({ lambda, arl0: request.arl0 }).L);
