@@ -35,7 +35,7 @@ export class PutDriftMonitorsDto {
     description:
       'The configuration document (schema fieldwatch.drift-config/1; src/drift/drift-config.ts and README "Drift ' +
       'monitoring"): windowDays, segments, minimumWindow, batch (familyAlpha, split, permutations, seed), sequential ' +
-      '(familyArl0, split), hysteresis (clearAfterQuietRuns), monitors. GET /drift/monitors shows the one in force.',
+      '(familyArl0, split, horizon), hysteresis (clearAfterQuietRuns), monitors. GET /drift/monitors shows the one in force.',
   })
   @IsObject()
   configuration: Record<string, unknown>;
