@@ -256,8 +256,8 @@ describe('performance roll-ups equal a from-scratch computation on the same rows
   }, 240_000);
 
   it('serves a busy changed day as of its last pass, says so, and catches up after the next pass', async () => {
-    // An app whose every changed day counts as busy (FW_PERFORMANCE_LIVE_DAY_MAX_VESSELS 0), beside the default one.
-    const busyApp = await startApp({ ...environment, FW_PERFORMANCE_LIVE_DAY_MAX_VESSELS: '0' });
+    // An app that computes no changed day with a last pass (FW_PERFORMANCE_LIVE_MAX_VESSELS 0), beside the default one.
+    const busyApp = await startApp({ ...environment, FW_PERFORMANCE_LIVE_MAX_VESSELS: '0' });
     const overallFrom = async (server: INestApplication) =>
       (
         await request(server.getHttpServer())
@@ -296,7 +296,7 @@ describe('performance roll-ups equal a from-scratch computation on the same rows
       expect(found).toEqual([]);
     } finally {
       await busyApp.close();
-      delete process.env.FW_PERFORMANCE_LIVE_DAY_MAX_VESSELS;
+      delete process.env.FW_PERFORMANCE_LIVE_MAX_VESSELS;
     }
   }, 120_000);
 });

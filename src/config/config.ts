@@ -149,16 +149,16 @@ export class EnvironmentVariables {
   FW_PERFORMANCE_FULL_MAX_VESSELS = 1_000_000;
 
   /**
-   * detail=summary computes a day whose data changed since the last roll-up pass from the base tables — while that
-   * day's last pass holds at most this many analysed vessels. A busier day is served as of its last pass (the answer
-   * says which days): recomputing it per request costs O(the day), and bench:soak measured summary requests timing
-   * out once one busy day held 300,000 analyses.
+   * detail=summary computes the days whose data changed since the last roll-up pass from the base tables, up to this
+   * many analysed vessels together (as of their last pass); beyond it the busiest are served as of that pass, and the
+   * answer names them. Recomputing per request is O(those days): bench:soak measured summary requests timing out when
+   * ingestion kept some 70 days changed at once.
    */
   @Transform(({ value }: { value: unknown }) => Number(value))
   @IsInt()
   @Min(0)
   @Max(10_000_000)
-  FW_PERFORMANCE_LIVE_DAY_MAX_VESSELS = 20_000;
+  FW_PERFORMANCE_LIVE_MAX_VESSELS = 20_000;
 
   /** Longest CTA → invasive FFR interval for a linked pair (src/outcomes/linkage-rules.ts). */
   @Transform(({ value }: { value: unknown }) => Number(value))

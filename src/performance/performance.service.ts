@@ -163,6 +163,36 @@ export class PerformanceService {
   }
 
   /**
+   * Changed days read as of their last roll-up pass instead of computed now: recomputing a day per request is O(the
+   * day), and bench:soak measured summary requests timing out when every batch re-dirtied some 70 days at once. The
+   * changed days computed now hold at most FW_PERFORMANCE_LIVE_MAX_VESSELS analysed vessels together (as of their last
+   * pass); beyond that the busiest are read from that pass, like clean days. The worker writes a pass's day rows, month
+   * and year sums and pair cells in one transaction, so such a day is whole, only older. A day never rolled up has no
+   * last pass to serve and is always computed.
+   */
+  private async daysFromLastPass(
+    client: PoolClient,
+    product: Product,
+    changedDays: string[],
+  ): Promise<string[]> {
+    if (changedDays.length === 0) return [];
+    const lastPass = await client.query<{ day: string; vessels: number }>(
+      `SELECT day::text AS day, sum(analysed_positive + analysed_negative)::float8 AS vessels FROM performance_rollups
+        WHERE product_id = $1 AND manufacturer_id = $2 AND day = ANY($3::date[]) AND vessel = '*'
+        GROUP BY day ORDER BY vessels DESC, day`,
+      [product.id, product.manufacturerId, changedDays],
+    );
+    let live = lastPass.rows.reduce((total, row) => total + row.vessels, 0);
+    const served: string[] = [];
+    for (const row of lastPass.rows) {
+      if (live <= this.config.FW_PERFORMANCE_LIVE_MAX_VESSELS) break;
+      served.push(row.day);
+      live -= row.vessels;
+    }
+    return served.sort();
+  }
+
+  /**
    * The roll-up path: sums of performance_rollups and the (CT-FFR, FFR) histogram of
    * performance_linked_vessels, with slices still in the dirty log computed from the base tables in
    * the same snapshot — so the answer is as current as the full path's.
@@ -188,24 +218,7 @@ export class PerformanceService {
         [product.id, fromDay, toDay],
       );
       const changedDays = dirty.rows[0].days ?? [];
-      // A changed day is computed now only while its last pass is small; a busier one is read as of that pass, like
-      // a clean day (FW_PERFORMANCE_LIVE_DAY_MAX_VESSELS says why). The worker keeps day rows, month and year sums
-      // and pair cells of one pass consistent in one transaction, so such a day is whole, only older.
-      const busy =
-        changedDays.length === 0
-          ? { rows: [] }
-          : await client.query<{ day: string }>(
-              `SELECT day::text AS day FROM performance_rollups
-                WHERE product_id = $1 AND manufacturer_id = $2 AND day = ANY($3::date[]) AND vessel = '*'
-                GROUP BY day HAVING sum(analysed_positive + analysed_negative) > $4`,
-              [
-                product.id,
-                product.manufacturerId,
-                changedDays,
-                this.config.FW_PERFORMANCE_LIVE_DAY_MAX_VESSELS,
-              ],
-            );
-      const daysFromLastPass = busy.rows.map((row) => row.day).sort();
+      const daysFromLastPass = await this.daysFromLastPass(client, product, changedDays);
       const dirtyDays = changedDays.filter((day) => !daysFromLastPass.includes(day));
       const parameters: RollupQueryParameters = [
         product.id,
@@ -261,8 +274,8 @@ export class PerformanceService {
           daysFromLastPass,
           note:
             'days whose data changed since the last roll-up pass were computed from the base tables for this request, ' +
-            'except daysFromLastPass: busy days (more analysed vessels than FW_PERFORMANCE_LIVE_DAY_MAX_VESSELS at their ' +
-            'last pass), given as of that pass',
+            'except daysFromLastPass: the busiest changed days, beyond FW_PERFORMANCE_LIVE_MAX_VESSELS analysed vessels ' +
+            'together at their last pass, given as of that pass',
         },
       };
     } catch (error) {
