@@ -47,10 +47,15 @@ import {
   type LabelledVessel,
   type ReferenceSummary,
   type SegmentAggregates,
-  type SegmentReference,
   type SegmentRef,
 } from '../drift/drift-evaluator';
-import { segmentAggregates, totalOfCells, type CellAggregates, type Edges } from '../drift/drift-queries';
+import {
+  segmentAggregates,
+  segmentReferences,
+  totalOfCells,
+  type CellAggregates,
+  type Edges,
+} from '../drift/drift-queries';
 import { binIndex } from '../stats/drift';
 import type { ScenarioAnalysis, ScenarioData, ScenarioLabelledVessel } from './scenario-data';
 
@@ -182,22 +187,9 @@ export function scenarioReference(data: ScenarioData, threshold = EVALUATION.thr
       else bySegment.set(id, [v]);
     }
   }
-  const segments: Record<string, SegmentReference> = {};
-  for (const [id, { aggregates: a }] of segmentAggregates(cells, SEGMENT_KINDS)) {
-    if (id === 'overall:*') continue;
-    segments[id] = {
-      analyses: a.analyses,
-      rejected: a.rejected,
-      failed: a.failed,
-      numericCounts: a.numeric,
-      sex: a.sex,
-      scannerVendor: a.scannerVendor,
-      vessels: a.vessels,
-      vesselsAtOrBelow: a.vesselsAtOrBelow,
-      deviceErrorsByKind: a.deviceErrorsByKind,
-      residuals: residualBaseline(pairs(bySegment.get(id) ?? []), threshold),
-    };
-  }
+  const segments = segmentReferences(cells, SEGMENT_KINDS, (id) =>
+    residualBaseline(pairs(bySegment.get(id) ?? []), threshold),
+  );
   return {
     schema: REFERENCE_SUMMARY_SCHEMA,
     threshold,

@@ -6,7 +6,14 @@ import {
   NUMERIC_FEATURES,
   type NumericFeature,
 } from './drift-config';
-import type { LabelledVessel, NumericReference, SegmentAggregates, SegmentRef } from './drift-evaluator';
+import type {
+  LabelledVessel,
+  NumericReference,
+  ResidualBaseline,
+  SegmentAggregates,
+  SegmentReference,
+  SegmentRef,
+} from './drift-evaluator';
 
 /**
  * Window aggregates in SQL (issue 4 §6): evaluations never pull analyses into Node. One pass over a window's analyses
@@ -384,6 +391,34 @@ export function segmentAggregates(
     }
   }
   return out;
+}
+
+/**
+ * A period reference's own quantities per segment (every segment but overall), from its cells and each segment's
+ * residual baseline: what reference-windows.service.ts freezes and the drift scenarios rebuild from simulated rows.
+ */
+export function segmentReferences(
+  cells: readonly CellAggregates[],
+  kinds: readonly SegmentKind[],
+  residualsOf: (segmentId: string) => ResidualBaseline | null,
+): Record<string, SegmentReference> {
+  const segments: Record<string, SegmentReference> = {};
+  for (const [id, { aggregates: a }] of segmentAggregates(cells, kinds)) {
+    if (id === 'overall:*') continue;
+    segments[id] = {
+      analyses: a.analyses,
+      rejected: a.rejected,
+      failed: a.failed,
+      numericCounts: a.numeric,
+      sex: a.sex,
+      scannerVendor: a.scannerVendor,
+      vessels: a.vessels,
+      vesselsAtOrBelow: a.vesselsAtOrBelow,
+      deviceErrorsByKind: a.deviceErrorsByKind,
+      residuals: residualsOf(id),
+    };
+  }
+  return segments;
 }
 
 /** Sums cells into one total (a reference period is one segment). */

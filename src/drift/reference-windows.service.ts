@@ -18,11 +18,10 @@ import {
   type NumericReference,
   type ReferenceSummary,
   type ResidualBaseline,
-  type SegmentReference,
 } from './drift-evaluator';
 import {
   Queryable,
-  segmentAggregates,
+  segmentReferences,
   totalOfCells,
   windowCells,
   windowQuantileEdges,
@@ -326,22 +325,7 @@ export class ReferenceWindowsService {
       });
     }
     const residuals = baselines.get('overall:*') ?? null;
-    const segments: Record<string, SegmentReference> = {};
-    for (const [id, { aggregates: a }] of segmentAggregates(cells, SEGMENT_KINDS)) {
-      if (id === 'overall:*') continue;
-      segments[id] = {
-        analyses: a.analyses,
-        rejected: a.rejected,
-        failed: a.failed,
-        numericCounts: a.numeric,
-        sex: a.sex,
-        scannerVendor: a.scannerVendor,
-        vessels: a.vessels,
-        vesselsAtOrBelow: a.vesselsAtOrBelow,
-        deviceErrorsByKind: a.deviceErrorsByKind,
-        residuals: baselines.get(id) ?? null,
-      };
-    }
+    const segments = segmentReferences(cells, SEGMENT_KINDS, (id) => baselines.get(id) ?? null);
     const byKind: Record<string, number> = {};
     for (const kind of DEVICE_ERROR_KINDS) byKind[kind] = total.deviceErrorsByKind[kind] ?? 0;
     return {
