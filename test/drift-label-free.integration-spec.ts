@@ -130,16 +130,28 @@ describe('drift: label-free accuracy per period, compared with the labels', () =
       expect(period.realised.labelledVessels).toBeGreaterThan(150);
     }
     const [first, second, last] = body.periods;
-    // No drift: the labels are consistent with the estimate (the difference's 95% CI holds 0).
+    // No drift: the labels do not contradict the estimate. Each `consistent` is a 5%-level test, so four of them
+    // would all hold only 81% of the time; the test asks for no contradiction at the 0.1% level instead (the
+    // bootstrap and the seeded rows' order vary between runs).
     for (const period of [first, second]) {
-      expect(period.comparison.meanAbsoluteError.consistent).toBe(true);
-      expect(period.comparison.discordanceRate.consistent).toBe(true);
+      expect(period.comparison.meanAbsoluteError.pValue).toBeGreaterThan(0.001);
+      expect(period.comparison.discordanceRate.pValue).toBeGreaterThan(0.001);
     }
-    // Concept drift at one site: the labels show more error than the covariates predict.
+    // Concept drift at one site: the labels show more error than the covariates predict, beyond doubt.
     expect(last.comparison.meanAbsoluteError).toMatchObject({ covered: false, consistent: false });
     expect(last.comparison.meanAbsoluteError.difference).toBeGreaterThan(0);
-    expect(last.comparison.meanAbsoluteError.pValue).toBeLessThan(0.01);
-    expect(body.coverage.meanAbsoluteError).toMatchObject({ periods: 3, consistent: 2 });
+    expect(last.comparison.meanAbsoluteError.pValue).toBeLessThan(1e-4);
+    // Coverage counts what the periods say.
+    for (const metric of ['meanAbsoluteError', 'discordanceRate'] as const) {
+      const periods = body.periods as Array<{
+        comparison: Record<string, { covered: boolean; consistent: boolean }>;
+      }>;
+      expect(body.coverage[metric]).toMatchObject({
+        periods: 3,
+        covered: periods.filter((p) => p.comparison[metric].covered).length,
+        consistent: periods.filter((p) => p.comparison[metric].consistent).length,
+      });
+    }
   });
 
   it('keeps immature periods to the estimate alone', async () => {
