@@ -29,7 +29,7 @@ function notEstimable<R extends string>(reason: R, detail: string): NotEstimable
   return { estimable: false, reason, detail };
 }
 
-function assertCells(cells: readonly PairCell[]): void {
+export function assertCells(cells: readonly PairCell[]): void {
   for (const cell of cells) {
     if (!Number.isFinite(cell.ctFfr) || !Number.isFinite(cell.invasiveFfr)) {
       throw new RangeError(`CT-FFR and FFR must be finite, got ${cell.ctFfr} and ${cell.invasiveFfr}`);
@@ -38,6 +38,46 @@ function assertCells(cells: readonly PairCell[]): void {
       throw new RangeError(`a cell's vessel count must be a non-negative integer, got ${cell.vessels}`);
     }
   }
+}
+
+/** Vessels at one CT-FFR value, by the reference standard. */
+export interface ClassCounts {
+  diseased: number;
+  nonDiseased: number;
+}
+
+/**
+ * The histogram by CT-FFR value, each value's vessels split by invasive FFR at the threshold (diseased ≤ threshold),
+ * values ascending, with the class totals — what the AUC and the empirical ROC curve are both computed from; or why
+ * neither can be (a class without vessels). Validates the cells.
+ */
+export function classCountsByCtFfr(
+  cells: readonly PairCell[],
+  threshold: number,
+):
+  | { estimable: true; values: Array<[number, ClassCounts]>; diseased: number; nonDiseased: number }
+  | NotEstimable<AucNotEstimableReason> {
+  assertCells(cells);
+  const byValue = new Map<number, ClassCounts>();
+  let diseased = 0;
+  let nonDiseased = 0;
+  for (const cell of cells) {
+    if (cell.vessels === 0) continue;
+    const entry = byValue.get(cell.ctFfr) ?? { diseased: 0, nonDiseased: 0 };
+    if (isPositive(cell.invasiveFfr, threshold)) {
+      entry.diseased += cell.vessels;
+      diseased += cell.vessels;
+    } else {
+      entry.nonDiseased += cell.vessels;
+      nonDiseased += cell.vessels;
+    }
+    byValue.set(cell.ctFfr, entry);
+  }
+  if (diseased + nonDiseased === 0) return notEstimable('no-vessels', 'no linked vessels');
+  if (diseased === 0) return notEstimable('no-diseased-vessels', 'no vessel with invasive FFR ≤ threshold');
+  if (nonDiseased === 0)
+    return notEstimable('no-non-diseased-vessels', 'no vessel with invasive FFR > threshold');
+  return { estimable: true, values: [...byValue.entries()].sort(([a], [b]) => a - b), diseased, nonDiseased };
 }
 
 /** Total vessels in a histogram. */
@@ -71,27 +111,10 @@ export function aucFromPairCells(
   threshold: number,
   confidenceLevel = 0.95,
 ): HistogramAuc | NotEstimable<AucNotEstimableReason> {
-  assertCells(cells);
   twoSidedNormalCritical(confidenceLevel);
-  const byValue = new Map<number, { diseased: number; nonDiseased: number }>();
-  let m = 0;
-  let n = 0;
-  for (const cell of cells) {
-    if (cell.vessels === 0) continue;
-    const entry = byValue.get(cell.ctFfr) ?? { diseased: 0, nonDiseased: 0 };
-    if (isPositive(cell.invasiveFfr, threshold)) {
-      entry.diseased += cell.vessels;
-      m += cell.vessels;
-    } else {
-      entry.nonDiseased += cell.vessels;
-      n += cell.vessels;
-    }
-    byValue.set(cell.ctFfr, entry);
-  }
-  if (m + n === 0) return notEstimable('no-vessels', 'no linked vessels');
-  if (m === 0) return notEstimable('no-diseased-vessels', 'no vessel with invasive FFR ≤ threshold');
-  if (n === 0) return notEstimable('no-non-diseased-vessels', 'no vessel with invasive FFR > threshold');
-  const values = [...byValue.entries()].sort(([a], [b]) => a - b);
+  const classes = classCountsByCtFfr(cells, threshold);
+  if (!classes.estimable) return classes;
+  const { values, diseased: m, nonDiseased: n } = classes;
   // Placements per distinct value: diseased below (for V01) and non-diseased above (for V10).
   const v10 = new Float64Array(values.length);
   const v01 = new Float64Array(values.length);

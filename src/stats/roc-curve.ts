@@ -11,8 +11,7 @@
  *    fixed grid, cells with 1 … k − 1 vessels withheld (see the function for why a density and not points).
  */
 import { AucNotEstimableReason, NotEstimable } from './roc';
-import { PairCell } from './pair-histogram';
-import { isPositive } from './proportions';
+import { assertCells, classCountsByCtFfr, PairCell } from './pair-histogram';
 
 /** One operating point: vessels with CT-FFR ≤ cutOff are called positive. */
 export interface RocOperatingPoint {
@@ -33,17 +32,6 @@ export interface EmpiricalRocCurve {
   readonly points: readonly RocOperatingPoint[];
   /** Trapezoid area under `points` (= the DeLong AUC of the same vessels). */
   readonly area: number;
-}
-
-function assertCells(cells: readonly PairCell[]): void {
-  for (const cell of cells) {
-    if (!Number.isFinite(cell.ctFfr) || !Number.isFinite(cell.invasiveFfr)) {
-      throw new RangeError(`CT-FFR and FFR must be finite, got ${cell.ctFfr} and ${cell.invasiveFfr}`);
-    }
-    if (!(Number.isInteger(cell.vessels) && cell.vessels >= 0)) {
-      throw new RangeError(`a cell's vessel count must be a non-negative integer, got ${cell.vessels}`);
-    }
-  }
 }
 
 /** Area under a ROC polyline by the trapezoid rule, points in order of increasing false-positive rate. */
@@ -71,45 +59,15 @@ export function rocCurveFromPairCells(
   cells: readonly PairCell[],
   threshold: number,
 ): EmpiricalRocCurve | NotEstimable<AucNotEstimableReason> {
-  assertCells(cells);
-  const byCutOff = new Map<number, { diseased: number; nonDiseased: number }>();
-  let diseasedVessels = 0;
-  let nonDiseasedVessels = 0;
-  for (const cell of cells) {
-    if (cell.vessels === 0) continue;
-    const entry = byCutOff.get(cell.ctFfr) ?? { diseased: 0, nonDiseased: 0 };
-    if (isPositive(cell.invasiveFfr, threshold)) {
-      entry.diseased += cell.vessels;
-      diseasedVessels += cell.vessels;
-    } else {
-      entry.nonDiseased += cell.vessels;
-      nonDiseasedVessels += cell.vessels;
-    }
-    byCutOff.set(cell.ctFfr, entry);
-  }
-  if (diseasedVessels + nonDiseasedVessels === 0) {
-    return { estimable: false, reason: 'no-vessels', detail: 'no linked vessels' };
-  }
-  if (diseasedVessels === 0) {
-    return {
-      estimable: false,
-      reason: 'no-diseased-vessels',
-      detail: 'no vessel with invasive FFR ≤ threshold',
-    };
-  }
-  if (nonDiseasedVessels === 0) {
-    return {
-      estimable: false,
-      reason: 'no-non-diseased-vessels',
-      detail: 'no vessel with invasive FFR > threshold',
-    };
-  }
+  const classes = classCountsByCtFfr(cells, threshold);
+  if (!classes.estimable) return classes;
+  const { values, diseased: diseasedVessels, nonDiseased: nonDiseasedVessels } = classes;
   const points: RocOperatingPoint[] = [
     { cutOff: null, sensitivity: 0, falsePositiveRate: 0, truePositives: 0, falsePositives: 0 },
   ];
   let truePositives = 0;
   let falsePositives = 0;
-  for (const [cutOff, count] of [...byCutOff.entries()].sort(([a], [b]) => a - b)) {
+  for (const [cutOff, count] of values) {
     truePositives += count.diseased;
     falsePositives += count.nonDiseased;
     points.push({
