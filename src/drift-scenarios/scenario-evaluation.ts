@@ -50,6 +50,7 @@ import {
   type SegmentRef,
 } from '../drift/drift-evaluator';
 import {
+  emptyCell,
   segmentAggregates,
   segmentReferences,
   totalOfCells,
@@ -106,20 +107,7 @@ function cellsOf(analyses: readonly ScenarioAnalysis[], edges: Edges, threshold:
     const key = `${a.siteId}|${a.scannerVendor}|${a.modelVersion}`;
     let cell = cells.get(key);
     if (!cell) {
-      cell = {
-        siteId: a.siteId,
-        siteCode: a.siteId,
-        scannerVendor: a.scannerVendor,
-        modelVersion: a.modelVersion,
-        analyses: 0,
-        rejected: 0,
-        failed: 0,
-        sex: {},
-        numeric: {},
-        vessels: 0,
-        vesselsAtOrBelow: 0,
-        deviceErrorsByKind: {},
-      };
+      cell = emptyCell(a.siteId, a.siteId, a.scannerVendor, a.modelVersion);
       for (const feature of Object.keys(edges) as NumericFeature[]) {
         cell.numeric[feature] = new Array<number>((edges[feature] as number[]).length + 1).fill(0);
       }

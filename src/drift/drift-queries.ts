@@ -58,6 +58,29 @@ export interface CellAggregates {
 
 export type Edges = Partial<Record<NumericFeature, readonly number[]>>;
 
+/** A cell with nothing counted yet: where the window's analyses, vessels and device errors are added. */
+export function emptyCell(
+  siteId: string,
+  siteCode: string,
+  scannerVendor: string,
+  modelVersion: string,
+): CellAggregates & { numeric: Partial<Record<NumericFeature, number[]>> } {
+  return {
+    siteId,
+    siteCode,
+    scannerVendor,
+    modelVersion,
+    analyses: 0,
+    rejected: 0,
+    failed: 0,
+    sex: {},
+    numeric: {},
+    vessels: 0,
+    vesselsAtOrBelow: 0,
+    deviceErrorsByKind: {},
+  };
+}
+
 /** SQL of the right-closed bin index of `column` on the edges in parameter `$param` (edges negated and reversed). */
 function binSql(column: string, param: number, edgeCount: number): string {
   if (edgeCount === 0) return `CASE WHEN ${column} IS NULL THEN NULL ELSE 0 END`;
@@ -250,20 +273,12 @@ export async function windowCells(
     const key = cellKey(row.site_id, row.scanner_vendor, row.model_version);
     let cell = cells.get(key);
     if (!cell) {
-      cell = {
-        siteId: row.site_id,
-        siteCode: siteCodes.get(row.site_id) ?? row.site_id,
-        scannerVendor: row.scanner_vendor,
-        modelVersion: row.model_version,
-        analyses: 0,
-        rejected: 0,
-        failed: 0,
-        sex: {},
-        numeric: {},
-        vessels: 0,
-        vesselsAtOrBelow: 0,
-        deviceErrorsByKind: {},
-      };
+      cell = emptyCell(
+        row.site_id,
+        siteCodes.get(row.site_id) ?? row.site_id,
+        row.scanner_vendor,
+        row.model_version,
+      );
       cells.set(key, cell);
     }
     cell.deviceErrorsByKind[row.kind] = (cell.deviceErrorsByKind[row.kind] ?? 0) + row.events;
