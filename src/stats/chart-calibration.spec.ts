@@ -147,3 +147,17 @@ describe('estimated-baseline CUSUM: the false-alarm contract holds for the chart
     expect(alarmsPlugIn / replicates).toBeGreaterThan(target + 4 * se);
   });
 });
+
+describe('estimated-baseline CUSUM: the reference mean’s design effect', () => {
+  it('d ~ N(0, deff/n): designEffect 1 at n equals the default (3) at 3n', () => {
+    const contract = { k: 0.125, sided: 'two' as const, arl0: 50000, horizon: 2000 };
+    const own = estimatedBaselineCusumDesign({ ...contract, referenceSize: 700, designEffect: 1 });
+    const byDefault = estimatedBaselineCusumDesign({ ...contract, referenceSize: 2100 });
+    expect(REFERENCE_MEAN_DESIGN_EFFECT).toBe(3);
+    expect(own.quadrature.designEffect).toBe(1);
+    // Only the spread of σ̂ (log r, from n) differs: the two designs' h within 2%.
+    expect(own.h / byDefault.h).toBeCloseTo(1, 1);
+    expect(own.h).toBeGreaterThanOrEqual(byDefault.h * 0.999);
+    expect(() => estimationScenarios(700, 3, 0)).toThrow(/design effect/);
+  });
+});

@@ -94,12 +94,19 @@ export const REFERENCE_MEAN_DESIGN_EFFECT = 3;
 
 /**
  * Quadrature over the estimation error of a reference of n observations with kurtosis κ: d ~ N(0, deff/n) with deff
- * = REFERENCE_MEAN_DESIGN_EFFECT, log r ~ N(0, (κ − 1)/(4n)). n = Infinity gives the single point (0, 1).
+ * = `designEffect` (default REFERENCE_MEAN_DESIGN_EFFECT), log r ~ N(0, (κ − 1)/(4n)). n = Infinity gives the single
+ * point (0, 1).
  */
-export function estimationScenarios(n: number, kurtosis: number): EstimationScenario[] {
+export function estimationScenarios(
+  n: number,
+  kurtosis: number,
+  designEffect: number = REFERENCE_MEAN_DESIGN_EFFECT,
+): EstimationScenario[] {
   if (!Number.isFinite(n)) return [{ d: 0, r: 1, weight: 1 }];
   if (!(n >= 2)) throw new RangeError(`reference size must be ≥ 2, got ${n}`);
-  const sdD = sqrt(REFERENCE_MEAN_DESIGN_EFFECT / n);
+  if (!(designEffect > 0 && Number.isFinite(designEffect)))
+    throw new RangeError(`design effect must be > 0, got ${designEffect}`);
+  const sdD = sqrt(designEffect / n);
   const sdLogR = sqrt(max(0, kurtosis - 1) / (4 * n));
   const out: EstimationScenario[] = [];
   for (let i = 0; i < HERMITE_7.nodes.length; i++) {
@@ -242,6 +249,7 @@ export interface EstimatedBaselineDesign {
     readonly points: number;
     readonly referenceSize: number;
     readonly kurtosis?: number;
+    readonly designEffect?: number;
   };
 }
 
@@ -274,6 +282,12 @@ export function estimatedBaselineCusumDesign(
     readonly sided: CusumSide;
     /** Kurtosis of the reference sample (3 if unknown): widens the spread of σ̂/σ. */
     readonly kurtosis?: number;
+    /**
+     * Variance of the reference mean as a multiple of σ²/n (default REFERENCE_MEAN_DESIGN_EFFECT): 1 for a reference
+     * whose mean is known to have the independent-observation error in the chart's own units (the CT-FFR location
+     * chart, src/stats/location-cusum.ts).
+     */
+    readonly designEffect?: number;
     /** ARL of each quadrature point: 'siegmund' (default) or 'integral-equation' (the check). */
     readonly arlMethod?: 'siegmund' | 'integral-equation';
   },
@@ -283,7 +297,7 @@ export function estimatedBaselineCusumDesign(
   if (!(k >= 0)) throw new RangeError(`k must be ≥ 0, got ${k}`);
   const kurtosis = request.kurtosis ?? 3;
   const method = request.arlMethod ?? 'siegmund';
-  const scenarios = estimationScenarios(request.referenceSize, kurtosis);
+  const scenarios = estimationScenarios(request.referenceSize, kurtosis, request.designEffect);
   // One-sided upper ARL at reference value k, limit h, observation mean `shift` (σ units).
   const upperArl = (kr: number, hr: number, shift: number): number =>
     method === 'siegmund'
@@ -314,7 +328,12 @@ export function estimatedBaselineCusumDesign(
     arl0AtEstimates: solvedArl(() =>
       cusumArl({ k, h, sided }, 0, { method: 'integral-equation', nodes: nodesFor(h) }),
     ),
-    quadrature: { points: scenarios.length, referenceSize: request.referenceSize, kurtosis },
+    quadrature: {
+      points: scenarios.length,
+      referenceSize: request.referenceSize,
+      kurtosis,
+      designEffect: request.designEffect ?? REFERENCE_MEAN_DESIGN_EFFECT,
+    },
   };
 }
 
