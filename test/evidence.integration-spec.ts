@@ -449,6 +449,22 @@ describe('evidence queries under disclosure control, end to end', () => {
       .set(bearer(keys.auditor))
       .expect(200);
     expect(list.body.items.length).toBeGreaterThan(5);
+    // The index names what was asked and the digest of what was released; the figures come only through an
+    // audited read (GET …/:id) or export.
+    for (const item of list.body.items) {
+      expect(item).not.toHaveProperty('result');
+      expect(Object.keys(item).sort()).toEqual([
+        'createdAt',
+        'definition',
+        'highWaterMark',
+        'id',
+        'minCell',
+        'productId',
+        'refusal',
+        'resultSha256',
+        'status',
+      ]);
+    }
     await request(app.getHttpServer())
       .get(`/api/v1/evidence/queries/${released[0].id}`)
       .set(bearer(otherResearcher))
@@ -465,7 +481,7 @@ describe('evidence queries under disclosure control, end to end', () => {
     await query({ productId: fleet.productId, sites: [] }).expect(400);
   });
 
-  it('records every run, re-run and CSV export in the audit trail: actor, definition digest, result digest', async () => {
+  it('records every run, re-run, read and CSV export in the audit trail: actor, definition digest, result digest', async () => {
     interface Entry {
       action: string;
       actor: { type: string; role: string | null; manufacturerId: string | null };
@@ -488,11 +504,13 @@ describe('evidence queries under disclosure control, end to end', () => {
       .set(bearer(keys.quality))
       .expect(200);
     const entries = await trail(first.id);
-    // Run by the researcher, re-run by the auditor and the researcher, exported by the researcher and quality.
+    // Run by the researcher, re-run by the auditor and the researcher, read by the auditor, exported by the
+    // researcher and quality.
     expect(entries.map((entry) => `${entry.action} by ${entry.actor.role}`)).toEqual([
       'evidence_query.run by researcher',
       'evidence_query.rerun by auditor',
       'evidence_query.rerun by researcher',
+      'evidence_query.read by auditor',
       'evidence_query.export_csv by researcher',
       'evidence_query.export_csv by quality',
     ]);
@@ -514,7 +532,13 @@ describe('evidence queries under disclosure control, end to end', () => {
       .expect(200);
     expect(entries[0].afterDigest).toBe(stateDigest(shown.body)!.toString('hex'));
     expect(entries[1].details).toMatchObject({ reproduced: true, rerunSha256: first.resultSha256 });
-    expect(entries[4].details).toMatchObject({ csvSha256: sha256Hex(csv.text) });
+    expect(entries[5].details).toMatchObject({ csvSha256: sha256Hex(csv.text) });
+    // That read is recorded too, after the entries above.
+    expect((await trail(first.id)).at(-1)).toMatchObject({
+      action: 'evidence_query.read',
+      actor: { role: 'auditor' },
+      details: { resultSha256: first.resultSha256, definitionSha256 },
+    });
     // A refused query is recorded too: what was asked, by whom, and that nothing was released.
     const refused = (await query({ productId: fleet.productId, sites: [sites.C] }).expect(201)).body;
     expect(refused.status).toBe('refused');

@@ -41,12 +41,14 @@ export const AUDIT_ACTIONS = {
   'drift_alert.open': { entityType: 'drift_alert', requiresReason: false },
   'drift_alert.acknowledge': { entityType: 'drift_alert', requiresReason: true },
   'drift_alert.resolve': { entityType: 'drift_alert', requiresReason: true },
-  // Evidence (src/evidence): every cohort query run, re-run and CSV export, and every OMOP table exported — who took
+  // Evidence (src/evidence): every cohort query run, re-run, read and CSV export, and every OMOP table exported — who took
   // what out of the platform, from which definition (its sha256) and with which result digest (GDPR Art. 5(2)
   // accountability, Art. 30 records of processing; 21 CFR 11.10(e) for the figures a submission may cite).
   'evidence_query.run': { entityType: 'evidence_query', requiresReason: false },
   'evidence_query.rerun': { entityType: 'evidence_query', requiresReason: false },
   'evidence_query.export_csv': { entityType: 'evidence_query', requiresReason: false },
+  // Reading a stored result is taking it out again: who looked at which released figures, and when.
+  'evidence_query.read': { entityType: 'evidence_query', requiresReason: false },
   'omop.export': { entityType: 'omop_export', requiresReason: false },
 } as const satisfies Record<string, { entityType: string; requiresReason: boolean }>;
 

@@ -23,7 +23,10 @@ export class EvidenceController {
 
   @Get()
   @RequirePermission('evidence:read')
-  @ApiOperation({ summary: "The tenant's stored evidence queries, newest first (200 at most)" })
+  @ApiOperation({
+    summary:
+      "The tenant's stored evidence queries, newest first (200 at most): definitions and digests, not results (GET …/:id, audited, gives a result)",
+  })
   list(@Query() query: EvidenceListQueryDto) {
     return this.evidence.list(query.productId);
   }
@@ -42,9 +45,12 @@ export class EvidenceController {
 
   @Get(':id')
   @RequirePermission('evidence:read')
-  @ApiOperation({ summary: 'A stored evidence query: definition, high-water mark, k, and what was released' })
-  find(@Param('id', new ParseUUIDPipe()) id: string) {
-    return this.evidence.find(id);
+  @ApiOperation({
+    summary:
+      'A stored evidence query: definition, high-water mark, k, and what was released; each read is audited',
+  })
+  find(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string) {
+    return this.evidence.find(principal, id);
   }
 
   @Post(':id/rerun')

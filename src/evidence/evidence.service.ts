@@ -52,6 +52,9 @@ export interface EvidenceQueryView {
   resultSha256: string | null;
 }
 
+/** A list entry: the stored query without its released figures. */
+export type EvidenceQueryIndexEntry = Omit<EvidenceQueryView, 'result'>;
+
 export interface RerunView {
   id: string;
   reproduced: boolean;
@@ -207,17 +210,30 @@ export class EvidenceService {
     return csv;
   }
 
-  async find(id: string): Promise<EvidenceQueryView> {
-    return view(await this.stored(this.dataSource.manager, id));
+  /** A stored query with its result; the read is recorded before the result is returned (as a CSV export is). */
+  async find(principal: Principal, id: string): Promise<EvidenceQueryView> {
+    const row = await this.stored(this.dataSource.manager, id);
+    await this.audit.record({
+      actor: actorOf(principal),
+      action: 'evidence_query.read',
+      entityId: row.id,
+      manufacturerId: row.manufacturer_id,
+      details: provenance(row),
+    });
+    return view(row);
   }
 
-  async list(productId?: string): Promise<{ items: EvidenceQueryView[] }> {
+  /**
+   * The index of stored queries: what was asked, when, and the digest of what was released — not the results, so
+   * that every read of released figures goes through find (audited) or the CSV export (audited).
+   */
+  async list(productId?: string): Promise<{ items: EvidenceQueryIndexEntry[] }> {
     const rows = await this.dataSource.query<StoredRow[]>(
       `SELECT ${STORED_COLUMNS} FROM evidence_queries
         WHERE ($1::uuid IS NULL OR product_id = $1) ORDER BY created_at DESC, id LIMIT 200`,
       [productId ?? null],
     );
-    return { items: rows.map(view) };
+    return { items: rows.map((row) => indexEntry(view(row))) };
   }
 
   /** Recomputes a stored query at its high-water mark, against the releases that preceded it. */
@@ -438,6 +454,20 @@ function view(row: StoredRow): EvidenceQueryView {
     result: row.result,
     refusal: row.refusal,
     resultSha256: row.result_sha256,
+  };
+}
+
+function indexEntry(query: EvidenceQueryView): EvidenceQueryIndexEntry {
+  return {
+    id: query.id,
+    productId: query.productId,
+    status: query.status,
+    definition: query.definition,
+    highWaterMark: query.highWaterMark,
+    minCell: query.minCell,
+    createdAt: query.createdAt,
+    refusal: query.refusal,
+    resultSha256: query.resultSha256,
   };
 }
 
