@@ -280,6 +280,25 @@ describe('evidence queries under disclosure control, end to end', () => {
     expect(JSON.stringify(differencing.body)).not.toMatch(/\b200\b/);
   });
 
+  it('refuses a cohort whose count, minus a row released by an earlier query, would single out a small site', async () => {
+    // The first query released site A (120 patients' analyses) and suppressed B and C together. A cohort of sites A
+    // and C is nested in it with a difference of 80 (site B) — the pairwise check lets it through — and its own site
+    // table hides A and C together; but its cohort count (124 patients' analyses) minus the earlier row A is site C.
+    const refused = await query({ productId: fleet.productId, sites: [sites.A, sites.C] }).expect(201);
+    expect(refused.body).toMatchObject({
+      status: 'refused',
+      refusal: { reason: 'differencing', against: 'combination of earlier releases' },
+      result: null,
+    });
+    // Sites A and B: nested with a difference of 4 (site C) — refused by the pairwise check as before.
+    const nested = await query({ productId: fleet.productId, sites: [sites.A, sites.B] }).expect(201);
+    expect(nested.body.refusal).toMatchObject({ reason: 'differencing' });
+    // Site B alone: the first query's suppressed pair (B and C together) minus B would be C — refused too.
+    expect((await query({ productId: fleet.productId, sites: [sites.B] }).expect(201)).body.status).toBe(
+      'refused',
+    );
+  });
+
   it('across many overlapping queries, no cell, total or complement under k can be derived', async () => {
     const bodies: Array<Record<string, unknown>> = [
       { stratifyBy: 'sex' },

@@ -110,8 +110,23 @@ export interface EvidenceResult {
 export interface EarlierRelease {
   readonly id: string;
   readonly definition: CohortDefinition;
+  /** The data it saw: rows received, and linkage decided, up to this instant (the service's text form). */
+  readonly highWaterMark: string;
   readonly result: EvidenceResult;
 }
+
+/**
+ * The audit of a release against every earlier one (release-records.ts): whether the cohort's counts, or a table as
+ * protected so far, would let a set of 1 … k − 1 patients be derived by adding and subtracting released counts.
+ */
+export interface CrossReleaseAudit {
+  cohortDisclosive(released: EvidenceResult['cohort']): boolean;
+  /** null: safe as is; rows to suppress as well; or 'withhold' the table. */
+  tableResolution(name: string, table: ProtectedTable): Set<string> | 'withhold' | null;
+}
+
+/** `against` of a differencing entry that needs several earlier releases, not one. */
+export const AGAINST_COMBINATION = 'combination of earlier releases';
 
 export type EvidenceOutcome =
   | { status: 'released'; result: EvidenceResult }
@@ -120,7 +135,7 @@ export type EvidenceOutcome =
       refusal: { reason: 'cohort-below-k' | 'differencing'; message: string; against?: string };
     };
 
-const ANALYSIS_DISTRIBUTIONS = [
+export const ANALYSIS_DISTRIBUTIONS = [
   'sex',
   'ageBand',
   'bmiBand',
@@ -132,13 +147,13 @@ const ANALYSIS_DISTRIBUTIONS = [
   'month',
 ] as const;
 
-const CONFUSION_COLUMNS = ['tp', 'fp', 'tn', 'fn'] as const;
+export const CONFUSION_COLUMNS = ['tp', 'fp', 'tn', 'fn'] as const;
 
 function stratumKey(vessel: CohortVessel, by: StratifyBy): string {
   return by === 'vessel' ? vessel.vessel : vessel.analysis[by];
 }
 
-function ctFfrBand(value: number): string {
+export function ctFfrBand(value: number): string {
   const edges = PERFORMANCE_RULES.ctFfrBands;
   let low: number | null = null;
   for (const edge of edges) {
@@ -198,6 +213,7 @@ function protectAgainst(
   k: number,
   earlier: ReadonlyArray<{ id: string; table: ReleasedTable | undefined }>,
   differencing: Array<{ table: string; against: string }>,
+  audit: CrossReleaseAudit | undefined,
 ): ProtectedTable {
   const flagged = new Set<string>();
   const withheld = (): ProtectedTable => ({
@@ -244,7 +260,13 @@ function protectAgainst(
         }
       }
     }
-    if (!changed) return protectedTable;
+    if (changed) continue;
+    // Any number of earlier releases together (release-audit.ts), once the nested pairs above are settled.
+    const resolution = audit?.tableResolution(name, protectedTable) ?? null;
+    if (resolution === null) return protectedTable;
+    differencing.push({ table: name, against: AGAINST_COMBINATION });
+    if (resolution === 'withhold') return withheld();
+    for (const key of resolution) flagged.add(key);
   }
 }
 
@@ -281,6 +303,7 @@ export function evidenceOutcome(input: {
   k: number;
   earlier: readonly EarlierRelease[];
   nested: (a: CohortDefinition, b: CohortDefinition) => boolean;
+  audit?: CrossReleaseAudit;
 }): EvidenceOutcome {
   const { definition, analyses, vessels, universe, threshold, k } = input;
   const patients = new Set(analyses.map((analysis) => analysis.patientId));
@@ -316,6 +339,17 @@ export function evidenceOutcome(input: {
     }
   }
 
+  if (input.audit?.cohortDisclosive(cohort)) {
+    return {
+      status: 'refused',
+      refusal: {
+        reason: 'differencing',
+        message: `together with earlier releases of this product, the cohort's counts would let a set of fewer than ${k} patients be counted by adding and subtracting released figures`,
+        against: AGAINST_COMBINATION,
+      },
+    };
+  }
+
   const differencing: Array<{ table: string; against: string }> = [];
   const distributions: Record<string, ReleasedTable> = {};
   for (const dimension of ANALYSIS_DISTRIBUTIONS) {
@@ -328,7 +362,7 @@ export function evidenceOutcome(input: {
       table: release.result.distributions[dimension],
     }));
     distributions[dimension] = release(
-      protectAgainst(dimension, table, k, earlier, differencing),
+      protectAgainst(dimension, table, k, earlier, differencing, input.audit),
       'analyses',
     );
   }
@@ -345,7 +379,10 @@ export function evidenceOutcome(input: {
       id: release.id,
       table: release.result.distributions[name],
     }));
-    distributions[name] = release(protectAgainst(name, table, k, earlier, differencing), 'vessels');
+    distributions[name] = release(
+      protectAgainst(name, table, k, earlier, differencing, input.audit),
+      'vessels',
+    );
   }
 
   // Stratified accuracy: strata × (TP, FP, TN, FN) over linked vessels, whole strata suppressed.
@@ -387,7 +424,7 @@ export function evidenceOutcome(input: {
   const earlierCounts = nestedEarlier
     .filter((release) => release.result.accuracy.stratifyBy === by)
     .map((release) => ({ id: release.id, table: release.result.accuracy.counts }));
-  const counts = protectAgainst('accuracy', countsTable, k, earlierCounts, differencing);
+  const counts = protectAgainst('accuracy', countsTable, k, earlierCounts, differencing, input.audit);
   const strata =
     by === null
       ? []

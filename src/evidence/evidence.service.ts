@@ -37,6 +37,7 @@ import {
   EvidenceResult,
   sha256Hex,
 } from './evidence-result';
+import { ProductRecords, ProductReleaseAudit } from './release-records';
 
 export interface EvidenceQueryView {
   id: string;
@@ -94,6 +95,26 @@ const ATTRIBUTES_SQL = `
   ${bandCaseSql('a.agatston_score', AGATSTON_BANDS)} AS agatston_band,
   a.status,
   to_char(a.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month`;
+
+/**
+ * Each vessel's first invasive FFR (by measurement time, as src/performance takes it) among the analyses $1, with
+ * linkage as it stood at $2: the latest ffr_link_history entry of each outcome up to then.
+ */
+const FIRST_LINK_CTES = `
+  candidates AS (
+    SELECT DISTINCT h.outcome_event_id FROM ffr_link_history h
+     WHERE h.analysis_event_id = ANY($1::uuid[]) AND h.changed_at <= $2::timestamptz),
+  state AS (
+    SELECT DISTINCT ON (h.outcome_event_id) h.outcome_event_id, h.status, h.analysis_event_id, h.vessel_index
+      FROM ffr_link_history h JOIN candidates USING (outcome_event_id)
+     WHERE h.changed_at <= $2::timestamptz
+     ORDER BY h.outcome_event_id, h.changed_at DESC, h.id DESC),
+  first_link AS (
+    SELECT DISTINCT ON (st.analysis_event_id, st.vessel_index)
+           st.analysis_event_id, st.vessel_index, o.invasive_ffr
+      FROM state st JOIN outcomes o ON o.event_id = st.outcome_event_id
+     WHERE st.status = 'linked' AND st.analysis_event_id = ANY($1::uuid[])
+     ORDER BY st.analysis_event_id, st.vessel_index, o.measured_at, st.outcome_event_id)`;
 
 /** Definition dimension → column of the attribute subquery. */
 const FILTER_COLUMNS: Record<(typeof SET_DIMENSIONS)[number], string | null> = {
@@ -279,10 +300,10 @@ export class EvidenceService {
     productId: string,
     before: StoredRow | null,
   ): Promise<EarlierRelease[]> {
-    const rows = await manager.query<
-      Array<{ id: string; definition: CohortDefinition; result: EvidenceResult }>
-    >(
-      `SELECT id, definition, result FROM evidence_queries
+    const rows = await manager.query<EarlierRelease[]>(
+      `SELECT id, definition, result,
+              to_char(high_water_mark AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "highWaterMark"
+         FROM evidence_queries
         WHERE manufacturer_id = $1 AND product_id = $2 AND status = 'released'
           AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
         ORDER BY created_at, id`,
@@ -332,21 +353,7 @@ export class EvidenceService {
       parameters,
     );
     const analyses = new Map<string, CohortAnalysis>(
-      analysisRows.map((row) => [
-        row.event_id,
-        {
-          patientId: row.patient_id,
-          site: row.site,
-          modelVersion: row.model_version,
-          scannerVendor: row.scanner_vendor,
-          ageBand: row.age_band,
-          sex: row.sex,
-          bmiBand: row.bmi_band,
-          agatstonBand: row.agatston_band,
-          status: row.status,
-          month: row.month,
-        },
-      ]),
+      analysisRows.map((row) => [row.event_id, cohortAnalysis(row)]),
     );
     const completed = analysisRows.filter((row) => row.status === 'completed').map((row) => row.event_id);
     // Each vessel's first invasive FFR (by measurement time, as src/performance takes it), with linkage as it stood
@@ -354,20 +361,7 @@ export class EvidenceService {
     const vesselRows = await manager.query<
       Array<{ analysis_event_id: string; vessel: string; ct_ffr: number; invasive_ffr: number | null }>
     >(
-      `WITH candidates AS (
-         SELECT DISTINCT h.outcome_event_id FROM ffr_link_history h
-          WHERE h.analysis_event_id = ANY($1::uuid[]) AND h.changed_at <= $2::timestamptz),
-       state AS (
-         SELECT DISTINCT ON (h.outcome_event_id) h.outcome_event_id, h.status, h.analysis_event_id, h.vessel_index
-           FROM ffr_link_history h JOIN candidates USING (outcome_event_id)
-          WHERE h.changed_at <= $2::timestamptz
-          ORDER BY h.outcome_event_id, h.changed_at DESC, h.id DESC),
-       first_link AS (
-         SELECT DISTINCT ON (st.analysis_event_id, st.vessel_index)
-                st.analysis_event_id, st.vessel_index, o.invasive_ffr
-           FROM state st JOIN outcomes o ON o.event_id = st.outcome_event_id
-          WHERE st.status = 'linked' AND st.analysis_event_id = ANY($1::uuid[])
-          ORDER BY st.analysis_event_id, st.vessel_index, o.measured_at, st.outcome_event_id)
+      `WITH ${FIRST_LINK_CTES}
        SELECT v.analysis_event_id, v.vessel, v.ct_ffr, f.invasive_ffr
          FROM analysis_vessels v
          LEFT JOIN first_link f ON f.analysis_event_id = v.analysis_event_id AND f.vessel_index = v.vessel_index
@@ -382,16 +376,97 @@ export class EvidenceService {
       invasiveFfr: row.invasive_ffr === null ? null : Number(row.invasive_ffr),
     }));
     const universe = await this.universe(manager, product, hwm, definition);
+    const threshold = Number(product.ffrThreshold ?? PERFORMANCE_RULES.defaultThreshold);
+    const audit = new ProductReleaseAudit(
+      await this.productRecords(manager, product, [hwm, ...earlier.map((release) => release.highWaterMark)]),
+      earlier,
+      { definition, highWaterMark: hwm, threshold },
+      k,
+    );
     return evidenceOutcome({
       definition,
       analyses: [...analyses.values()],
       vessels,
       universe,
-      threshold: Number(product.ffrThreshold ?? PERFORMANCE_RULES.defaultThreshold),
+      threshold,
       k,
       earlier,
       nested: cohortsNested,
+      audit,
     });
+  }
+
+  /**
+   * The product's analyses and analysed vessels received up to the latest of `highWaterMarks`, and each vessel's
+   * first linked invasive FFR as linkage stood at each of them — what the cross-release audit evaluates every
+   * release's cells on (release-records.ts). One linkage read per distinct high-water mark.
+   */
+  private async productRecords(
+    manager: EntityManager,
+    product: { id: string; manufacturerId: string },
+    highWaterMarks: readonly string[],
+  ): Promise<ProductRecords> {
+    const marks = [...new Set(highWaterMarks)].sort();
+    const latest = marks.at(-1)!;
+    const analysisRows = await manager.query<
+      Array<AnalysisRow & { received_at: string; vessel_names: string[] }>
+    >(
+      `SELECT a.event_id, ${ATTRIBUTES_SQL},
+              to_char(a.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_at,
+              coalesce((SELECT array_agg(v.vessel) FROM analysis_vessels v WHERE v.analysis_event_id = a.event_id),
+                       '{}') AS vessel_names
+         FROM analyses a JOIN sites s ON s.id = a.site_id
+        WHERE a.manufacturer_id = $1 AND a.product_id = $2 AND a.received_at <= $3::timestamptz
+        ORDER BY a.event_id`,
+      [product.manufacturerId, product.id, latest],
+    );
+    const indexOfAnalysis = new Map(analysisRows.map((row, index) => [row.event_id, index]));
+    const completed = analysisRows.filter((row) => row.status === 'completed').map((row) => row.event_id);
+    const vesselRows = await manager.query<
+      Array<{ analysis_event_id: string; vessel_index: number; vessel: string; ct_ffr: number }>
+    >(
+      `SELECT v.analysis_event_id, v.vessel_index, v.vessel, v.ct_ffr FROM analysis_vessels v
+        WHERE v.analysis_event_id = ANY($1::uuid[]) ORDER BY v.analysis_event_id, v.vessel_index`,
+      [completed],
+    );
+    const indexOfVessel = new Map(
+      vesselRows.map((row, index) => [`${row.analysis_event_id}|${row.vessel_index}`, index]),
+    );
+    const invasiveFfrAt = new Map<string, Float64Array>();
+    for (const mark of marks) {
+      const invasive = new Float64Array(vesselRows.length).fill(Number.NaN);
+      for (const link of await this.firstLinks(manager, completed, mark)) {
+        const index = indexOfVessel.get(`${link.analysis_event_id}|${link.vessel_index}`);
+        if (index !== undefined) invasive[index] = Number(link.invasive_ffr);
+      }
+      invasiveFfrAt.set(mark, invasive);
+    }
+    return {
+      analyses: analysisRows.map((row) => ({
+        ...cohortAnalysis(row),
+        receivedAt: row.received_at,
+        vesselNames: row.vessel_names,
+      })),
+      vessels: vesselRows.map((row) => ({
+        analysis: indexOfAnalysis.get(row.analysis_event_id)!,
+        vessel: row.vessel,
+        ctFfr: Number(row.ct_ffr),
+      })),
+      invasiveFfrAt,
+    };
+  }
+
+  /** Each vessel's first invasive FFR (by measurement time) with linkage as it stood at `highWaterMark`. */
+  private firstLinks(
+    manager: EntityManager,
+    analysisEventIds: readonly string[],
+    highWaterMark: string,
+  ): Promise<Array<{ analysis_event_id: string; vessel_index: number; invasive_ffr: number }>> {
+    return manager.query(
+      `WITH ${FIRST_LINK_CTES}
+       SELECT analysis_event_id, vessel_index, invasive_ffr FROM first_link`,
+      [analysisEventIds, highWaterMark],
+    );
   }
 
   /** Distribution rows: fixed lattices, and the values the whole product has at the high-water mark. */
@@ -441,6 +516,21 @@ const STORED_COLUMNS = `id, manufacturer_id, product_id, status, definition, def
   to_char(high_water_mark AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS high_water_mark,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
   created_at::text AS created_seq`;
+
+function cohortAnalysis(row: AnalysisRow): CohortAnalysis {
+  return {
+    patientId: row.patient_id,
+    site: row.site,
+    modelVersion: row.model_version,
+    scannerVendor: row.scanner_vendor,
+    ageBand: row.age_band,
+    sex: row.sex,
+    bmiBand: row.bmi_band,
+    agatstonBand: row.agatston_band,
+    status: row.status,
+    month: row.month,
+  };
+}
 
 function view(row: StoredRow): EvidenceQueryView {
   return {

@@ -1,0 +1,196 @@
+import { atomsOf, auditFamily, ReleasedPartition } from './release-audit';
+
+/** A partition from a list of cells, each a list of record indices. */
+function partition(recordCount: number, cells: number[][]): ReleasedPartition {
+  const cellOf = new Int32Array(recordCount).fill(-1);
+  cells.forEach((records, cell) => {
+    for (const record of records) cellOf[record] = cell;
+  });
+  return { cellOf, cellCount: cells.length };
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+/** Deterministic generator (Park–Miller), so a failing case can be replayed. */
+function lcg(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 48_271) % 2_147_483_647;
+    return state / 2_147_483_647;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The oracle: an attacker by exhaustion over every set of records, in exact rational arithmetic (BigInt fractions),
+// on the records × cells matrix itself — no atoms, no modular arithmetic, nothing shared with auditFamily.
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Fraction {
+  n: bigint;
+  d: bigint;
+}
+const gcd = (a: bigint, b: bigint): bigint => {
+  a = a < 0n ? -a : a;
+  b = b < 0n ? -b : b;
+  while (b) [a, b] = [b, a % b];
+  return a;
+};
+const fraction = (n: bigint, d = 1n): Fraction => {
+  if (d < 0n) [n, d] = [-n, -d];
+  const g = gcd(n, d) || 1n;
+  return { n: n / g, d: d / g };
+};
+const sub = (a: Fraction, b: Fraction) => fraction(a.n * b.d - b.n * a.d, a.d * b.d);
+const mul = (a: Fraction, b: Fraction) => fraction(a.n * b.n, a.d * b.d);
+const div = (a: Fraction, b: Fraction) => fraction(a.n * b.d, a.d * b.n);
+
+function rankOf(vectors: number[][]): number {
+  const rows = vectors.map((vector) => vector.map((value) => fraction(BigInt(value))));
+  let rank = 0;
+  const width = rows[0]?.length ?? 0;
+  for (let column = 0; column < width && rank < rows.length; column++) {
+    const pivot = rows.findIndex((row, r) => r >= rank && row[column].n !== 0n);
+    if (pivot < 0) continue;
+    [rows[rank], rows[pivot]] = [rows[pivot], rows[rank]];
+    for (let r = 0; r < rows.length; r++) {
+      if (r === rank || rows[r][column].n === 0n) continue;
+      const factor = div(rows[r][column], rows[rank][column]);
+      rows[r] = rows[r].map((value, c) => sub(value, mul(factor, rows[rank][c])));
+    }
+    rank++;
+  }
+  return rank;
+}
+
+/** The fewest patients of a non-empty set of records whose count is a linear combination of released counts. */
+function smallestDerivableSet(patientOf: number[], partitions: ReleasedPartition[]): number {
+  const recordCount = patientOf.length;
+  const cells: number[][] = [];
+  for (const p of partitions) {
+    for (let cell = 0; cell < p.cellCount; cell++) {
+      cells.push(range(0, recordCount).map((record) => (p.cellOf[record] === cell ? 1 : 0)));
+    }
+  }
+  const base = rankOf(cells);
+  let smallest = Infinity;
+  for (let mask = 1; mask < 2 ** recordCount; mask++) {
+    const indicator = range(0, recordCount).map((record) => (mask >> record) & 1);
+    const patients = new Set(
+      range(0, recordCount)
+        .filter((record) => indicator[record])
+        .map((r) => patientOf[r]),
+    );
+    if (patients.size >= smallest) continue;
+    if (rankOf([...cells, indicator]) === base) smallest = patients.size;
+  }
+  return smallest;
+}
+
+describe('auditFamily: can a set of fewer than k patients be derived from the released cells?', () => {
+  const K = 11;
+  // 50 patients at site A, 3 at B, 40 at C; one record each.
+  const patientOf = Int32Array.from(range(0, 93));
+  const A = range(0, 50);
+  const B = range(50, 53);
+  const C = range(53, 93);
+
+  it('finds the three-query inclusion–exclusion that pairwise nesting checks miss', () => {
+    // {A, B}, {B, C} and {A, B, C}: no two are nested with a small difference, yet (AB + BC − ABC) = B = 3.
+    const releases = [partition(93, [[...A, ...B]]), partition(93, [[...B, ...C]])];
+    expect(auditFamily(patientOf, releases, K)).toMatchObject({ disclosive: false });
+    expect(auditFamily(patientOf, [...releases, partition(93, [[...A, ...B, ...C]])], K)).toEqual({
+      disclosive: true,
+      reason: 'small-set',
+      patients: 3,
+    });
+  });
+
+  it('lets overlapping cohorts through when the small overlap cannot be isolated', () => {
+    const verdict = auditFamily(patientOf, [partition(93, [[...A, ...B]]), partition(93, [[...B, ...C]])], K);
+    expect(verdict).toMatchObject({ disclosive: false, smallAtoms: 1, dimension: 0 });
+  });
+
+  it('finds a small difference of nested releases, and a small cell released by one and hidden by the other', () => {
+    expect(auditFamily(patientOf, [partition(93, [[...A, ...B]]), partition(93, [A])], K)).toMatchObject({
+      disclosive: true,
+      patients: 3,
+    });
+    // Release 1 has rows A and B∪C... release 2 rows A∪B and C: B = (A∪B) − A.
+    expect(
+      auditFamily(patientOf, [partition(93, [A, [...B, ...C]]), partition(93, [[...A, ...B], C])], K),
+    ).toMatchObject({ disclosive: true, patients: 3 });
+  });
+
+  it('accepts a hidden group made of small pieces when only the group as a whole is derivable', () => {
+    // Rows r1, r2 released over everyone; within the subcohort F they are suppressed together (3 + 9 patients).
+    // Records: F∩r1 0–2, F∩r2 3–11, ¬F∩r1 12–41, ¬F∩r2 42–81.
+    const ids = Int32Array.from(range(0, 82));
+    const everyone = partition(82, [
+      [...range(0, 3), ...range(12, 42)],
+      [...range(3, 12), ...range(42, 82)],
+    ]);
+    const subcohort = partition(82, [range(0, 12)]);
+    expect(auditFamily(ids, [everyone, subcohort], K)).toMatchObject({ disclosive: false, dimension: 1 });
+  });
+
+  it('counts patients, not records: twelve vessels of three patients are a small set', () => {
+    const patients = Int32Array.from([...range(0, 50), ...[50, 50, 50, 50, 51, 51, 51, 51, 52, 52, 52, 52]]);
+    const all = range(0, 62);
+    expect(auditFamily(patients, [partition(62, [all]), partition(62, [range(0, 50)])], K)).toMatchObject({
+      disclosive: true,
+      patients: 3,
+    });
+  });
+
+  it('fails closed when the space to enumerate is too large', () => {
+    // Ten disjoint small cells, each released once alone and once in the total: every cell is derivable.
+    const ids = Int32Array.from(range(0, 30));
+    const releases = range(0, 10).map((i) => partition(30, [range(3 * i, 3 * i + 3)]));
+    expect(auditFamily(ids, releases, K, 4)).toEqual({
+      disclosive: true,
+      reason: 'undecided',
+      dimension: 10,
+    });
+    expect(auditFamily(ids, releases, K)).toMatchObject({
+      disclosive: true,
+      reason: 'small-set',
+      patients: 3,
+    });
+  });
+
+  it('agrees with the exhaustive attacker on 300 random releases', () => {
+    const random = lcg(20_261_127);
+    let disclosive = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      const recordCount = 6 + Math.floor(random() * 7);
+      const patients = range(0, recordCount).map(() => Math.floor(random() * recordCount * 0.8));
+      const k = 2 + Math.floor(random() * 3);
+      const partitions = range(0, 1 + Math.floor(random() * 4)).map(() => {
+        const cellCount = 1 + Math.floor(random() * 3);
+        const cellOf = Int32Array.from(
+          range(0, recordCount).map(() => Math.floor(random() * (cellCount + 1)) - 1),
+        );
+        return { cellOf, cellCount };
+      });
+      const smallest = smallestDerivableSet(patients, partitions);
+      const verdict = auditFamily(Int32Array.from(patients), partitions, k);
+      const expected = smallest < k;
+      if (expected) disclosive++;
+      expect({ trial, disclosive: verdict.disclosive }).toEqual({ trial, disclosive: expected });
+      if (verdict.disclosive && verdict.reason === 'small-set') expect(verdict.patients).toBe(smallest);
+    }
+    // Both answers occur often enough for the agreement to mean something.
+    expect(disclosive).toBeGreaterThan(30);
+    expect(disclosive).toBeLessThan(270);
+  });
+
+  it('builds atoms as the classes of records sharing every cell', () => {
+    const { atomOf, representatives } = atomsOf(6, [
+      partition(6, [[0, 1, 2], [3]]),
+      partition(6, [[1, 2, 3]]),
+    ]);
+    // Records 4 and 5 are in no cell; 0 | 1, 2 | 3.
+    expect([...atomOf]).toEqual([0, 1, 1, 2, -1, -1]);
+    expect(representatives).toEqual([0, 1, 3]);
+  });
+});

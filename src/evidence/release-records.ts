@@ -1,0 +1,397 @@
+/**
+ * The cross-release audit of evidence queries (release-audit.ts) applied to the platform's records. Pure: the service
+ * reads the product's analyses, vessels and linkage states (evidence.service.ts), this module says which record lies
+ * in which released cell of each release — earlier ones as they were released, at their own high-water mark and with
+ * linkage as it stood then — and asks auditFamily whether the new release lets a set of 1 … k − 1 patients be derived.
+ *
+ * Cohort membership here is the same rule as the SQL of EvidenceService.evaluate (received by the high-water mark,
+ * the lattice filters, a vessel filter met by any analysed vessel); the new release's own cells are counted here and
+ * compared with the figures it releases, so a divergence between the two is an error, never a silent gap.
+ */
+import { isPositive } from '../stats/proportions';
+import { CohortDefinition, SET_DIMENSIONS, SetDimension, StratifyBy } from './cohort';
+import { ProtectedTable } from './disclosure-control';
+import {
+  ANALYSIS_DISTRIBUTIONS,
+  CohortAnalysis,
+  CONFUSION_COLUMNS,
+  CrossReleaseAudit,
+  ctFfrBand,
+  EvidenceResult,
+  ReleasedTable,
+} from './evidence-result';
+import { auditFamily, ReleasedPartition } from './release-audit';
+
+/** An analysis of the product, as the audit needs it. */
+export interface ProductAnalysisRecord extends CohortAnalysis {
+  /** When the platform received it, in the high-water marks' text form (ISO 8601, microseconds, Z). */
+  readonly receivedAt: string;
+  /** Vessels analysed (what a `vessels` filter matches). */
+  readonly vesselNames: readonly string[];
+}
+
+/** An analysed vessel of a completed analysis. */
+export interface ProductVesselRecord {
+  /** Index into ProductRecords.analyses. */
+  readonly analysis: number;
+  readonly vessel: string;
+  readonly ctFfr: number;
+}
+
+export interface ProductRecords {
+  readonly analyses: readonly ProductAnalysisRecord[];
+  readonly vessels: readonly ProductVesselRecord[];
+  /** Per high-water mark: per vessel, the first invasive FFR linked to it as linkage stood then (NaN: none). */
+  readonly invasiveFfrAt: ReadonlyMap<string, Float64Array>;
+}
+
+/** A release as the audit reads it: what was asked, as of when, and what was released. */
+export interface AuditedRelease {
+  readonly id: string;
+  readonly definition: CohortDefinition;
+  readonly highWaterMark: string;
+  readonly result: EvidenceResult;
+}
+
+/** Definition dimension → attribute of an analysis (vessels are matched against the analysed vessels). */
+const ATTRIBUTE_OF: Record<Exclude<SetDimension, 'vessels'>, keyof CohortAnalysis> = {
+  modelVersions: 'modelVersion',
+  sites: 'site',
+  scannerVendors: 'scannerVendor',
+  ageBands: 'ageBand',
+  sexes: 'sex',
+  bmiBands: 'bmiBand',
+  agatstonBands: 'agatstonBand',
+  statuses: 'status',
+};
+
+type Unit = 'patients' | 'analyses' | 'vessels';
+
+interface Membership {
+  readonly analyses: Uint8Array;
+  readonly vessels: Uint8Array;
+  readonly linked: Uint8Array;
+  readonly patients: Uint8Array;
+  readonly invasiveFfr: Float64Array;
+}
+
+type TableName = (typeof ANALYSIS_DISTRIBUTIONS)[number] | 'vessel' | 'ctFfrBand' | 'accuracy';
+
+/**
+ * The families (release-audit.ts): the patients counted (cohort, with a linked vessel, per printed stratum), and one
+ * per table over its unit. Every family also holds each release's cohort count in its unit — the total of a table
+ * is released as the cohort count even when the table itself is withheld.
+ */
+const FAMILY_OF_TABLE: Record<TableName, string> = {
+  ...(Object.fromEntries(ANALYSIS_DISTRIBUTIONS.map((name) => [name, `analyses:${name}`])) as Record<
+    (typeof ANALYSIS_DISTRIBUTIONS)[number],
+    string
+  >),
+  vessel: 'vessels:vessel',
+  ctFfrBand: 'vessels:ctFfrBand',
+  accuracy: 'linked:accuracy',
+};
+const TABLES = Object.keys(FAMILY_OF_TABLE) as TableName[];
+const PATIENTS = 'patients';
+const unitOf = (family: string): Unit =>
+  family === PATIENTS ? 'patients' : family.startsWith('analyses:') ? 'analyses' : 'vessels';
+
+export class ProductReleaseAudit implements CrossReleaseAudit {
+  private readonly patientOfAnalysis: Int32Array;
+  private readonly patientOf: Record<Unit, Int32Array>;
+  private readonly earlierPartitions = new Map<string, ReleasedPartition[]>();
+  private readonly candidate: Membership;
+
+  constructor(
+    private readonly records: ProductRecords,
+    earlier: readonly AuditedRelease[],
+    private readonly current: { definition: CohortDefinition; highWaterMark: string; threshold: number },
+    private readonly k: number,
+  ) {
+    const patientIndex = new Map<string, number>();
+    this.patientOfAnalysis = Int32Array.from(records.analyses, (analysis) => {
+      let index = patientIndex.get(analysis.patientId);
+      if (index === undefined) {
+        index = patientIndex.size;
+        patientIndex.set(analysis.patientId, index);
+      }
+      return index;
+    });
+    this.patientOf = {
+      patients: Int32Array.from({ length: patientIndex.size }, (_, i) => i),
+      analyses: this.patientOfAnalysis,
+      vessels: Int32Array.from(records.vessels, (vessel) => this.patientOfAnalysis[vessel.analysis]),
+    };
+    for (const release of earlier) {
+      const members = this.membership(release.definition, release.highWaterMark);
+      for (const [family, partitions] of this.cohortCells(members))
+        this.add(this.earlierPartitions, family, partitions);
+      const { accuracy, distributions } = release.result;
+      for (const name of TABLES) {
+        const table = name === 'accuracy' ? accuracy.counts : distributions[name];
+        if (!table) continue;
+        const cells = this.tableCells(name, members, releasedRows(table), {
+          stratifyBy: accuracy.stratifyBy,
+          threshold: accuracy.threshold,
+        });
+        for (const [family, partitions] of cells) this.add(this.earlierPartitions, family, partitions);
+      }
+    }
+    this.candidate = this.membership(current.definition, current.highWaterMark);
+  }
+
+  private add(
+    map: Map<string, ReleasedPartition[]>,
+    family: string,
+    partitions: readonly ReleasedPartition[],
+  ) {
+    map.set(family, [...(map.get(family) ?? []), ...partitions]);
+  }
+
+  private membership(definition: CohortDefinition, highWaterMark: string): Membership {
+    const { analyses, vessels, invasiveFfrAt } = this.records;
+    const invasiveFfr = invasiveFfrAt.get(highWaterMark);
+    if (!invasiveFfr) throw new Error(`linkage at ${highWaterMark} was not read`);
+    const inCohort = Uint8Array.from(analyses, (analysis) =>
+      inDefinition(analysis, definition, highWaterMark) ? 1 : 0,
+    );
+    const patients = new Uint8Array(this.patientOf.patients.length);
+    inCohort.forEach((member, a) => {
+      if (member) patients[this.patientOfAnalysis[a]] = 1;
+    });
+    const vesselFilter = definition.vessels ? new Set(definition.vessels) : null;
+    const inVessels = Uint8Array.from(vessels, (vessel) =>
+      inCohort[vessel.analysis] &&
+      analyses[vessel.analysis].status === 'completed' &&
+      (vesselFilter === null || vesselFilter.has(vessel.vessel))
+        ? 1
+        : 0,
+    );
+    const linked = Uint8Array.from(inVessels, (member, v) =>
+      member && !Number.isNaN(invasiveFfr[v]) ? 1 : 0,
+    );
+    return { analyses: inCohort, vessels: inVessels, linked, patients, invasiveFfr };
+  }
+
+  /** The cohort's counts, in every family's unit. */
+  private cohortCells(members: Membership): Map<string, ReleasedPartition[]> {
+    const cells = new Map<string, ReleasedPartition[]>([[PATIENTS, [single(members.patients)]]]);
+    for (const name of TABLES) {
+      const flags =
+        name === 'accuracy'
+          ? members.linked
+          : unitOf(FAMILY_OF_TABLE[name]) === 'analyses'
+            ? members.analyses
+            : members.vessels;
+      cells.set(FAMILY_OF_TABLE[name], [single(flags)]);
+    }
+    return cells;
+  }
+
+  /**
+   * A table's released cells: its rows (cells 0…, a row of the accuracy table spanning TP, FP, TN, FN) and its
+   * suppressed rows together, whose sum the total gives away; for the accuracy table also the patients it prints
+   * (with a linked vessel, overall and per printed stratum).
+   */
+  private tableCells(
+    name: TableName,
+    members: Membership,
+    rows: RowRelease | null,
+    accuracy: { stratifyBy: StratifyBy | null; threshold: number },
+  ): Map<string, ReleasedPartition[]> {
+    const cells = new Map<string, ReleasedPartition[]>();
+    if (!rows) return cells;
+    const family = FAMILY_OF_TABLE[name];
+    if (name !== 'accuracy') {
+      const { cellOfRow, cellCount } = rowCells(rows, 1);
+      const cellOf =
+        unitOf(family) === 'analyses'
+          ? Int32Array.from(this.records.analyses, (analysis, a) =>
+              members.analyses[a] ? cellOfKey(cellOfRow, analysis[name as keyof CohortAnalysis], name) : -1,
+            )
+          : Int32Array.from(this.records.vessels, (vessel, v) =>
+              members.vessels[v]
+                ? cellOfKey(cellOfRow, name === 'vessel' ? vessel.vessel : ctFfrBand(vessel.ctFfr), name)
+                : -1,
+            );
+      cells.set(family, [{ cellOf, cellCount }]);
+      return cells;
+    }
+    const columns = CONFUSION_COLUMNS.length;
+    const { cellOfRow, cellCount } = rowCells(rows, columns);
+    const stratumOf = (vessel: ProductVesselRecord): string => {
+      const by = accuracy.stratifyBy;
+      return by === null
+        ? 'overall'
+        : by === 'vessel'
+          ? vessel.vessel
+          : this.records.analyses[vessel.analysis][by];
+    };
+    const cellOf = Int32Array.from(this.records.vessels, (vessel, v) => {
+      if (!members.linked[v]) return -1;
+      const diseased = isPositive(members.invasiveFfr[v], accuracy.threshold);
+      const positive = isPositive(vessel.ctFfr, accuracy.threshold);
+      const column = diseased ? (positive ? 0 : 3) : positive ? 1 : 2; // tp, fp, tn, fn
+      return cellOfKey(cellOfRow, stratumOf(vessel), name) + column;
+    });
+    cells.set(family, [{ cellOf, cellCount }]);
+    // Patients behind the linked vessels, overall and per printed stratum (rows with a count): one cell each, as
+    // a patient's vessels may fall in several strata.
+    const patientCount = this.patientOf.patients.length;
+    const overall = new Uint8Array(patientCount);
+    const byStratum = new Map(rows.released.map((key) => [key, new Uint8Array(patientCount)]));
+    this.records.vessels.forEach((vessel, v) => {
+      if (!members.linked[v]) return;
+      const patient = this.patientOf.vessels[v];
+      overall[patient] = 1;
+      const stratum = byStratum.get(stratumOf(vessel));
+      if (stratum) stratum[patient] = 1;
+    });
+    cells.set(PATIENTS, [
+      single(overall),
+      ...[...byStratum.values()].filter((flags) => flags.some(Boolean)).map(single),
+    ]);
+    return cells;
+  }
+
+  private disclosive(candidates: ReadonlyMap<string, readonly ReleasedPartition[]>): boolean {
+    for (const [family, partitions] of candidates) {
+      const all = [...(this.earlierPartitions.get(family) ?? []), ...partitions];
+      if (auditFamily(this.patientOf[unitOf(family)], all, this.k).disclosive) return true;
+    }
+    return false;
+  }
+
+  /** CrossReleaseAudit: is a set of 1 … k − 1 patients derivable from the cohort's counts and earlier releases? */
+  cohortDisclosive(released: EvidenceResult['cohort']): boolean {
+    const counted = {
+      patients: count(this.candidate.patients),
+      analyses: count(this.candidate.analyses),
+      analysedVessels: count(this.candidate.vessels),
+      linkedVessels: count(this.candidate.linked),
+    };
+    for (const key of Object.keys(counted) as Array<keyof typeof counted>) {
+      if (counted[key] !== released[key])
+        throw new Error(`evidence audit: ${key} counted ${counted[key]}, released ${released[key]}`);
+    }
+    return this.disclosive(this.cohortCells(this.candidate));
+  }
+
+  /**
+   * CrossReleaseAudit: null when the table as protected adds no derivable small set; else a row whose suppression
+   * (tried one at a time, smallest first) avoids it, or 'withhold'.
+   */
+  tableResolution(name: string, table: ProtectedTable): Set<string> | 'withhold' | null {
+    if (table.withheld) return null;
+    const tableName = name as TableName;
+    if (!(tableName in FAMILY_OF_TABLE)) throw new Error(`evidence audit: unknown table ${name}`);
+    const candidates = (rows: RowRelease) => {
+      const cells = this.tableCells(tableName, this.candidate, rows, {
+        stratifyBy: this.current.definition.stratifyBy,
+        threshold: this.current.threshold,
+      });
+      // With the cohort's own counts, which the release prints whatever happens to the table.
+      for (const [family, partitions] of this.cohortCells(this.candidate)) {
+        if (cells.has(family)) cells.set(family, [...partitions, ...cells.get(family)!]);
+      }
+      return cells;
+    };
+    const rows = protectedRows(table);
+    const cells = candidates(rows);
+    this.assertCounts(name, table, cells.get(FAMILY_OF_TABLE[tableName])!.at(-1)!, rows);
+    if (!this.disclosive(cells)) return null;
+    const released = table.rows
+      .filter((row) => row.values !== null && row.values.some((value) => value > 0))
+      .sort((a, b) => sumOf(a.values!) - sumOf(b.values!));
+    for (const row of released) {
+      const trial = {
+        released: rows.released.filter((key) => key !== row.key),
+        hidden: [...rows.hidden, row.key],
+      };
+      if (!this.disclosive(candidates(trial))) return new Set([row.key]);
+    }
+    return 'withhold';
+  }
+
+  /** The candidate's cells counted here must be the figures the release prints. */
+  private assertCounts(
+    name: string,
+    table: ProtectedTable,
+    partition: ReleasedPartition,
+    rows: RowRelease,
+  ): void {
+    const counts = new Array<number>(partition.cellCount).fill(0);
+    for (const cell of partition.cellOf) if (cell >= 0) counts[cell]++;
+    const columns = table.columnKeys.length;
+    rows.released.forEach((key, index) => {
+      const values = table.rows.find((row) => row.key === key)!.values!;
+      values.forEach((value, c) => {
+        if (counts[index * columns + c] !== value)
+          throw new Error(
+            `evidence audit: ${name}/${key} counted ${counts[index * columns + c]}, released ${value}`,
+          );
+      });
+    });
+  }
+}
+
+const single = (flags: Uint8Array): ReleasedPartition => ({
+  cellOf: Int32Array.from(flags, (flag) => (flag ? 0 : -1)),
+  cellCount: 1,
+});
+
+interface RowRelease {
+  readonly released: readonly string[];
+  readonly hidden: readonly string[];
+}
+
+function releasedRows(table: ReleasedTable): RowRelease | null {
+  if (table.withheld || table.totals === null) return null;
+  return {
+    released: table.rows.filter((row) => row.values !== null).map((row) => row.key),
+    hidden: table.rows.filter((row) => row.values === null).map((row) => row.key),
+  };
+}
+
+function protectedRows(table: ProtectedTable): RowRelease {
+  return {
+    released: table.rows.filter((row) => row.values !== null).map((row) => row.key),
+    hidden: table.rows.filter((row) => row.values === null).map((row) => row.key),
+  };
+}
+
+/** Row key → first cell index of the row (a row spans `columns` cells); hidden rows share the last block. */
+function rowCells(rows: RowRelease, columns: number): { cellOfRow: Map<string, number>; cellCount: number } {
+  const cellOfRow = new Map<string, number>();
+  rows.released.forEach((key, index) => cellOfRow.set(key, index * columns));
+  const hiddenBlock = rows.released.length * columns;
+  for (const key of rows.hidden) cellOfRow.set(key, hiddenBlock);
+  return { cellOfRow, cellCount: hiddenBlock + (rows.hidden.length > 0 ? columns : 0) };
+}
+
+function cellOfKey(cellOfRow: ReadonlyMap<string, number>, key: string, table: string): number {
+  const cell = cellOfRow.get(key);
+  if (cell === undefined) throw new Error(`evidence audit: ${table} has no row ${key}`);
+  return cell;
+}
+
+function inDefinition(
+  analysis: ProductAnalysisRecord,
+  definition: CohortDefinition,
+  highWaterMark: string,
+): boolean {
+  if (analysis.receivedAt > highWaterMark) return false;
+  if (definition.fromMonth !== null && analysis.month < definition.fromMonth) return false;
+  if (definition.toMonth !== null && analysis.month > definition.toMonth) return false;
+  for (const dimension of SET_DIMENSIONS) {
+    const values = definition[dimension];
+    if (!values) continue;
+    if (dimension === 'vessels') {
+      if (!analysis.vesselNames.some((vessel) => values.includes(vessel))) return false;
+    } else if (!values.includes(analysis[ATTRIBUTE_OF[dimension]])) return false;
+  }
+  return true;
+}
+
+const count = (flags: Uint8Array): number => flags.reduce((sum, flag) => sum + flag, 0);
+const sumOf = (values: readonly number[]): number => values.reduce((sum, value) => sum + value, 0);
