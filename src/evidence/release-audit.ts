@@ -72,20 +72,33 @@ function inverseMod(a: number): number {
   return result;
 }
 
-/** Atoms of the partitions: per record its atom (−1 when in no cell), and per atom one representative record. */
-export function atomsOf(
+/** Classes of records lying in the same cells of every partition so far (in-progress atoms). */
+export interface Refinement {
+  readonly classOf: Int32Array;
+  readonly classCount: number;
+  /** Per record: 1 when some cell holds it. */
+  readonly inSomeCell: Uint8Array;
+}
+
+/** The refinement by `partitions` of `base` (or of one class holding every record). */
+export function refine(
   recordCount: number,
   partitions: readonly ReleasedPartition[],
-): { atomOf: Int32Array; representatives: number[] } {
-  let classOf = new Int32Array(recordCount);
-  let classCount = 1;
+  base?: Refinement,
+): Refinement {
+  let classOf = base ? base.classOf : new Int32Array(recordCount);
+  let classCount = base ? base.classCount : 1;
+  const inSomeCell = base ? Uint8Array.from(base.inSomeCell) : new Uint8Array(recordCount);
   for (const partition of partitions) {
     if (partition.cellOf.length !== recordCount) throw new RangeError('a partition must cover every record');
     const next = new Int32Array(recordCount);
     const ids = new Map<number, number>();
     const stride = partition.cellCount + 1;
+    const { cellOf } = partition;
     for (let i = 0; i < recordCount; i++) {
-      const key = classOf[i] * stride + (partition.cellOf[i] + 1);
+      const cell = cellOf[i];
+      if (cell >= 0) inSomeCell[i] = 1;
+      const key = classOf[i] * stride + (cell + 1);
       let id = ids.get(key);
       if (id === undefined) {
         id = ids.size;
@@ -96,20 +109,26 @@ export function atomsOf(
     classOf = next;
     classCount = ids.size;
   }
-  // Drop the class of records that no cell holds: it is in no released count.
-  const inSomeCell = new Uint8Array(classCount);
-  for (let i = 0; i < recordCount; i++) {
-    if (partitions.some((partition) => partition.cellOf[i] >= 0)) inSomeCell[classOf[i]] = 1;
-  }
+  return { classOf, classCount, inSomeCell };
+}
+
+/** Atoms of the partitions: per record its atom (−1 when in no cell), and per atom one representative record. */
+export function atomsOf(
+  recordCount: number,
+  partitions: readonly ReleasedPartition[],
+  base?: Refinement,
+): { atomOf: Int32Array; representatives: number[] } {
+  const { classOf, classCount, inSomeCell } = refine(recordCount, partitions, base);
+  // The class of records that no cell holds is in no released count: it is not an atom.
   const renumber = new Int32Array(classCount).fill(-1);
   const representatives: number[] = [];
   const atomOf = new Int32Array(recordCount);
   for (let i = 0; i < recordCount; i++) {
-    const c = classOf[i];
-    if (!inSomeCell[c]) {
+    if (!inSomeCell[i]) {
       atomOf[i] = -1;
       continue;
     }
+    const c = classOf[i];
     if (renumber[c] < 0) {
       renumber[c] = representatives.length;
       representatives.push(i);
@@ -121,16 +140,19 @@ export function atomsOf(
 
 /**
  * Is a set of 1 … k − 1 patients derivable from the released cells of `partitions`? `patientOf`: per record, its
- * patient (any integer id).
+ * patient (any integer id). `earlier`: partitions already refined (`refine`), audited together with `partitions`
+ * without refining them again.
  */
 export function auditFamily(
   patientOf: Int32Array,
   partitions: readonly ReleasedPartition[],
   k: number,
   maxEnumerationDimension = 16,
+  earlier?: { readonly partitions: readonly ReleasedPartition[]; readonly refinement: Refinement },
 ): FamilyVerdict {
   const recordCount = patientOf.length;
-  const { atomOf, representatives } = atomsOf(recordCount, partitions);
+  const { atomOf, representatives } = atomsOf(recordCount, partitions, earlier?.refinement);
+  if (earlier) partitions = [...earlier.partitions, ...partitions];
   const atomCount = representatives.length;
 
   // Patients per atom, counted up to k; the patient ids of small atoms are kept for unions.

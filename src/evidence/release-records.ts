@@ -20,7 +20,7 @@ import {
   EvidenceResult,
   ReleasedTable,
 } from './evidence-result';
-import { auditFamily, ReleasedPartition } from './release-audit';
+import { auditFamily, refine, Refinement, ReleasedPartition } from './release-audit';
 
 /** An analysis of the product, as the audit needs it. */
 export interface ProductAnalysisRecord extends CohortAnalysis {
@@ -100,7 +100,14 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
   private readonly patientOfAnalysis: Int32Array;
   private readonly patientOf: Record<Unit, Int32Array>;
   private readonly earlierPartitions = new Map<string, ReleasedPartition[]>();
+  /** Per family, the earlier releases' partitions refined once (every check of the new release starts from it). */
+  private readonly earlierRefinements = new Map<
+    string,
+    { partitions: readonly ReleasedPartition[]; refinement: Refinement }
+  >();
   private readonly candidate: Membership;
+  private readonly candidateCohortCells: Map<string, ReleasedPartition[]>;
+  private readonly rowKeyCache = new Map<string, { ids: Int32Array; keys: string[] }>();
 
   constructor(
     private readonly records: ProductRecords,
@@ -138,6 +145,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
       }
     }
     this.candidate = this.membership(current.definition, current.highWaterMark);
+    this.candidateCohortCells = this.cohortCells(this.candidate);
   }
 
   private add(
@@ -152,38 +160,39 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
     const { analyses, vessels, invasiveFfrAt } = this.records;
     const invasiveFfr = invasiveFfrAt.get(highWaterMark);
     if (!invasiveFfr) throw new Error(`linkage at ${highWaterMark} was not read`);
-    const inCohort = Uint8Array.from(analyses, (analysis) =>
-      inDefinition(analysis, definition, highWaterMark) ? 1 : 0,
-    );
+    const inCohort = new Uint8Array(analyses.length);
     const patients = new Uint8Array(this.patientOf.patients.length);
-    inCohort.forEach((member, a) => {
-      if (member) patients[this.patientOfAnalysis[a]] = 1;
-    });
+    for (let a = 0; a < analyses.length; a++) {
+      if (!inDefinition(analyses[a], definition, highWaterMark)) continue;
+      inCohort[a] = 1;
+      patients[this.patientOfAnalysis[a]] = 1;
+    }
     const vesselFilter = definition.vessels ? new Set(definition.vessels) : null;
-    const inVessels = Uint8Array.from(vessels, (vessel) =>
-      inCohort[vessel.analysis] &&
-      analyses[vessel.analysis].status === 'completed' &&
-      (vesselFilter === null || vesselFilter.has(vessel.vessel))
-        ? 1
-        : 0,
-    );
-    const linked = Uint8Array.from(inVessels, (member, v) =>
-      member && !Number.isNaN(invasiveFfr[v]) ? 1 : 0,
-    );
+    const inVessels = new Uint8Array(vessels.length);
+    const linked = new Uint8Array(vessels.length);
+    for (let v = 0; v < vessels.length; v++) {
+      const vessel = vessels[v];
+      if (!inCohort[vessel.analysis] || analyses[vessel.analysis].status !== 'completed') continue;
+      if (vesselFilter !== null && !vesselFilter.has(vessel.vessel)) continue;
+      inVessels[v] = 1;
+      if (!Number.isNaN(invasiveFfr[v])) linked[v] = 1;
+    }
     return { analyses: inCohort, vessels: inVessels, linked, patients, invasiveFfr };
   }
 
   /** The cohort's counts, in every family's unit. */
   private cohortCells(members: Membership): Map<string, ReleasedPartition[]> {
     const cells = new Map<string, ReleasedPartition[]>([[PATIENTS, [single(members.patients)]]]);
+    const analyses = single(members.analyses);
+    const vessels = single(members.vessels);
     for (const name of TABLES) {
-      const flags =
+      const cohort =
         name === 'accuracy'
-          ? members.linked
+          ? single(members.linked)
           : unitOf(FAMILY_OF_TABLE[name]) === 'analyses'
-            ? members.analyses
-            : members.vessels;
-      cells.set(FAMILY_OF_TABLE[name], [single(flags)]);
+            ? analyses
+            : vessels;
+      cells.set(FAMILY_OF_TABLE[name], [cohort]);
     }
     return cells;
   }
@@ -204,62 +213,112 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
     const family = FAMILY_OF_TABLE[name];
     if (name !== 'accuracy') {
       const { cellOfRow, cellCount } = rowCells(rows, 1);
-      const cellOf =
-        unitOf(family) === 'analyses'
-          ? Int32Array.from(this.records.analyses, (analysis, a) =>
-              members.analyses[a] ? cellOfKey(cellOfRow, analysis[name as keyof CohortAnalysis], name) : -1,
-            )
-          : Int32Array.from(this.records.vessels, (vessel, v) =>
-              members.vessels[v]
-                ? cellOfKey(cellOfRow, name === 'vessel' ? vessel.vessel : ctFfrBand(vessel.ctFfr), name)
-                : -1,
-            );
+      const analysesTable = unitOf(family) === 'analyses';
+      const { ids, keys } = this.rowKeys(name);
+      const cellOfKeyId = keys.map((key) => cellOfRow.get(key) ?? -2);
+      const member = analysesTable ? members.analyses : members.vessels;
+      const cellOf = new Int32Array(member.length);
+      for (let i = 0; i < member.length; i++) {
+        cellOf[i] = member[i] ? cellOfKey(cellOfKeyId[ids[i]], keys[ids[i]], name) : -1;
+      }
       cells.set(family, [{ cellOf, cellCount }]);
       return cells;
     }
     const columns = CONFUSION_COLUMNS.length;
     const { cellOfRow, cellCount } = rowCells(rows, columns);
-    const stratumOf = (vessel: ProductVesselRecord): string => {
-      const by = accuracy.stratifyBy;
-      return by === null
-        ? 'overall'
-        : by === 'vessel'
-          ? vessel.vessel
-          : this.records.analyses[vessel.analysis][by];
-    };
-    const cellOf = Int32Array.from(this.records.vessels, (vessel, v) => {
-      if (!members.linked[v]) return -1;
-      const diseased = isPositive(members.invasiveFfr[v], accuracy.threshold);
-      const positive = isPositive(vessel.ctFfr, accuracy.threshold);
-      const column = diseased ? (positive ? 0 : 3) : positive ? 1 : 2; // tp, fp, tn, fn
-      return cellOfKey(cellOfRow, stratumOf(vessel), name) + column;
-    });
-    cells.set(family, [{ cellOf, cellCount }]);
+    const { ids, keys } = this.rowKeys(`stratum:${accuracy.stratifyBy ?? 'overall'}`);
+    const cellOfKeyId = keys.map((key) => cellOfRow.get(key) ?? -2);
+    const { vessels } = this.records;
+    const cellOf = new Int32Array(vessels.length);
     // Patients behind the linked vessels, overall and per printed stratum (rows with a count): one cell each, as
     // a patient's vessels may fall in several strata.
     const patientCount = this.patientOf.patients.length;
     const overall = new Uint8Array(patientCount);
-    const byStratum = new Map(rows.released.map((key) => [key, new Uint8Array(patientCount)]));
-    this.records.vessels.forEach((vessel, v) => {
-      if (!members.linked[v]) return;
+    const stratumPatients = new Map<number, Uint8Array>();
+    for (const key of rows.released) stratumPatients.set(cellOfRow.get(key)!, new Uint8Array(patientCount));
+    for (let v = 0; v < vessels.length; v++) {
+      if (!members.linked[v]) {
+        cellOf[v] = -1;
+        continue;
+      }
+      const diseased = isPositive(members.invasiveFfr[v], accuracy.threshold);
+      const positive = isPositive(vessels[v].ctFfr, accuracy.threshold);
+      const column = diseased ? (positive ? 0 : 3) : positive ? 1 : 2; // tp, fp, tn, fn
+      const rowCell = cellOfKey(cellOfKeyId[ids[v]], keys[ids[v]], name);
+      cellOf[v] = rowCell + column;
       const patient = this.patientOf.vessels[v];
       overall[patient] = 1;
-      const stratum = byStratum.get(stratumOf(vessel));
+      const stratum = stratumPatients.get(rowCell);
       if (stratum) stratum[patient] = 1;
-    });
+    }
+    cells.set(family, [{ cellOf, cellCount }]);
     cells.set(PATIENTS, [
       single(overall),
-      ...[...byStratum.values()].filter((flags) => flags.some(Boolean)).map(single),
+      ...[...stratumPatients.values()].filter((flags) => flags.some(Boolean)).map(single),
     ]);
     return cells;
   }
 
+  /**
+   * Each record's row key in a table (analyses for the analysis distributions, vessels for the vessel tables and
+   * the accuracy strata), interned once per table: releases then map key ids to cells.
+   */
+  private rowKeys(table: string): { ids: Int32Array; keys: string[] } {
+    const cached = this.rowKeyCache.get(table);
+    if (cached) return cached;
+    const { analyses, vessels } = this.records;
+    let keyOf: (index: number) => string;
+    let length: number;
+    if (table.startsWith('stratum:')) {
+      const by = table.slice('stratum:'.length) as StratifyBy | 'overall';
+      length = vessels.length;
+      keyOf =
+        by === 'overall'
+          ? () => 'overall'
+          : by === 'vessel'
+            ? (v) => vessels[v].vessel
+            : (v) => analyses[vessels[v].analysis][by];
+    } else if (table === 'vessel' || table === 'ctFfrBand') {
+      length = vessels.length;
+      keyOf = table === 'vessel' ? (v) => vessels[v].vessel : (v) => ctFfrBand(vessels[v].ctFfr);
+    } else {
+      length = analyses.length;
+      const attribute = table as keyof CohortAnalysis;
+      keyOf = (a) => analyses[a][attribute];
+    }
+    const index = new Map<string, number>();
+    const ids = new Int32Array(length);
+    for (let i = 0; i < length; i++) {
+      const key = keyOf(i);
+      let id = index.get(key);
+      if (id === undefined) {
+        id = index.size;
+        index.set(key, id);
+      }
+      ids[i] = id;
+    }
+    const interned = { ids, keys: [...index.keys()] };
+    this.rowKeyCache.set(table, interned);
+    return interned;
+  }
+
   private disclosive(candidates: ReadonlyMap<string, readonly ReleasedPartition[]>): boolean {
     for (const [family, partitions] of candidates) {
-      const all = [...(this.earlierPartitions.get(family) ?? []), ...partitions];
-      if (auditFamily(this.patientOf[unitOf(family)], all, this.k).disclosive) return true;
+      const patientOf = this.patientOf[unitOf(family)];
+      let earlier = this.earlierRefinements.get(family);
+      if (!earlier) {
+        const earlierPartitions = this.earlierPartitions.get(family) ?? [];
+        earlier = { partitions: earlierPartitions, refinement: refine(patientOf.length, earlierPartitions) };
+        this.earlierRefinements.set(family, earlier);
+      }
+      if (auditFamily(patientOf, partitions, this.k, undefined, earlier).disclosive) return true;
     }
     return false;
+  }
+
+  /** The new release's cohort as the audit counts it (analyses, analysed vessels, linked vessels, patients). */
+  members(): Readonly<Membership> {
+    return this.candidate;
   }
 
   /** CrossReleaseAudit: is a set of 1 … k − 1 patients derivable from the cohort's counts and earlier releases? */
@@ -274,7 +333,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
       if (counted[key] !== released[key])
         throw new Error(`evidence audit: ${key} counted ${counted[key]}, released ${released[key]}`);
     }
-    return this.disclosive(this.cohortCells(this.candidate));
+    return this.disclosive(this.candidateCohortCells);
   }
 
   /**
@@ -291,7 +350,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         threshold: this.current.threshold,
       });
       // With the cohort's own counts, which the release prints whatever happens to the table.
-      for (const [family, partitions] of this.cohortCells(this.candidate)) {
+      for (const [family, partitions] of this.candidateCohortCells) {
         if (cells.has(family)) cells.set(family, [...partitions, ...cells.get(family)!]);
       }
       return cells;
@@ -335,10 +394,11 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
   }
 }
 
-const single = (flags: Uint8Array): ReleasedPartition => ({
-  cellOf: Int32Array.from(flags, (flag) => (flag ? 0 : -1)),
-  cellCount: 1,
-});
+function single(flags: Uint8Array): ReleasedPartition {
+  const cellOf = new Int32Array(flags.length);
+  for (let i = 0; i < flags.length; i++) cellOf[i] = flags[i] ? 0 : -1;
+  return { cellOf, cellCount: 1 };
+}
 
 interface RowRelease {
   readonly released: readonly string[];
@@ -369,9 +429,9 @@ function rowCells(rows: RowRelease, columns: number): { cellOfRow: Map<string, n
   return { cellOfRow, cellCount: hiddenBlock + (rows.hidden.length > 0 ? columns : 0) };
 }
 
-function cellOfKey(cellOfRow: ReadonlyMap<string, number>, key: string, table: string): number {
-  const cell = cellOfRow.get(key);
-  if (cell === undefined) throw new Error(`evidence audit: ${table} has no row ${key}`);
+/** A record's cell from its row's (−2: the table has no such row — the release and the records disagree). */
+function cellOfKey(cell: number, key: string, table: string): number {
+  if (cell === -2) throw new Error(`evidence audit: ${table} has no row ${key}`);
   return cell;
 }
 

@@ -1,0 +1,152 @@
+/**
+ * npm run bench:evidence — the cost of the cross-release disclosure audit (src/evidence/release-audit.ts).
+ *
+ * Builds a synthetic product in memory (no database: the audit is pure, and what it costs is the audit), then asks a
+ * sequence of random cohort queries; each one is answered twice in the same run — by evidenceOutcome with the audit
+ * against every earlier release, and without it (the baseline: figures, tables, within-table and pairwise
+ * protection only) — and only the audited outcome becomes an earlier release. Prints per-query times, the medians
+ * and their ratio.
+ *
+ *   npm run bench:evidence -- [--analyses 20000] [--queries 30] [--seed 7]
+ */
+import {
+  AGATSTON_BANDS,
+  AGE_BANDS,
+  bandKeys,
+  BMI_BANDS,
+  cohortsNested,
+  normaliseDefinition,
+  SEXES,
+  STATUSES,
+  VESSELS,
+} from '../src/evidence/cohort';
+import {
+  CohortAnalysis,
+  CohortVessel,
+  EarlierRelease,
+  evidenceOutcome,
+} from '../src/evidence/evidence-result';
+import { ProductRecords, ProductReleaseAudit } from '../src/evidence/release-records';
+
+function option(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? Number(process.argv[index + 1]) : fallback;
+}
+
+const analysesWanted = option('analyses', 20_000);
+const queries = option('queries', 30);
+let state = option('seed', 7);
+const random = () => (state = (state * 48_271) % 2_147_483_647) / 2_147_483_647;
+const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)];
+
+const sites = Array.from({ length: 20 }, (_, i) => `S${i}`);
+const months = ['2026-01', '2026-02', '2026-03', '2026-04', '2026-05', '2026-06'];
+const receivedAt = '2026-07-01T00:00:00.000000Z';
+const highWaterMark = '2026-08-01T00:00:00.000000Z';
+const threshold = 0.8;
+const k = 11;
+
+const analyses = Array.from({ length: analysesWanted }, (_, i) => ({
+  patientId: `p${Math.floor(i / 1.3)}`,
+  site: pick(sites),
+  modelVersion: pick(['v1', 'v2']),
+  scannerVendor: pick(['Canon', 'GE', 'Siemens']),
+  ageBand: pick(bandKeys(AGE_BANDS)),
+  sex: pick(['F', 'M']),
+  bmiBand: pick(bandKeys(BMI_BANDS)),
+  agatstonBand: pick(bandKeys(AGATSTON_BANDS)),
+  status: random() < 0.95 ? 'completed' : 'rejected',
+  month: pick(months),
+  receivedAt,
+  vesselNames: [] as string[],
+}));
+const vessels: Array<ProductRecords['vessels'][number]> = [];
+analyses.forEach((analysis, index) => {
+  if (analysis.status !== 'completed') return;
+  for (const vessel of ['LAD', 'LCX', 'RCA'].slice(0, 1 + Math.floor(random() * 3))) {
+    analysis.vesselNames.push(vessel);
+    vessels.push({ analysis: index, vessel, ctFfr: Math.round((0.6 + random() * 0.4) * 100) / 100 });
+  }
+});
+// About 30% of vessels linked, FFR within ±0.10 of the CT-FFR.
+const invasiveFfr = Float64Array.from(vessels, (vessel) =>
+  random() < 0.3 ? Math.round((vessel.ctFfr + (random() - 0.5) * 0.2) * 100) / 100 : Number.NaN,
+);
+const records: ProductRecords = { analyses, vessels, invasiveFfrAt: new Map([[highWaterMark, invasiveFfr]]) };
+const universe = {
+  sex: [...SEXES],
+  ageBand: bandKeys(AGE_BANDS),
+  bmiBand: bandKeys(BMI_BANDS),
+  agatstonBand: bandKeys(AGATSTON_BANDS),
+  scannerVendor: ['Canon', 'GE', 'Siemens'],
+  modelVersion: ['v1', 'v2'],
+  site: sites,
+  status: [...STATUSES],
+  month: months,
+  vessel: [...VESSELS],
+};
+
+const earlier: EarlierRelease[] = [];
+const audited: number[] = [];
+const baseline: number[] = [];
+let refused = 0;
+console.log(
+  `bench:evidence — ${analyses.length.toLocaleString('en')} analyses, ${vessels.length.toLocaleString('en')} vessels, ${queries} queries, k = ${k}`,
+);
+for (let q = 0; q < queries; q++) {
+  const chosenSites = sites.filter(() => random() < 0.5);
+  const definition = normaliseDefinition({
+    productId: 'bench',
+    sites: random() < 0.5 && chosenSites.length > 0 ? chosenSites : undefined,
+    sexes: random() < 0.3 ? [pick(['F', 'M'])] : undefined,
+    fromMonth: random() < 0.3 ? '2026-02' : null,
+    stratifyBy: pick(['site', 'sex', 'vessel', 'ageBand', null] as const),
+  });
+  const start = performance.now();
+  const audit = new ProductReleaseAudit(records, earlier, { definition, highWaterMark, threshold }, k);
+  const cohort = audit.members();
+  const cohortAnalyses: CohortAnalysis[] = analyses.filter((_, index) => cohort.analyses[index]);
+  const cohortVessels: CohortVessel[] = vessels.flatMap((vessel, index) =>
+    cohort.vessels[index]
+      ? [
+          {
+            analysis: analyses[vessel.analysis],
+            vessel: vessel.vessel,
+            ctFfr: vessel.ctFfr,
+            invasiveFfr: Number.isNaN(invasiveFfr[index]) ? null : invasiveFfr[index],
+          },
+        ]
+      : [],
+  );
+  const input = {
+    definition,
+    analyses: cohortAnalyses,
+    vessels: cohortVessels,
+    universe,
+    threshold,
+    k,
+    earlier,
+  };
+  const outcome = evidenceOutcome({ ...input, nested: cohortsNested, audit });
+  audited.push(performance.now() - start);
+  const baselineStart = performance.now();
+  evidenceOutcome({ ...input, nested: cohortsNested });
+  baseline.push(performance.now() - baselineStart);
+  if (outcome.status === 'released') {
+    earlier.push({ id: `q${q}`, definition, highWaterMark, result: outcome.result });
+  } else refused++;
+  console.log(
+    `  query ${q + 1}: ${outcome.status}${outcome.status === 'released' ? '' : ` (${outcome.refusal.reason})`}, ` +
+      `audited ${audited.at(-1)!.toFixed(0)} ms, baseline ${baseline.at(-1)!.toFixed(0)} ms, ${earlier.length} releases so far`,
+  );
+}
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+console.log('');
+console.log('| figure | value |');
+console.log('|---|---|');
+console.log(`| queries released / refused | ${earlier.length} / ${refused} |`);
+console.log(
+  `| audited query, median (max) | ${median(audited).toFixed(0)} ms (${Math.max(...audited).toFixed(0)} ms) |`,
+);
+console.log(`| baseline (no cross-release audit), median | ${median(baseline).toFixed(0)} ms |`);
+console.log(`| ratio of medians | ${(median(audited) / median(baseline)).toFixed(1)} |`);
