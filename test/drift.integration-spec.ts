@@ -229,6 +229,50 @@ describe('drift monitoring: reference windows, calibrated monitors, alerts', () 
     expect(design.falseAlarmProbability.achieved).toBeLessThanOrEqual(design.falseAlarmProbability.target);
     expect(cusum.threshold).toBeCloseTo(design.h, 12);
 
+    // The CT-FFR location chart on every completed vessel (no CT-FFR drift was injected: the residual bias at site 3 is
+    // in the invasive FFR): it runs at every site, in the sequential budget, and counts exactly the completed vessels
+    // of its site since the reference's monitoring start, per day (drift-queries.ts dailyCtFfrCells, checked here
+    // against a count of the rows).
+    const location = first.results.filter((r) => r.monitorId === 'output.ctFfrLocationCusum');
+    for (const site of sites) {
+      const chart = location.find((r) => r.segment.kind === 'site' && r.segment.key === site)!;
+      expect(chart.estimable).toBe(true);
+      expect(chart.alarm).toBe(false);
+      const [expected] = (
+        await database.query<{ vessels: number; days: number }>(
+          `SELECT count(*)::int AS vessels, count(DISTINCT (a.occurred_at AT TIME ZONE 'UTC')::date)::int AS days
+             FROM analyses a
+             JOIN analysis_vessels v ON v.analysis_event_id = a.event_id
+             JOIN sites s ON s.id = a.site_id
+             JOIN drift_reference_windows w ON w.product_id = a.product_id AND w.active
+            WHERE a.product_id = $1 AND s.site_code = $2 AND a.status = 'completed' AND v.ct_ffr IS NOT NULL
+              AND a.occurred_at >= (w.monitor_from AT TIME ZONE 'UTC')::date AT TIME ZONE 'UTC'
+              AND a.occurred_at < $3::timestamptz`,
+          [fleet.productId, site, first.window.to],
+        )
+      ).rows;
+      expect(chart.n.current).toBe(expected.vessels);
+      expect(chart.evidence.days).toBe(expected.days);
+      const evidence = chart.evidence as {
+        design: { h: number; k: number; falseAlarmProbability: { target: number; achieved: number } };
+        budget: { arl0Target: number; horizon: number };
+        streamMeanScore: number;
+      };
+      expect(evidence.design.k).toBe(0.15);
+      expect(evidence.design.falseAlarmProbability.target).toBeCloseTo(
+        -Math.expm1(-evidence.budget.horizon / evidence.budget.arl0Target),
+        12,
+      );
+      expect(evidence.design.falseAlarmProbability.achieved).toBeLessThanOrEqual(
+        evidence.design.falseAlarmProbability.target,
+      );
+      expect(chart.threshold).toBeCloseTo(evidence.design.h, 12);
+    }
+    const sequential = first.budget.sequential as { allocations: Array<{ id: string; segments: number }> };
+    expect(
+      sequential.allocations.find((a) => a.id === 'output.ctFfrLocationCusum')?.segments,
+    ).toBeGreaterThanOrEqual(sites.length + 1);
+
     // Snapshot stored, readable by an auditor, with the configuration hash and the high-water mark.
     const snapshot = await request(server)
       .get(`/api/v1/drift/evaluations/${first.id}`)

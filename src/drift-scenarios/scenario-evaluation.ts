@@ -12,7 +12,9 @@
  *    `windowDays`: segments, `referenceForSegment`, `monitorsFor`, the batch budget (`batchBudget`, Bonferroni over
  *    the tests run), `evaluateBatchMonitor`; the labelled stream since the reference's end with the labels arrived by
  *    the run (CTA-date order), `chartBudget`, `chartAllocation`, `evaluateChartMonitor` (alarm on a signal inside the
- *    window), i.e. the calibrated charts of src/stats/chart-calibration.ts;
+ *    window), i.e. the calibrated charts of src/stats/chart-calibration.ts; the output location charts on every
+ *    completed vessel by analysis day since the reference's end (`dailySegmentCounts`, `outputChartShare`,
+ *    `outputChartAllocation`, `evaluateLocationChart`), in the same sequential budget;
  *  - an alert is counted once per monitor × segment (the service's hysteresis keeps one alert per ongoing drift).
  * What the simulator does not produce and how the budget accounts for it: sex, BMI, age, Agatston, image quality,
  * processing time and device error events are not in the scenario data. Their monitors are not evaluated, but they
@@ -38,7 +40,10 @@ import {
   chartShare,
   evaluateBatchMonitor,
   evaluateChartMonitor,
+  evaluateLocationChart,
   monitorsFor,
+  outputChartAllocation,
+  outputChartShare,
   numericReference,
   REFERENCE_SUMMARY_SCHEMA,
   referenceForSegment,
@@ -50,11 +55,13 @@ import {
   type SegmentRef,
 } from '../drift/drift-evaluator';
 import {
+  dailySegmentCounts,
   emptyCell,
   segmentAggregates,
   segmentReferences,
   totalOfCells,
   type CellAggregates,
+  type DailyCtFfrCell,
   type Edges,
 } from '../drift/drift-queries';
 import { binIndex } from '../stats/drift';
@@ -260,6 +267,32 @@ export function evaluateScenario(
   const dayString = (day: number): string => new Date(data.start + day * DAY_MS).toISOString().slice(0, 10);
 
   const monitoring = data.analyses.filter((a) => a.day >= referenceEnd);
+  // Completed vessels per day and cell on the reference's CT-FFR bins (the SQL's dailyCtFfrCells), in day order.
+  const dailyCells: DailyCtFfrCell[] = [];
+  const ctEdges = edges.ctFfr;
+  if (ctEdges) {
+    const byKey = new Map<
+      string,
+      { day: string; siteCode: string; scannerVendor: string; modelVersion: string; counts: number[] }
+    >();
+    for (const a of monitoring) {
+      if (a.status !== 'completed' || a.ctFfr.length === 0) continue;
+      const key = `${a.day}|${a.siteId}|${a.scannerVendor}|${a.modelVersion}`;
+      let cell = byKey.get(key);
+      if (!cell) {
+        cell = {
+          day: dayString(a.day),
+          siteCode: a.siteId,
+          scannerVendor: a.scannerVendor,
+          modelVersion: a.modelVersion,
+          counts: new Array<number>(ctEdges.length + 1).fill(0),
+        };
+        byKey.set(key, cell);
+      }
+      for (const ct of a.ctFfr) cell.counts[binIndex(ctEdges, ct)]++;
+    }
+    dailyCells.push(...[...byKey.values()].sort((x, y) => (x.day < y.day ? -1 : x.day > y.day ? 1 : 0)));
+  }
   const monitoringLabelled = data.labelled
     .filter((v) => v.procedureDay >= referenceEnd)
     .sort((a, b) => a.procedureAt - b.procedureAt);
@@ -326,10 +359,16 @@ export function evaluateScenario(
         entry.stream.push(row);
       }
     }
+    const runDay = dayString(day);
+    const outputs = dailySegmentCounts(
+      dailyCells.filter((c) => c.day < runDay),
+      kinds,
+    );
     const charted = chartedPairs(
       configuration,
       reference,
       [...streams.values()].map(({ segment, stream }) => ({ segment, length: stream.length })),
+      [...outputs.values()].map(({ segment, vessels }) => ({ segment, vessels })),
     );
     const charts = chartBudget(configuration, charted);
     const pooled = Math.max(streams.get('overall:*')?.stream.length ?? 0, 1);
@@ -343,6 +382,22 @@ export function evaluateScenario(
             m.id,
             chartShare(reference, segment, stream.length, pooled),
           ),
+          windowFromDay: dayString(windowFrom),
+          suppressThroughDay: null,
+          minimumWindow: minimum.chart,
+        });
+        if (outcome.alarm) {
+          raise(m.id, alertSegment(segment), day, { statistic: outcome.statistic, h: outcome.threshold });
+        }
+      }
+    }
+    for (const { segment, days, vessels } of outputs.values()) {
+      const own = referenceForSegment(reference, segment, minimum.batch);
+      for (const m of monitorsFor(configuration, segment.kind).outputCharts) {
+        const ratio = outputChartShare(reference, segment, vessels, pooled);
+        if (ratio === null) continue;
+        const outcome = evaluateLocationChart(m, own.summary, days, {
+          ...outputChartAllocation(configuration, charts, m.id, ratio),
           windowFromDay: dayString(windowFrom),
           suppressThroughDay: null,
           minimumWindow: minimum.chart,

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { actorOf, AuditActor, AuditService } from '../audit/audit.service';
 import { Principal } from '../auth/roles';
-import { DriftConfiguration, isChartMonitor, type SegmentKind } from './drift-config';
+import { DriftConfiguration, isLabelledChartMonitor, type SegmentKind } from './drift-config';
 import type { EvaluationResultView, EvaluationScope } from './drift-evaluation.service';
 import type { HighWaterMark, Queryable } from './drift-queries';
 import type { ProductRef } from './reference-windows.service';
@@ -165,7 +165,7 @@ export class DriftAlertsService {
       [input.product.id],
     );
     const byKey = new Map(ongoing.map((a) => [alertKey(a.monitor_id, a.segment_kind, a.segment_key), a]));
-    const chartIds = new Set(input.configuration.monitors.filter(isChartMonitor).map((m) => m.id));
+    const chartIds = new Set(input.configuration.monitors.filter(isLabelledChartMonitor).map((m) => m.id));
     const signalled = new Set<string>();
     const at = input.evaluatedAt.toISOString();
     for (const result of input.results) {
@@ -237,7 +237,7 @@ export class DriftAlertsService {
     const clearAfter = input.configuration.hysteresis.clearAfterQuietRuns;
     for (const [key, alert] of byKey) {
       if (signalled.has(key)) continue;
-      // An accuracy-only re-run says nothing about the batch monitors' alerts.
+      // An accuracy-only re-run says nothing about the batch monitors' or the output location charts' alerts.
       if (input.scope === 'accuracy' && !chartIds.has(alert.monitor_id)) continue;
       const quiet = alert.quiet_runs + 1;
       const clears = alert.condition === 'active' && quiet >= clearAfter;

@@ -27,13 +27,20 @@ import { canonicalJson } from '../audit/canonical';
  *    angiography, designed for the chart's share of the sequential budget with the reference's estimation error
  *    accounted for (src/stats/chart-calibration.ts);
  *  - `bernoulliCusum` — discordance at the threshold (CT-FFR and invasive FFR on opposite sides), p0 from the
- *    reference, p1 = p0 + shift, on the exact integer lattice.
+ *    reference, p1 = p0 + shift, on the exact integer lattice;
+ *  - `locationCusum` (family `output`) — a two-sided CUSUM of the CT-FFR location on the unlabelled stream (every
+ *    completed vessel, not only the labelled minority), ordered by analysis day: each vessel's Wilcoxon mid-rank score
+ *    in its segment's reference distribution on the frozen bins, standardised by its exact reference SD inflated by
+ *    `designEffect` (vessels clustered within analyses and days), designed like the residual charts for its share of
+ *    the sequential budget with the reference's estimation error (src/stats/location-cusum.ts, chart-calibration.ts).
+ *    It accumulates the evidence the rank-sum batch monitor sees only one window at a time.
  *
  * The false-alarm budget (src/stats/drift-budget.ts) is stated once: `batch.familyAlpha` is the probability that any
  * batch test of one evaluation run alarms with no drift (split over monitors × the segments actually tested, by
  * weight); `sequential.familyArl0` is the in-control ARL, in labelled vessels of the product's pooled stream, of the
  * first false signal of any chart (split over charts by hazard, then converted to each chart's own clock by its
- * segment's share of labelled vessels); `sequential.horizon` is the number of pooled labelled vessels over which that
+ * segment's share of labelled vessels; a location chart's clock is its segment's completed vessels, converted by the
+ * reference's vessels of the segment per pooled labelled vessel); `sequential.horizon` is the number of pooled labelled vessels over which that
  * promise is kept by charts whose baseline is estimated from a reference (expected false alarms within the horizon ≤
  * horizon / familyArl0; src/stats/chart-calibration.ts) — re-establish the reference before it runs out.
  */
@@ -117,6 +124,18 @@ export interface EwmaMonitor extends MonitorBase {
   readonly quantity: 'residual' | 'absoluteError';
   readonly lambda: number;
 }
+export interface LocationCusumMonitor extends MonitorBase {
+  readonly kind: 'locationCusum';
+  readonly feature: 'ctFfr';
+  /** Reference value in SD units of the standardised score (k = δ/2 for a shift δ to detect fastest). */
+  readonly k: number;
+  readonly sided: 'two' | 'upper' | 'lower';
+  /**
+   * Variance of a day's score sum as a multiple of the independent-vessel variance (vessels of one patient and one day
+   * are correlated); the same factor is applied to the reference's mean. ≥ 1.
+   */
+  readonly designEffect: number;
+}
 export interface BernoulliCusumMonitor extends MonitorBase {
   readonly kind: 'bernoulliCusum';
   readonly event: 'discordance';
@@ -131,12 +150,22 @@ export type MonitorConfig =
   | RateMonitor
   | CusumMonitor
   | EwmaMonitor
-  | BernoulliCusumMonitor;
+  | BernoulliCusumMonitor
+  | LocationCusumMonitor;
 
 export type BatchMonitor = DistributionMonitor | CategoricalMonitor | ProportionMonitor | RateMonitor;
-export type ChartMonitor = CusumMonitor | EwmaMonitor | BernoulliCusumMonitor;
+/** Charts on the labelled stream (the accuracy family). */
+export type LabelledChartMonitor = CusumMonitor | EwmaMonitor | BernoulliCusumMonitor;
+/** Every sequential monitor: they share the sequential budget. */
+export type ChartMonitor = LabelledChartMonitor | LocationCusumMonitor;
 
+/** A sequential monitor (labelled chart or output location chart): its false alarms count in the sequential budget. */
 export function isChartMonitor(monitor: MonitorConfig): monitor is ChartMonitor {
+  return isLabelledChartMonitor(monitor) || monitor.kind === 'locationCusum';
+}
+
+/** A chart on the labelled stream (CT-FFR − invasive FFR): what late labels re-run. */
+export function isLabelledChartMonitor(monitor: MonitorConfig): monitor is LabelledChartMonitor {
   return monitor.kind === 'cusum' || monitor.kind === 'ewma' || monitor.kind === 'bernoulliCusum';
 }
 
@@ -249,6 +278,25 @@ export const DEFAULT_DRIFT_CONFIGURATION: DriftConfiguration = {
       // location, the one monitor that sees such a bias without waiting for invasive FFR.
       weight: 10,
       description: 'Shift of the CT-FFR distribution (rank-sum test on the reference deciles)',
+    },
+    {
+      id: 'output.ctFfrLocationCusum',
+      family: 'output',
+      kind: 'locationCusum',
+      feature: 'ctFfr',
+      // +0.03 CT-FFR at a site moved the mean mid-rank score by 0.18–0.27 reference SDs in the drift scenarios. k: the
+      // design must also absorb the site reference's estimation error (≈ 700 vessels: SD 0.038 of the mean), which
+      // makes h grow fast as k falls (k 0.1 → h ≈ 80, 0.15 → ≈ 40); 0.15 found all 8 site-bias seeds of drift:oc,
+      // 0.125 the hardest one only at the last run, 0.1 (with design effect 1.25) none of three. Design effect: a day's score sum varied 1.05 times the independent-vessel variance (pooled over 136
+      // segment × control-seed streams; median 1.05, 90th percentile 1.18), 1.1 with a margin — a fleet with more
+      // vessels per patient than the simulator's 1.1 needs a larger one. Weight 10: the chart that sees a site's
+      // output bias gets most of the sequential budget (the residual charts at a site are in effect off, README).
+      k: 0.15,
+      sided: 'two',
+      designEffect: 1.1,
+      weight: 10,
+      description:
+        'CUSUM of the CT-FFR location (mid-rank scores against the reference deciles) on every completed vessel, by day',
     },
     {
       id: 'output.shareAtOrBelowThreshold',
@@ -449,6 +497,16 @@ export const DRIFT_CONFIGURATION_JSON_SCHEMA = {
             ['quantity', 'lambda'],
           ),
           monitor(
+            'locationCusum',
+            {
+              feature: { const: 'ctFfr' },
+              k: { type: 'number', minimum: 0, maximum: 3 },
+              sided: { enum: ['two', 'upper', 'lower'] },
+              designEffect: { type: 'number', minimum: 1, maximum: 100 },
+            },
+            ['feature', 'k', 'sided', 'designEffect'],
+          ),
+          monitor(
             'bernoulliCusum',
             {
               event: { const: 'discordance' },
@@ -493,10 +551,13 @@ export function parseDriftConfiguration(document: unknown): DriftConfiguration {
   for (const m of configuration.monitors) {
     if (ids.has(m.id)) problems.push(`/monitors: duplicate monitor id ${m.id}`);
     ids.add(m.id);
-    if ((m.family === 'accuracy') !== isChartMonitor(m)) {
+    if ((m.family === 'accuracy') !== isLabelledChartMonitor(m)) {
       problems.push(
         `/monitors/${m.id}: accuracy monitors are the charts (cusum, ewma, bernoulliCusum) and only they`,
       );
+    }
+    if (m.kind === 'locationCusum' && m.family !== 'output') {
+      problems.push(`/monitors/${m.id}: a locationCusum monitors the output (family output)`);
     }
   }
   if (problems.length) throw new DriftConfigurationError(problems);

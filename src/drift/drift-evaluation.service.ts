@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditActor, SYSTEM_ACTOR } from '../audit/audit.service';
 import { runWithAdvisoryLock } from '../common/singleton-schedule';
-import { DriftConfiguration, isChartMonitor, type SegmentKind } from './drift-config';
+import { DriftConfiguration, isLabelledChartMonitor, type SegmentKind } from './drift-config';
 import { DriftConfigurationsService } from './drift-configurations.service';
 import {
   batchBudget,
@@ -13,9 +13,13 @@ import {
   chartShare,
   evaluateBatchMonitor,
   evaluateChartMonitor,
+  evaluateLocationChart,
   monitorsFor,
+  outputChartAllocation,
+  outputChartShare,
   referenceForSegment,
   segmentId,
+  type DailyBinCounts,
   type LabelledVessel,
   type MonitorOutcome,
   type ReferenceSummary,
@@ -23,6 +27,8 @@ import {
   type SegmentRef,
 } from './drift-evaluator';
 import {
+  dailyCtFfrCells,
+  dailySegmentCounts,
   highWaterMark,
   segmentAggregates,
   HighWaterMark,
@@ -94,6 +100,9 @@ interface SegmentPlan {
   readonly reference: ReferenceWindowView;
   readonly aggregates: SegmentAggregates | null;
   readonly stream: readonly LabelledVessel[];
+  /** Completed vessels per day on the reference's CT-FFR bins since the monitoring start (location charts). */
+  readonly days: readonly DailyBinCounts[];
+  readonly vessels: number;
 }
 
 /**
@@ -197,7 +206,7 @@ export class DriftEvaluationService {
     lap('windowAggregatesMs');
     // Accuracy charts: the labelled stream since the earliest monitoring start, split by segment.
     const streams = new Map<string, { segment: SegmentRef; stream: LabelledVessel[] }>();
-    const chartMonitors = configuration.monitors.filter(isChartMonitor);
+    const chartMonitors = configuration.monitors.filter(isLabelledChartMonitor);
     if (chartMonitors.length && references.size) {
       const earliest = new Date(Math.min(...[...references.values()].map((r) => Date.parse(r.monitorFrom))));
       const rows = await labelledStream(db, productId, earliest, windowTo, product.threshold);
@@ -215,9 +224,41 @@ export class DriftEvaluationService {
     }
 
     lap('labelledStreamMs');
-    const segmentIds = new Set([...batchAggregates.keys(), ...streams.keys()]);
+    // Output location charts: completed vessels per day and cell since the earliest monitoring start, on the
+    // reference's CT-FFR bins (one pass per binning in use, as the window aggregates).
+    const outputDays = new Map<string, { segment: SegmentRef; days: DailyBinCounts[]; vessels: number }>();
+    const wantsOutputCharts = configuration.monitors.some((m) => m.kind === 'locationCusum');
+    if (scope === 'all' && wantsOutputCharts && defaultReference?.summary.numeric.ctFfr) {
+      const monitorFromDay = (segment: SegmentRef): string | null => {
+        const reference = referenceFor(segment);
+        return reference ? utcDay(new Date(reference.monitorFrom)) : null;
+      };
+      const earliest = new Date(Math.min(...[...references.values()].map((r) => Date.parse(r.monitorFrom))));
+      // From the UTC midnight of the earliest start: the charts count whole days (as the labelled stream does).
+      const from = new Date(`${utcDay(earliest)}T00:00:00.000Z`);
+      const filter = { manufacturerId: product.manufacturerId, productId, from, to: windowTo };
+      const cells = await dailyCtFfrCells(db, filter, defaultReference.summary.numeric.ctFfr.edges);
+      for (const [id, entry] of dailySegmentCounts(cells, kinds, monitorFromDay)) outputDays.set(id, entry);
+      for (const [version, reference] of references) {
+        if (version === '' || reference.id === defaultReference.id || !kinds.includes('modelVersion'))
+          continue;
+        const edges = reference.summary.numeric.ctFfr?.edges;
+        const versionCells = edges
+          ? await dailyCtFfrCells(db, { ...filter, modelVersion: version }, edges)
+          : [];
+        const entry = dailySegmentCounts(versionCells, ['modelVersion'], monitorFromDay).get(
+          `modelVersion:${version}`,
+        );
+        if (entry) outputDays.set(`modelVersion:${version}`, entry);
+        else outputDays.delete(`modelVersion:${version}`);
+      }
+    }
+
+    lap('outputStreamMs');
+    const segmentIds = new Set([...batchAggregates.keys(), ...streams.keys(), ...outputDays.keys()]);
     for (const id of segmentIds) {
-      const segment = batchAggregates.get(id)?.segment ?? streams.get(id)?.segment;
+      const segment =
+        batchAggregates.get(id)?.segment ?? streams.get(id)?.segment ?? outputDays.get(id)?.segment;
       if (!segment) continue;
       const reference = referenceFor(segment);
       if (!reference) continue;
@@ -226,6 +267,8 @@ export class DriftEvaluationService {
         reference,
         aggregates: batchAggregates.get(id)?.aggregates ?? null,
         stream: streams.get(id)?.stream ?? [],
+        days: outputDays.get(id)?.days ?? [],
+        vessels: outputDays.get(id)?.vessels ?? 0,
       });
     }
     plans.sort((a, b) => segmentId(a.segment).localeCompare(segmentId(b.segment)));
@@ -248,6 +291,7 @@ export class DriftEvaluationService {
       plans
         .filter((plan) => plan.reference.summary.residuals)
         .map((plan) => ({ segment: plan.segment, length: plan.stream.length })),
+      plans.map((plan) => ({ segment: plan.segment, vessels: plan.vessels })),
     );
     const batch = scope === 'all' ? batchBudget(configuration, tested) : null;
     const charts = chartBudget(configuration, charted);
@@ -258,10 +302,11 @@ export class DriftEvaluationService {
     const results: EvaluationResultView[] = [];
     const windowFromDay = utcDay(windowFrom);
     for (const plan of plans) {
-      const { batch: batchMonitors, charts: chartMonitorsHere } = monitorsFor(
-        configuration,
-        plan.segment.kind,
-      );
+      const {
+        batch: batchMonitors,
+        charts: chartMonitorsHere,
+        outputCharts,
+      } = monitorsFor(configuration, plan.segment.kind);
       const own = referenceForSegment(plan.reference.summary, plan.segment, minimum.batch);
       const summary = own.summary;
       if (scope === 'all' && plan.aggregates) {
@@ -291,6 +336,33 @@ export class DriftEvaluationService {
           minimumWindow: minimum.chart,
         });
         results.push(resultView(m.id, m.family, plan, outcome, effective, plan.reference, own.residualScope));
+      }
+      if (scope === 'all') {
+        for (const m of outputCharts) {
+          const ratio = outputChartShare(plan.reference.summary, plan.segment, plan.vessels, pooled);
+          const outcome: MonitorOutcome =
+            ratio === null
+              ? {
+                  estimable: false,
+                  alarm: false,
+                  statistic: null,
+                  threshold: null,
+                  pValue: null,
+                  nReference: null,
+                  nCurrent: plan.vessels,
+                  evidence: {
+                    reason: 'reference-has-no-labelled-vessels',
+                    detail: 'the sequential budget is stated in labelled vessels of the pooled stream',
+                  },
+                }
+              : evaluateLocationChart(m, summary, plan.days, {
+                  ...outputChartAllocation(configuration, charts, m.id, ratio),
+                  windowFromDay,
+                  suppressThroughDay: suppress.get(`${m.id}|${segmentId(plan.segment)}`) ?? null,
+                  minimumWindow: minimum.chart,
+                });
+          results.push(resultView(m.id, m.family, plan, outcome, effective, plan.reference, own.scope));
+        }
       }
     }
 

@@ -7,12 +7,16 @@ import {
   parseDriftConfiguration,
   type CusumMonitor,
   type DistributionMonitor,
+  type LocationCusumMonitor,
   type ProportionMonitor,
 } from './drift-config';
 import {
   batchBudget,
+  chartedPairs,
   evaluateBatchMonitor,
   evaluateChartMonitor,
+  evaluateLocationChart,
+  outputChartShare,
   mergeSparseCells,
   permutationsFor,
   referenceForSegment,
@@ -22,6 +26,7 @@ import {
   type ReferenceSummary,
   type SegmentAggregates,
 } from './drift-evaluator';
+import { dailySegmentCounts, type DailyCtFfrCell } from './drift-queries';
 import { parseReferenceCsv, ReferenceCsvError } from './reference-csv';
 
 function row(overrides: Partial<ReferenceRow>): ReferenceRow {
@@ -316,6 +321,170 @@ describe('accuracy charts', () => {
       minimumWindow: 30,
     });
     expect(suppressed.alarm).toBe(false);
+  });
+});
+
+describe('output location chart (CT-FFR, unlabelled stream)', () => {
+  // A reference of 2,000 CT-FFR values on 10 equally likely bins, 500 labelled vessels (the budget's clock).
+  const reference: ReferenceSummary = {
+    ...normalReference(10, 1),
+    numeric: {
+      ...normalReference(10, 1).numeric,
+      ctFfr: {
+        n: 2000,
+        edges: [0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88, 0.91, 0.94],
+        counts: new Array<number>(10).fill(200),
+      },
+    },
+    vessels: 2000,
+    residuals: {
+      n: 500,
+      meanResidual: 0,
+      sdResidual: 0.08,
+      meanAbsoluteError: 0.06,
+      sdAbsoluteError: 0.05,
+      discordant: 70,
+    },
+  };
+  const monitor: LocationCusumMonitor = {
+    id: 'output.ctFfrLocationCusum',
+    family: 'output',
+    kind: 'locationCusum',
+    feature: 'ctFfr',
+    k: 0.15,
+    sided: 'two',
+    designEffect: 1.1,
+  };
+  const dayString = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 86_400_000).toISOString().slice(0, 10);
+  // 200 days of 20 vessels; from `shiftFrom` 0.1 of probability moves from the two lowest bins to the two highest
+  // (mean score +0.08: 0.27 score SDs).
+  function days(shiftFrom: number, seed: number) {
+    const random = seededRandom(seed);
+    return Array.from({ length: 200 }, (_, i) => {
+      const p = new Array<number>(10).fill(0.1);
+      if (i >= shiftFrom) {
+        p[0] = p[1] = 0.05;
+        p[8] = p[9] = 0.15;
+      }
+      return { day: dayString(i), counts: Array.from(sampleMultinomial(random, 20, p)) };
+    });
+  }
+  const context = (windowFrom: number, suppress: string | null = null) => ({
+    arl0: 200_000,
+    arl0CommonClock: 50_000,
+    share: 4,
+    horizon: 20_000,
+    windowFromDay: dayString(windowFrom),
+    suppressThroughDay: suppress,
+    minimumWindow: 30,
+  });
+
+  it('designs h for its share of the budget with the reference’s estimation error and signals a shift', () => {
+    const outcome = evaluateLocationChart(monitor, reference, days(100, 7), context(170));
+    expect(outcome.estimable).toBe(true);
+    expect(outcome.alarm).toBe(true);
+    const design = outcome.evidence.design as {
+      h: number;
+      falseAlarmProbability: { target: number; achieved: number };
+    };
+    expect(design.falseAlarmProbability.target).toBeCloseTo(-Math.expm1(-20_000 / 200_000), 12);
+    expect(design.falseAlarmProbability.achieved).toBeLessThanOrEqual(design.falseAlarmProbability.target);
+    expect(outcome.threshold).toBe(design.h);
+    expect(outcome.nCurrent).toBe(4000);
+    expect(outcome.evidence.streamMeanScore as number).toBeGreaterThan(0.5);
+    const signals = outcome.evidence.signals as { first: { day: string; side: string } };
+    expect(signals.first.side).toBe('upper');
+    expect(signals.first.day >= dayString(100)).toBe(true);
+  });
+
+  it('stays quiet without a shift and does not reopen a resolved signal', () => {
+    expect(evaluateLocationChart(monitor, reference, days(1000, 8), context(0)).alarm).toBe(false);
+    const stream = days(100, 7);
+    const signalled = evaluateLocationChart(monitor, reference, stream, context(0));
+    const last = (signalled.evidence.signals as { last: { day: string } }).last.day;
+    expect(evaluateLocationChart(monitor, reference, stream, context(0, last)).alarm).toBe(false);
+  });
+
+  it('is not estimable without enough vessels; its clock is the reference’s vessels per labelled vessel', () => {
+    const few = evaluateLocationChart(
+      monitor,
+      reference,
+      [{ day: dayString(0), counts: [1, 0, 0, 0, 0, 0, 0, 0, 0, 2] }],
+      context(0),
+    );
+    expect(few.estimable).toBe(false);
+    expect(outputChartShare(reference, { kind: 'overall', key: '*' }, 0, 1)).toBe(4);
+    // A segment new since the reference: its vessels so far per pooled labelled vessel so far.
+    expect(outputChartShare(reference, { kind: 'scannerVendor', key: 'New' }, 300, 100)).toBe(3);
+    expect(
+      outputChartShare({ ...reference, residuals: null }, { kind: 'overall', key: '*' }, 0, 1),
+    ).toBeNull();
+  });
+
+  it('counts its (monitor, segment) pairs in the sequential budget: reference segments and new ones', () => {
+    const withSegments: ReferenceSummary = {
+      ...reference,
+      segments: {
+        'site:A': {
+          analyses: 900,
+          rejected: 0,
+          failed: 0,
+          numericCounts: {},
+          sex: {},
+          scannerVendor: {},
+          vessels: 1000,
+          vesselsAtOrBelow: 0,
+          deviceErrorsByKind: {},
+          residuals: null,
+        },
+      },
+    };
+    const charted = chartedPairs(
+      DEFAULT_DRIFT_CONFIGURATION,
+      withSegments,
+      [],
+      [
+        { segment: { kind: 'scannerVendor', key: 'New' }, vessels: 40 },
+        { segment: { kind: 'scannerVendor', key: 'Tiny' }, vessels: 3 },
+      ],
+    );
+    // overall, site:A, scannerVendor:New; the residual charts only on overall (site:A has no labelled baseline).
+    expect(charted.get('output.ctFfrLocationCusum')).toBe(3);
+    expect(charted.get('accuracy.biasCusum')).toBe(1);
+  });
+
+  it('daily cells sum per segment in day order, from each segment’s monitoring start', () => {
+    const cell = (day: string, site: string, counts: number[]): DailyCtFfrCell => ({
+      day,
+      siteCode: site,
+      scannerVendor: 'GE',
+      modelVersion: 'v1',
+      counts,
+    });
+    const out = dailySegmentCounts(
+      [cell('2026-01-01', 'A', [1, 0]), cell('2026-01-01', 'B', [0, 2]), cell('2026-01-02', 'A', [3, 1])],
+      ['overall', 'site'],
+      (s) => (s.key === 'B' ? '2026-01-02' : null),
+    );
+    expect(out.get('overall:*')).toEqual({
+      segment: { kind: 'overall', key: '*' },
+      days: [
+        { day: '2026-01-01', counts: [1, 2] },
+        { day: '2026-01-02', counts: [3, 1] },
+      ],
+      vessels: 7,
+    });
+    expect(out.get('site:A')?.vessels).toBe(5);
+    expect(out.has('site:B')).toBe(false); // its only day is before its monitoring start
+  });
+
+  it('is an output monitor: the configuration refuses it in the accuracy family', () => {
+    expect(() =>
+      parseDriftConfiguration({
+        ...DEFAULT_DRIFT_CONFIGURATION,
+        monitors: [{ ...monitor, family: 'accuracy' }],
+      }),
+    ).toThrow(/accuracy monitors are the charts/);
   });
 });
 

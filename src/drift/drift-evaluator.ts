@@ -35,6 +35,7 @@ import {
   type BatchBudget,
   type DriftTestResult,
 } from '../stats/drift';
+import { midRankScores, runGroupedCusum, scoreGroup } from '../stats/location-cusum';
 import { conditionalPoissonRateTest } from '../stats/poisson';
 import { rankSumFromCounts } from '../stats/rank-sum';
 import {
@@ -42,11 +43,13 @@ import {
   DEVICE_ERROR_KINDS,
   DriftConfiguration,
   isChartMonitor,
+  isLabelledChartMonitor,
   monitorSegments,
   NUMERIC_FEATURE_NAMES,
   sequentialHorizon,
   type BatchMonitor,
-  type ChartMonitor,
+  type LabelledChartMonitor,
+  type LocationCusumMonitor,
   type MonitorConfig,
   type NumericFeature,
   type SegmentKind,
@@ -384,22 +387,43 @@ export function chartedPairs(
   configuration: DriftConfiguration,
   reference: ReferenceSummary | null,
   streams: Iterable<{ readonly segment: SegmentRef; readonly length: number }>,
+  outputStreams: Iterable<{ readonly segment: SegmentRef; readonly vessels: number }> = [],
 ): Map<string, number> {
+  const parse = (id: string): SegmentRef => {
+    const i = id.indexOf(':');
+    return { kind: id.slice(0, i) as SegmentKind, key: id.slice(i + 1) };
+  };
   const segments = new Map<string, SegmentRef>();
+  // Output location charts: every segment whose reference holds CT-FFR values, plus new segments with enough
+  // vessels; they need the reference's labelled vessels as the budget's clock (outputChartShare).
+  const outputs = new Map<string, SegmentRef>();
   if (reference?.residuals) {
     segments.set('overall:*', { kind: 'overall', key: '*' });
     for (const [id, own] of Object.entries(reference.segments ?? {})) {
-      if (!own.residuals) continue;
-      const i = id.indexOf(':');
-      segments.set(id, { kind: id.slice(0, i) as SegmentKind, key: id.slice(i + 1) });
+      if (own.residuals) segments.set(id, parse(id));
+    }
+    if (reference.numeric.ctFfr) {
+      outputs.set('overall:*', { kind: 'overall', key: '*' });
+      for (const [id, own] of Object.entries(reference.segments ?? {})) {
+        if (own.vessels > 0) outputs.set(id, parse(id));
+      }
     }
   }
   for (const { segment, length } of streams) {
     if (length >= configuration.minimumWindow.chart) segments.set(segmentId(segment), segment);
   }
+  if (reference?.residuals) {
+    for (const { segment, vessels } of outputStreams) {
+      if (vessels >= configuration.minimumWindow.chart) outputs.set(segmentId(segment), segment);
+    }
+  }
   const charted = new Map<string, number>();
   for (const segment of segments.values()) {
     for (const m of monitorsFor(configuration, segment.kind).charts)
+      charted.set(m.id, (charted.get(m.id) ?? 0) + 1);
+  }
+  for (const segment of outputs.values()) {
+    for (const m of monitorsFor(configuration, segment.kind).outputCharts)
       charted.set(m.id, (charted.get(m.id) ?? 0) + 1);
   }
   return charted;
@@ -894,7 +918,7 @@ export const DISCORDANCE_RESOLUTION = 5;
 
 /** One chart monitor on one segment's labelled stream (CTA-date order). */
 export function evaluateChartMonitor(
-  monitor: ChartMonitor,
+  monitor: LabelledChartMonitor,
   reference: ReferenceSummary,
   stream: readonly LabelledVessel[],
   context: ChartContext,
@@ -1152,15 +1176,188 @@ export function evaluateChartMonitor(
   };
 }
 
+// ---------------------------------------------------------------------------------------------------------------------
+// Output location chart (unlabelled stream)
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** One day of a segment's output values counted on the reference's bins (the location chart's observations). */
+export interface DailyBinCounts {
+  /** UTC day of the analyses (YYYY-MM-DD). */
+  readonly day: string;
+  readonly counts: readonly number[];
+}
+
+/**
+ * The location chart's clock conversion: its own observations (completed vessels of its segment) per labelled vessel of
+ * the pooled stream — the reference's ratio when the reference has the segment (stable from run to run), else the
+ * streams' ratio so far (a segment new since the reference). Null when the reference holds no labelled vessels: the
+ * sequential budget's clock is then undefined and the chart does not run.
+ */
+export function outputChartShare(
+  reference: ReferenceSummary,
+  segment: SegmentRef,
+  streamVessels: number,
+  pooledLabelled: number,
+): number | null {
+  const labelled = reference.residuals?.n ?? 0;
+  if (labelled <= 0) return null;
+  if (segment.kind === 'overall' && reference.vessels > 0) return reference.vessels / labelled;
+  const own = reference.segments?.[segmentId(segment)];
+  if (own && own.vessels > 0) return own.vessels / labelled;
+  return streamVessels / Math.max(1, pooledLabelled);
+}
+
+/**
+ * A location chart's place in the sequential budget: as chartAllocation, on its own clock (vessels of its segment;
+ * `ratio` from outputChartShare, which may exceed 1), rounded up on the same grid.
+ */
+export function outputChartAllocation(
+  configuration: DriftConfiguration,
+  budget: ArlBudget | null,
+  monitorId: string,
+  ratio: number,
+): Pick<ChartContext, 'arl0' | 'arl0CommonClock' | 'share' | 'horizon'> {
+  const allocation = budget?.allocations.find((a) => a.id === monitorId);
+  const arl0CommonClock = roundUpOnGrid(allocation?.arl0PerChart ?? configuration.sequential.familyArl0);
+  const share = roundUpOnGrid(Math.max(ratio, 1e-4));
+  return {
+    arl0: arl0CommonClock * share,
+    arl0CommonClock,
+    share,
+    horizon: sequentialHorizon(configuration) * share,
+  };
+}
+
+/**
+ * The CT-FFR location CUSUM on one segment's days (src/stats/location-cusum.ts): mid-rank scores against the segment's
+ * reference bins, the day's sum per update, h designed like the residual CUSUM for the chart's share of the
+ * sequential budget over its horizon with the reference's estimation error (the reference mean's variance is
+ * designEffect·sd²/n in score units, i.e. 1/n in the chart's standardised units: design effect 1 there).
+ */
+export function evaluateLocationChart(
+  monitor: LocationCusumMonitor,
+  reference: ReferenceSummary,
+  days: readonly DailyBinCounts[],
+  context: ChartContext,
+): MonitorOutcome {
+  const ref = reference.numeric[monitor.feature];
+  if (!ref) return notEstimable('reference-has-no-values', { feature: monitor.feature });
+  const scores = midRankScores(ref.counts);
+  if (!(scores.sd > 0)) return notEstimable('reference-has-a-single-bin', { feature: monitor.feature });
+  let n = 0;
+  for (const d of days) for (const c of d.counts) n += c;
+  if (n < context.minimumWindow || days.length === 0) {
+    return {
+      ...notEstimable('window-too-small', { minimumWindow: context.minimumWindow }),
+      nReference: ref.n,
+      nCurrent: n,
+    };
+  }
+  const clamped = context.arl0 < MIN_CHART_ARL0;
+  const arl0 = Math.max(MIN_CHART_ARL0, context.arl0);
+  const horizon = clamped ? context.horizon * (MIN_CHART_ARL0 / context.arl0) : context.horizon;
+  const inputs = designInputs(ref.n, 3);
+  const calibrated = cached(`l:${monitor.k}:${monitor.sided}:${arl0}:${horizon}:${inputs.n}`, () =>
+    estimatedBaselineCusumDesign({
+      k: monitor.k,
+      sided: monitor.sided,
+      arl0,
+      horizon,
+      referenceSize: inputs.n,
+      kurtosis: inputs.kurtosis,
+      designEffect: 1,
+    }),
+  );
+  const design = { k: calibrated.k, h: calibrated.h, sided: calibrated.sided };
+  const groups = days.map((d) => scoreGroup(d.counts, scores, monitor.designEffect));
+  const run = runGroupedCusum(groups, design);
+  const inWindow = (index: number): boolean => {
+    const day = days[index].day;
+    return (
+      day >= context.windowFromDay &&
+      (context.suppressThroughDay === null || day > context.suppressThroughDay)
+    );
+  };
+  const current = run.signals.filter((s) => inWindow(s.index));
+  const last = current[current.length - 1];
+  const lastUpper = run.upper[run.upper.length - 1];
+  const lastLower = run.lower[run.lower.length - 1];
+  let scoreSum = 0;
+  for (const d of days) d.counts.forEach((c, i) => (scoreSum += c * scores.scores[i]));
+  return {
+    estimable: true,
+    alarm: current.length > 0,
+    statistic: current.length ? Math.max(...current.map((s) => s.statistic)) : Math.max(lastUpper, lastLower),
+    threshold: design.h,
+    pValue: null,
+    nReference: ref.n,
+    nCurrent: n,
+    evidence: {
+      chart:
+        'CUSUM of mid-rank scores against the reference bins, updated per day (src/stats/location-cusum.ts)',
+      feature: monitor.feature,
+      baseline: {
+        scores: scores.scores,
+        scoreMean: 0.5,
+        scoreSd: scores.sd,
+        designEffect: monitor.designEffect,
+        referenceValues: ref.n,
+        edges: ref.edges,
+        referenceCounts: ref.counts,
+      },
+      design: {
+        k: design.k,
+        h: design.h,
+        sided: design.sided,
+        arl0AtEstimates: calibrated.arl0AtEstimates,
+        falseAlarmProbability: {
+          target: calibrated.targetProbability,
+          achieved: calibrated.achievedProbability,
+        },
+      },
+      estimation: {
+        method:
+          'false-alarm probability within the horizon averaged over the reference mean’s sampling error',
+        source: 'src/stats/chart-calibration.ts',
+        referenceValues: ref.n,
+        designReferenceSize: inputs.n,
+      },
+      budget: {
+        arl0Target: arl0,
+        arl0CommonClock: context.arl0CommonClock,
+        clock: 'completed vessels of the segment',
+        vesselsPerPooledLabelledVessel: context.share,
+        horizon,
+        clampedToMinimum: clamped,
+      },
+      // P(current > reference) + ½·P(same bin) over the whole stream: 0.5 without shift.
+      streamMeanScore: scoreSum / n,
+      lastStatistic: { upper: lastUpper, lower: lastLower },
+      signals: {
+        total: run.signals.length,
+        inWindow: current.length,
+        first: current[0] ? { day: days[current[0].index].day, ...current[0] } : null,
+        last: last ? { day: days[last.index].day, ...last } : null,
+      },
+      observations: n,
+      days: days.length,
+      firstDay: days[0].day,
+      lastDay: days[days.length - 1].day,
+      order: 'analysis day (UTC)',
+    },
+  };
+}
+
 /** The monitors of a configuration that apply to a segment kind. */
 export function monitorsFor(
   configuration: DriftConfiguration,
   kind: SegmentKind,
-): { batch: BatchMonitor[]; charts: ChartMonitor[] } {
+): { batch: BatchMonitor[]; charts: LabelledChartMonitor[]; outputCharts: LocationCusumMonitor[] } {
   const applies = (m: MonitorConfig) => monitorSegments(configuration, m).includes(kind);
   const all = configuration.monitors.filter(applies);
   return {
     batch: all.filter((m): m is BatchMonitor => !isChartMonitor(m)),
-    charts: all.filter(isChartMonitor),
+    charts: all.filter(isLabelledChartMonitor),
+    outputCharts: all.filter((m): m is LocationCusumMonitor => m.kind === 'locationCusum'),
   };
 }

@@ -7,6 +7,7 @@ import {
   type NumericFeature,
 } from './drift-config';
 import type {
+  DailyBinCounts,
   LabelledVessel,
   NumericReference,
   ResidualBaseline,
@@ -467,6 +468,105 @@ export function totalOfCells(cells: readonly CellAggregates[], edges: Edges) {
     scannerVendor: vendor,
     deviceErrorsByKind: errors,
   };
+}
+
+/** Completed vessels of one day and cell, counted on the reference's CT-FFR bins. */
+export interface DailyCtFfrCell {
+  readonly day: string;
+  readonly siteCode: string;
+  readonly scannerVendor: string;
+  readonly modelVersion: string;
+  readonly counts: readonly number[];
+}
+
+/**
+ * The CT-FFR location chart's observations in SQL: completed vessels per UTC day of the analysis and cell (site ×
+ * vendor × version), counted on the reference's frozen CT-FFR edges (right-closed, as windowCells) — O(days × cells)
+ * rows, never the vessels themselves. Ordered by day.
+ */
+export async function dailyCtFfrCells(
+  db: Queryable,
+  filter: WindowFilter,
+  ctFfrEdges: readonly number[],
+): Promise<DailyCtFfrCell[]> {
+  const params: unknown[] = [];
+  const where = windowWhere('a', filter, params);
+  params.push(negatedReversed(ctFfrEdges));
+  const bucket = binSql('v.ct_ffr', params.length, ctFfrEdges.length);
+  const rows = await db.query<
+    Array<{ day: string; site_code: string; scanner_vendor: string; model_version: string; counts: number[] }>
+  >(
+    `SELECT x.day, s.site_code, x.scanner_vendor, x.model_version, x.counts
+       FROM (SELECT to_char((a.occurred_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS day, a.site_id,
+                    coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor, a.model_version,
+                    ${countsArraySql('b', ctFfrEdges.length + 1)} AS counts
+               FROM (SELECT a.occurred_at, a.site_id, a.scanner_vendor, a.model_version, ${bucket} AS b
+                       FROM analyses a
+                       JOIN analysis_vessels v ON v.analysis_event_id = a.event_id
+                      WHERE ${where} AND a.status = 'completed' AND v.ct_ffr IS NOT NULL
+                     OFFSET 0) a
+              GROUP BY 1, 2, 3, 4) x
+       JOIN sites s ON s.id = x.site_id
+      ORDER BY x.day, s.site_code, x.scanner_vendor, x.model_version`,
+    params,
+  );
+  return rows.map((r) => ({
+    day: r.day,
+    siteCode: r.site_code,
+    scannerVendor: r.scanner_vendor,
+    modelVersion: r.model_version,
+    counts: r.counts,
+  }));
+}
+
+/**
+ * Daily cells summed per segment (every kind from one pass), each segment's days in order: the location chart's
+ * input, shared by the drift service and the drift scenarios. `from(segment)`, when given, drops a segment's days
+ * before its reference's monitoring start.
+ */
+export function dailySegmentCounts(
+  cells: readonly DailyCtFfrCell[],
+  kinds: readonly SegmentKind[],
+  from?: (segment: SegmentRef) => string | null,
+): Map<string, { segment: SegmentRef; days: DailyBinCounts[]; vessels: number }> {
+  const out = new Map<
+    string,
+    { segment: SegmentRef; days: { day: string; counts: number[] }[]; vessels: number }
+  >();
+  const starts = new Map<string, string | null>();
+  for (const cell of cells) {
+    for (const kind of kinds) {
+      const key =
+        kind === 'overall'
+          ? '*'
+          : kind === 'site'
+            ? cell.siteCode
+            : kind === 'scannerVendor'
+              ? cell.scannerVendor
+              : cell.modelVersion;
+      const id = `${kind}:${key}`;
+      let entry = out.get(id);
+      if (!entry) {
+        const segment: SegmentRef = { kind, key };
+        starts.set(id, from ? from(segment) : null);
+        entry = { segment, days: [], vessels: 0 };
+        out.set(id, entry);
+      }
+      const start = starts.get(id);
+      if (start === undefined || (start !== null && cell.day < start)) continue;
+      let last = entry.days[entry.days.length - 1];
+      if (!last || last.day !== cell.day) {
+        if (last && last.day > cell.day) throw new RangeError('daily cells must be ordered by day');
+        last = { day: cell.day, counts: new Array<number>(cell.counts.length).fill(0) };
+        entry.days.push(last);
+      }
+      const target = last.counts;
+      cell.counts.forEach((c, i) => (target[i] += c));
+      for (const c of cell.counts) entry.vessels += c;
+    }
+  }
+  for (const [id, entry] of out) if (entry.days.length === 0) out.delete(id);
+  return out;
 }
 
 /** A labelled vessel with its segment keys, as the charts read them. */
