@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createDataSource } from '../src/database/data-source';
-import { SLICE_LINKED_VESSELS_SQL } from '../src/performance/performance-rollups';
+import { SLICE_LINKED_VESSELS_SQL, sliceParameters } from '../src/performance/performance-rollups';
 
 interface Options {
   databaseUrl: string;
@@ -202,12 +202,12 @@ async function queries(client: Client): Promise<PlannedQuery[]> {
     {
       name: 'rollup-slice',
       purpose:
-        'Performance roll-up worker (src/performance/performance-rollups.ts SLICE_LINKED_VESSELS_SQL): one product-day slice’s linked vessels',
+        'Performance roll-up slices (src/performance/performance-rollups.ts SLICE_LINKED_VESSELS_SQL): one product-day slice’s linked vessels',
       expect: [/analysis_vessels_p\d{6}_pkey/, /ffr_links_analysis/],
-      // One day's slice reads one month of analyses (the bounds are init plans: pruned at run time).
+      // One day's slice reads one month of analyses (the bounds are plain values: pruned at plan time).
       prune: { table: 'analyses', maxPartitions: 1 },
       sql: SLICE_LINKED_VESSELS_SQL,
-      parameters: [PRODUCT, MANUFACTURER, [probe.day], 0.8],
+      parameters: sliceParameters(PRODUCT, MANUFACTURER, [probe.day], 0.8),
     },
     {
       name: 'links-to-analyses',

@@ -64,9 +64,10 @@ export type RollupSumColumn = (typeof ROLLUP_SUM_COLUMNS)[number];
 const KEY_COLUMNS = ['product_id', 'day', 'site_id', 'model_version', 'scanner_vendor', 'vessel'] as const;
 
 /**
- * The analysed vessels of a product's slices ($1 product, $2 manufacturer, $3 days) with their first
- * invasive FFR, classified at $4. Values go through text so that they equal, as float8, what the API's
- * row path parses from the `real` columns (PostgreSQL prints a real in its shortest exact form).
+ * The analysed vessels of a product's slices ($1 product, $2 manufacturer, $3 days, $5–$6 the instants the days
+ * span: sliceParameters) with their first invasive FFR, classified at $4. Values go through text so that they
+ * equal, as float8, what the API's row path parses from the `real` columns (PostgreSQL prints a real in its
+ * shortest exact form).
  */
 const SLICE_VESSELS_CTE = `
   slice_analysed AS (
@@ -76,14 +77,14 @@ const SLICE_VESSELS_CTE = `
       FROM analyses a
       -- The partition key too: vessels live in their analysis's month (docs/storage/partitioning.md).
       JOIN analysis_vessels v ON v.analysis_event_id = a.event_id AND v.analysis_occurred_at = a.occurred_at
-     -- The bounds are constants (init plans), so the (manufacturer_id, occurred_at) index serves the range.
+     -- The bounds are plain values, compared with a leakproof operator: under row-level security only such a
+     -- condition may run before the policy, so only then does the (manufacturer_id, occurred_at) index serve the
+     -- range (bounds computed in SQL, through AT TIME ZONE, made every request scan the whole month's partition).
      WHERE a.manufacturer_id = $2 AND a.product_id = $1 AND a.status = 'completed'
-       AND a.occurred_at >= (SELECT min(d) FROM unnest($3::date[]) AS d)::timestamp AT TIME ZONE 'UTC'
-       AND a.occurred_at < ((SELECT max(d) FROM unnest($3::date[]) AS d) + 1)::timestamp AT TIME ZONE 'UTC'
+       AND a.occurred_at >= $5::timestamptz AND a.occurred_at < $6::timestamptz
        AND (a.occurred_at AT TIME ZONE 'UTC')::date = ANY($3::date[])
        -- The same range on the vessels' partition key, so only the slices' months of vessels are read.
-       AND v.analysis_occurred_at >= (SELECT min(d) FROM unnest($3::date[]) AS d)::timestamp AT TIME ZONE 'UTC'
-       AND v.analysis_occurred_at < ((SELECT max(d) FROM unnest($3::date[]) AS d) + 1)::timestamp AT TIME ZONE 'UTC'
+       AND v.analysis_occurred_at >= $5::timestamptz AND v.analysis_occurred_at < $6::timestamptz
   ), slice_vessels AS (
     -- As the row path: when a vessel was wired twice, the first measurement after the CTA counts. A lateral
     -- probe of ffr_links_analysis per vessel: a join would let the planner scan every link of the tenant.
@@ -98,6 +99,20 @@ const SLICE_VESSELS_CTE = `
          ORDER BY l.measured_at, l.outcome_event_id
          LIMIT 1) f ON true
   )`;
+
+/** The parameters of the slice SQL: product, manufacturer, days (YYYY-MM-DD), threshold, and the days' span. */
+export function sliceParameters(
+  productId: string,
+  manufacturerId: string,
+  days: readonly string[],
+  threshold: number,
+): [string, string, string[], number, string, string] {
+  const sorted = [...days].sort();
+  const first = sorted[0] ?? '1970-01-01';
+  const last = sorted[sorted.length - 1] ?? '1970-01-01';
+  const afterLast = new Date(Date.parse(`${last}T00:00:00Z`) + 86_400_000).toISOString();
+  return [productId, manufacturerId, sorted, threshold, `${first}T00:00:00Z`, afterLast];
+}
 
 /** Per patient within a slice key, once per vessel and once across vessels ('*'). */
 const PER_PATIENT_CTE = `
@@ -148,8 +163,19 @@ const ROLLUP_ROWS_SELECT = `
     FROM per_patient
    GROUP BY manufacturer_id, day, site_id, model_version, scanner_vendor, vessel`;
 
-/** Roll-up rows of the given slices, computed from the base tables (the request path for dirty slices). */
-export const SLICE_ROLLUP_ROWS_SQL = `WITH ${SLICE_VESSELS_CTE}, ${PER_PATIENT_CTE} ${ROLLUP_ROWS_SELECT}`;
+/**
+ * The request path for dirty slices, in one pass over the base tables: their roll-up rows (the columns of
+ * performance_rollups) and their linked pairs counted per slice key and (CT-FFR, FFR) value, each as a JSON array
+ * (text) that the request's sums and cells queries read back with json_populate_recordset / json_to_recordset.
+ * float8 prints in its shortest exact form, so the values read back are the computed ones, bit for bit.
+ */
+export const SLICE_ROWS_AND_PAIRS_SQL = `WITH ${SLICE_VESSELS_CTE}, ${PER_PATIENT_CTE}
+  SELECT (SELECT coalesce(json_agg(r), '[]')::text FROM (${ROLLUP_ROWS_SELECT}) r) AS rollup_rows,
+         (SELECT coalesce(json_agg(p), '[]')::text FROM (
+            SELECT day, site_id, model_version, scanner_vendor, vessel, ct AS ct_ffr, ffr AS invasive_ffr,
+                   count(*)::int AS vessels
+              FROM slice_vessels WHERE ffr IS NOT NULL
+             GROUP BY day, site_id, model_version, scanner_vendor, vessel, ct, ffr) p) AS pairs`;
 
 /** The slices' linked pairs, in the columns of performance_linked_vessels. */
 export const SLICE_LINKED_VESSELS_SQL = `WITH ${SLICE_VESSELS_CTE}
@@ -226,12 +252,10 @@ export async function rebuildDirtySlices(client: PoolClient, maxSlices: number):
       `DELETE FROM performance_linked_vessels WHERE product_id = $1 AND day = ANY($2::date[])`,
       [product.product_id, days],
     );
-    await client.query(STORE_SLICES_SQL, [
-      product.product_id,
-      product.manufacturer_id,
-      days,
-      Number(product.threshold),
-    ]);
+    await client.query(
+      STORE_SLICES_SQL,
+      sliceParameters(product.product_id, product.manufacturer_id, days, Number(product.threshold)),
+    );
     await applyDaysToPairCells(client, product.product_id, days, 1);
     await client.query(
       `DELETE FROM performance_rollup_periods WHERE product_id = $1 AND (span, period) IN (${PERIODS_OF_DAYS})`,

@@ -16,7 +16,7 @@ import { Detail, GroupBy, PerformanceQueryDto } from './performance.dto';
 import { PerformanceFigures } from './performance-report';
 import { chartsBlock, PerformanceChartsBlock } from './performance-charts';
 import { CellReadPlan, planCellRead, readStoredCells, storedMonths } from './performance-pair-cells';
-import { ROLLUP_SUM_COLUMNS, SLICE_LINKED_VESSELS_SQL, SLICE_ROLLUP_ROWS_SQL } from './performance-rollups';
+import { ROLLUP_SUM_COLUMNS, SLICE_ROWS_AND_PAIRS_SQL, sliceParameters } from './performance-rollups';
 import { RollupSums, summaryFigures } from './performance-summary';
 import { VerificationBiasFigures, verificationBiasFromCounts } from './verification-bias-report';
 import { PERFORMANCE_RULES } from './performance-rules';
@@ -212,6 +212,10 @@ export class PerformanceService {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      // Every query here reads little (cells, period sums, a few days); JIT compilation is pure cost for it. A dirty
+      // day's base-table pass was estimated above jit_optimize_above_cost at 10M analyses and spent 4.7 of its 6.7 s
+      // compiling (EXPLAIN ANALYZE, bench:performance).
+      await client.query('SET LOCAL jit = off');
       const dirty = await client.query<{ days: string[] | null }>(
         `SELECT array_agg(DISTINCT day::text) AS days FROM performance_rollup_dirty
           WHERE product_id = $1 AND day >= $2::date AND day < $3::date`,
@@ -220,11 +224,13 @@ export class PerformanceService {
       const changedDays = dirty.rows[0].days ?? [];
       const daysFromLastPass = await this.daysFromLastPass(client, product, changedDays);
       const dirtyDays = changedDays.filter((day) => !daysFromLastPass.includes(day));
+      // The dirty days computed from the base tables once, for the sums and the cells alike.
+      const live = await computeDirtyDays(client, product, dirtyDays, threshold);
       const parameters: RollupQueryParameters = [
         product.id,
         product.manufacturerId,
         dirtyDays,
-        threshold,
+        live,
         fromDay,
         toDay,
       ];
@@ -311,9 +317,27 @@ const KEYS_AND_SUMS = ['site_id', 'model_version', 'scanner_vendor', 'vessel', .
 const ROW_COLUMNS = `day, ${KEYS_AND_SUMS}`;
 
 /**
+ * The dirty days' roll-up rows and linked pairs, computed from the base tables in one pass (SLICE_ROWS_AND_PAIRS_SQL):
+ * readSums and readCells read them back from the JSON rather than each computing the days again.
+ */
+async function computeDirtyDays(
+  client: PoolClient,
+  product: Product,
+  dirtyDays: readonly string[],
+  threshold: number,
+): Promise<LiveSlices> {
+  if (dirtyDays.length === 0) return { rollupRows: '[]', pairs: '[]' };
+  const result = await client.query<{ rollup_rows: string; pairs: string }>(
+    SLICE_ROWS_AND_PAIRS_SQL,
+    sliceParameters(product.id, product.manufacturerId, dirtyDays, threshold),
+  );
+  return { rollupRows: result.rows[0].rollup_rows, pairs: result.rows[0].pairs };
+}
+
+/**
  * Roll-up sums per group key: whole clean years and months from performance_rollup_periods (a period's `period` is
  * its first day, so month and quarter keys read it as the day), the plan's day ranges (edges, months with a dirty
- * day) from the day rows of clean days, and the dirty days computed now.
+ * day) from the day rows of clean days, and the dirty days computed for this request.
  */
 async function readSums(
   client: PoolClient,
@@ -321,11 +345,9 @@ async function readSums(
   parameters: RollupQueryParameters,
   plan: CellReadPlan,
 ): Promise<Map<string, RollupSums>> {
-  const [productId, manufacturerId, dirtyDays, threshold] = parameters;
+  const [productId, manufacturerId, dirtyDays, live] = parameters;
   // Per-vessel rows when grouping by vessel (patients as clusters within the vessel), else the '*' rows.
   const vesselRows = groupBy === 'vessel' ? `r.vessel <> '*'` : `r.vessel = '*'`;
-  const live =
-    dirtyDays.length > 0 ? `UNION ALL SELECT ${ROW_COLUMNS} FROM (${SLICE_ROLLUP_ROWS_SQL}) live` : '';
   const result = await client.query<{ key: string } & RollupSums>(
     `SELECT ${GROUP_KEY_SQL[groupBy]} AS key, ${SUM_SELECT}
        FROM (SELECT period AS day, ${KEYS_AND_SUMS} FROM performance_rollup_periods
@@ -335,15 +357,16 @@ async function readSums(
              SELECT ${ROW_COLUMNS} FROM performance_rollups
                JOIN unnest($7::date[], $8::date[]) AS span(lo, hi) ON day >= span.lo AND day < span.hi
               WHERE product_id = $1 AND manufacturer_id = $2 AND NOT (day = ANY($3::date[]))
-             ${live}) r
+             UNION ALL
+             SELECT ${ROW_COLUMNS} FROM json_populate_recordset(NULL::performance_rollups, $4::json)) r
        ${siteJoin(groupBy)}
-      WHERE ${vesselRows} AND $4::real IS NOT NULL
+      WHERE ${vesselRows}
       GROUP BY 1`,
     [
       productId,
       manufacturerId,
       dirtyDays,
-      threshold,
+      live.rollupRows,
       plan.years,
       plan.months,
       plan.dayRanges.map(([lo]) => lo),
@@ -363,7 +386,7 @@ async function readCells(
   groupBy: GroupBy | 'overall',
   parameters: RollupQueryParameters,
 ): Promise<Map<string, PairCell[]>> {
-  const [productId, manufacturerId, dirtyDays, threshold, fromDay, toDay] = parameters;
+  const [productId, manufacturerId, dirtyDays, live, fromDay, toDay] = parameters;
   // Month and quarter groups need the months apart: no year cells for them.
   const byTime = groupBy === 'month' || groupBy === 'quarter';
   const plan = planCellRead(
@@ -376,23 +399,25 @@ async function readCells(
   const cells = await readStoredCells(client, groupBy, productId, manufacturerId, plan);
   if (plan.dayRanges.length > 0 || dirtyDays.length > 0) {
     const columns = 'day, site_id, model_version, scanner_vendor, vessel, ct_ffr, invasive_ffr';
-    const live =
-      dirtyDays.length > 0 ? `UNION ALL SELECT ${columns} FROM (${SLICE_LINKED_VESSELS_SQL}) live` : '';
-    // One index range scan per day range ($5, $6: the ranges' first and after-last days).
+    // One index range scan per day range ($5, $6: the ranges' first and after-last days); the dirty days' pairs, counted
+    // per value, from computeDirtyDays ($4).
     const result = await client.query<{ key: string; ct_ffr: number; invasive_ffr: number; vessels: number }>(
-      `SELECT ${GROUP_KEY_SQL[groupBy]} AS key, r.ct_ffr, r.invasive_ffr, count(*)::int AS vessels
-         FROM (SELECT ${columns} FROM performance_linked_vessels
+      `SELECT ${GROUP_KEY_SQL[groupBy]} AS key, r.ct_ffr, r.invasive_ffr, sum(r.vessels)::int AS vessels
+         FROM (SELECT ${columns}, 1 AS vessels FROM performance_linked_vessels
                  JOIN unnest($5::date[], $6::date[]) AS span(lo, hi) ON day >= span.lo AND day < span.hi
                 WHERE product_id = $1 AND manufacturer_id = $2 AND NOT (day = ANY($3::date[]))
-               ${live}) r
+               UNION ALL
+               SELECT ${columns}, vessels
+                 FROM json_to_recordset($4::json) AS live(day date, site_id uuid, model_version text,
+                                                          scanner_vendor text, vessel text, ct_ffr float8,
+                                                          invasive_ffr float8, vessels int)) r
          ${siteJoin(groupBy)}
-        WHERE $4::real IS NOT NULL
         GROUP BY 1, 2, 3`,
       [
         productId,
         manufacturerId,
         dirtyDays,
-        threshold,
+        live.pairs,
         plan.dayRanges.map(([lo]) => lo),
         plan.dayRanges.map(([, hi]) => hi),
       ],
@@ -416,8 +441,14 @@ async function readCells(
 const siteJoin = (groupBy: GroupBy | 'overall'): string =>
   groupBy === 'site' ? 'JOIN sites s ON s.id = r.site_id' : '';
 
-/** $1 product, $2 manufacturer, $3 dirty days (computed from the base tables), $4 threshold, $5–$6 period. */
-type RollupQueryParameters = [string, string, string[], number, string, string];
+/** The dirty days computed at request (SLICE_ROWS_AND_PAIRS_SQL): roll-up rows and counted pairs, JSON text. */
+interface LiveSlices {
+  rollupRows: string;
+  pairs: string;
+}
+
+/** Product, manufacturer, dirty days (computed from the base tables), those days' computed rows, period. */
+type RollupQueryParameters = [string, string, string[], LiveSlices, string, string];
 
 function mergeCells(cells: readonly PairCell[]): PairCell[] {
   const merged = new Map<string, PairCell>();
