@@ -80,6 +80,10 @@ export async function computeFullDetail(
             ORDER BY l.measured_at, l.outcome_event_id LIMIT 1) first_link ON true
         WHERE a.manufacturer_id = $1 AND a.product_id = $2 AND a.status = 'completed'
           AND ($3::timestamptz IS NULL OR a.occurred_at >= $3) AND ($4::timestamptz IS NULL OR a.occurred_at < $4)
+          -- The same bounds on the vessels' partition key: without them the planner hash-joined every vessel partition
+          -- (one week at 10M analyses: 20M vessels scanned, past the statement timeout).
+          AND ($3::timestamptz IS NULL OR v.analysis_occurred_at >= $3)
+          AND ($4::timestamptz IS NULL OR v.analysis_occurred_at < $4)
         LIMIT ${request.maxAnalysedVessels + 1}) r
      JOIN sites s ON s.id = r.site_id
      ORDER BY r.event_id, r.vessel_index`,
