@@ -2,8 +2,10 @@
  * Operating characteristics of drift monitoring (issue 4 "Done when"): the fleet simulator run through a no-drift
  * control and four drift scenarios over many seeds, evaluated with the default drift configuration's monitors and
  * budget through the drift service's own functions (src/drift-scenarios/scenario-evaluation.ts). Prints a Markdown
- * table: false alarms of the control against the budget (and which monitors they were), and per scenario the detection rate and the delay from onset to the first alert on a target segment, in
- * days and in labelled vessels of that segment.
+ * table: false alarms of the control against the budget (and which monitors they were), and per scenario the detection
+ * rate and the delay from onset to the first alert on a target segment, in days and in labelled vessels of that
+ * segment; the last column is the CT-FFR location CUSUM's own detection (its first alert on a target segment), whether
+ * or not another monitor alerted first.
  *
  *   npm run drift:oc -- [--control-seeds N] [--scenario-seeds N]      (defaults 8 and 4)
  */
@@ -27,6 +29,7 @@ const { values } = parseArgs({
 const controlSeeds = Number(values['control-seeds'] ?? 8);
 const scenarioSeeds = Number(values['scenario-seeds'] ?? 4);
 const ONSET_DAY = 42;
+const LOCATION_CHART = 'output.ctFfrLocationCusum';
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -58,11 +61,12 @@ for (let i = 1; i <= controlSeeds; i++) {
 }
 lines.push(
   `No-drift control, ${controlSeeds} seeds × 26 weekly runs (182 days): batch monitors ${batchAlarms} false alarms ` +
-    `(budget ${batchBudget.toFixed(2)}); accuracy charts ${chartAlarms} (budget ${chartBudget.toFixed(2)})` +
+    `(budget ${batchBudget.toFixed(2)}); sequential charts (accuracy and CT-FFR location) ${chartAlarms} ` +
+    `(budget ${chartBudget.toFixed(2)})` +
     (controlAlarms.length ? ` — ${controlAlarms.join('; ')}.` : '.'),
   '',
-  '| scenario | detected | first detecting monitor (most frequent) | delay, days: median (range) | delay, labelled vessels: median (range) | false alarms before onset |',
-  '|---|---|---|---|---|---|',
+  '| scenario | detected | first detecting monitor (most frequent) | delay, days: median (range) | delay, labelled vessels: median (range) | false alarms before onset | CT-FFR location CUSUM alone: detected, delay days median (range) |',
+  '|---|---|---|---|---|---|---|',
 );
 for (const name of SCENARIO_NAMES.filter((n): n is Exclude<ScenarioName, 'control'> => n !== 'control')) {
   const days: number[] = [];
@@ -70,11 +74,19 @@ for (const name of SCENARIO_NAMES.filter((n): n is Exclude<ScenarioName, 'contro
   const monitors = new Map<string, number>();
   let detected = 0;
   let before = 0;
+  const chartDays: number[] = [];
   for (let i = 1; i <= scenarioSeeds; i++) {
     const data = simulateScenario(SCENARIOS[name], { seed: `oc-${name}-${i}`, onsetDay: ONSET_DAY });
     const evaluation = evaluateScenario(data);
     const d = detectionOf(data, evaluation, SCENARIOS[name].targets, data.referenceDays + ONSET_DAY);
     before += d.falseAlarmsBeforeOnset;
+    const onset = data.referenceDays + ONSET_DAY;
+    const own = evaluation.alerts
+      .filter(
+        (a) => a.monitor === LOCATION_CHART && a.day >= onset && SCENARIOS[name].targets.includes(a.segment),
+      )
+      .sort((a, b) => a.day - b.day)[0];
+    if (own) chartDays.push(own.day - onset);
     if (d.detected) {
       detected++;
       days.push(d.delayDays!);
@@ -87,7 +99,8 @@ for (const name of SCENARIO_NAMES.filter((n): n is Exclude<ScenarioName, 'contro
   const top = [...monitors.entries()].sort((a, b) => b[1] - a[1])[0];
   lines.push(
     `| ${SCENARIOS[name].description} | ${detected}/${scenarioSeeds} | ${top ? `${top[0]} (${top[1]})` : '–'} | ` +
-      `${median(days)} (${range(days)}) | ${median(vessels)} (${range(vessels)}) | ${before} |`,
+      `${median(days)} (${range(days)}) | ${median(vessels)} (${range(vessels)}) | ${before} | ` +
+      `${chartDays.length}/${scenarioSeeds}, ${chartDays.length ? `${median(chartDays)} (${range(chartDays)})` : '–'} |`,
   );
 }
 console.log(lines.join('\n'));
