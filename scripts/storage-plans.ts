@@ -203,8 +203,13 @@ async function queries(client: Client): Promise<PlannedQuery[]> {
       name: 'rollup-slice',
       purpose:
         'Performance roll-up slices (src/performance/performance-rollups.ts SLICE_LINKED_VESSELS_SQL): one product-day slice’s linked vessels',
-      expect: [/analysis_vessels_p\d{6}_pkey/, /ffr_links_analysis/],
-      // One day's slice reads one month of analyses (the bounds are plain values: pruned at plan time).
+      expect: [
+        /analyses_p\d{6}_manufacturer_id_occurred_at_event_id_idx/,
+        /analysis_vessels_p\d{6}_pkey/,
+        /ffr_links_analysis/,
+      ],
+      // One day's slice reads one month of analyses (the bounds are plain values: pruned at plan time), through the
+      // tenant-time index: under row-level security a bound computed in SQL kept the index off the range.
       prune: { table: 'analyses', maxPartitions: 1 },
       sql: SLICE_LINKED_VESSELS_SQL,
       parameters: sliceParameters(PRODUCT, MANUFACTURER, [probe.day], 0.8),
