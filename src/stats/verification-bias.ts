@@ -691,7 +691,21 @@ export function beggGreenes(
   units: readonly AnalysedUnit[],
   options: VerificationBiasOptions = {},
 ): VerificationBiasResult {
-  return beggGreenesResult(resamplingPlan(units), naiveEstimates(units), verifiedFractionOf(units), options);
+  // Begg–Greenes reads the six cells only: profiles without the propensity inputs (stratum, covariates, π) are few, so
+  // clusters fall into few compositions and a replicate is one multinomial over them instead of K direct draws. With
+  // the CT-FFR as a covariate (analysedUnitsFromCtFfr), one week at 10M analyses (191,781 patients) spent 73 s drawing.
+  const cellsOnly = units.map((u): AnalysedUnit => ({
+    testPositive: u.testPositive,
+    verified: u.verified,
+    diseased: u.diseased,
+    ...(u.clusterId !== undefined ? { clusterId: u.clusterId } : {}),
+  }));
+  return beggGreenesResult(
+    resamplingPlan(cellsOnly),
+    naiveEstimates(units),
+    verifiedFractionOf(units),
+    options,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
