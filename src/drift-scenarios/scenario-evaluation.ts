@@ -41,6 +41,7 @@ import {
   evaluateBatchMonitor,
   evaluateChartMonitor,
   evaluateLocationChart,
+  locationChartApplies,
   monitorsFor,
   outputChartAllocation,
   outputChartShare,
@@ -395,7 +396,7 @@ export function evaluateScenario(
       const own = referenceForSegment(reference, segment, minimum.batch);
       for (const m of monitorsFor(configuration, segment.kind).outputCharts) {
         const ratio = outputChartShare(reference, segment, vessels, pooled);
-        if (ratio === null) continue;
+        if (ratio === null || !locationChartApplies(reference, segment, minimum.batch)) continue;
         const outcome = evaluateLocationChart(m, own.summary, days, {
           ...outputChartAllocation(configuration, charts, m.id, ratio),
           windowFromDay: dayString(windowFrom),

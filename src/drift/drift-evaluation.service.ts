@@ -14,6 +14,7 @@ import {
   evaluateBatchMonitor,
   evaluateChartMonitor,
   evaluateLocationChart,
+  locationChartApplies,
   monitorsFor,
   outputChartAllocation,
   outputChartShare,
@@ -340,8 +341,24 @@ export class DriftEvaluationService {
       if (scope === 'all') {
         for (const m of outputCharts) {
           const ratio = outputChartShare(plan.reference.summary, plan.segment, plan.vessels, pooled);
-          const outcome: MonitorOutcome =
-            ratio === null
+          const applies = locationChartApplies(plan.reference.summary, plan.segment, minimum.batch);
+          const outcome: MonitorOutcome = !applies
+            ? {
+                estimable: false,
+                alarm: false,
+                statistic: null,
+                threshold: null,
+                pValue: null,
+                nReference: null,
+                nCurrent: plan.vessels,
+                evidence: {
+                  reason: 'segment-has-no-own-reference',
+                  detail:
+                    'a segment the reference holds no CT-FFR values of its own for is compared only when it is new ' +
+                    'since a period reference (case mix differs between sites)',
+                },
+              }
+            : ratio === null
               ? {
                   estimable: false,
                   alarm: false,

@@ -16,6 +16,7 @@ import {
   evaluateBatchMonitor,
   evaluateChartMonitor,
   evaluateLocationChart,
+  locationChartApplies,
   outputChartShare,
   mergeSparseCells,
   permutationsFor,
@@ -429,7 +430,7 @@ describe('output location chart (CT-FFR, unlabelled stream)', () => {
           analyses: 900,
           rejected: 0,
           failed: 0,
-          numericCounts: {},
+          numericCounts: { ctFfr: new Array<number>(10).fill(100) },
           sex: {},
           scannerVendor: {},
           vessels: 1000,
@@ -451,6 +452,19 @@ describe('output location chart (CT-FFR, unlabelled stream)', () => {
     // overall, site:A, scannerVendor:New; the residual charts only on overall (site:A has no labelled baseline).
     expect(charted.get('output.ctFfrLocationCusum')).toBe(3);
     expect(charted.get('accuracy.biasCusum')).toBe(1);
+    // A site compared with the pooled reference differs by case mix: no location chart there (dataset reference, or a
+    // site too small in the reference period); a segment new since a period reference is compared with the pool.
+    const site = { kind: 'site', key: 'A' } as const;
+    expect(locationChartApplies(withSegments, site, 30)).toBe(true);
+    expect(locationChartApplies(withSegments, site, 1000)).toBe(false);
+    expect(locationChartApplies(withSegments, { kind: 'scannerVendor', key: 'New' }, 30)).toBe(true);
+    expect(locationChartApplies(reference, site, 30)).toBe(false);
+    expect(locationChartApplies(reference, { kind: 'overall', key: '*' }, 30)).toBe(true);
+    expect(
+      chartedPairs(DEFAULT_DRIFT_CONFIGURATION, reference, [], [{ segment: site, vessels: 500 }]).get(
+        'output.ctFfrLocationCusum',
+      ),
+    ).toBe(1);
   });
 
   it('daily cells sum per segment in day order, from each segment’s monitoring start', () => {

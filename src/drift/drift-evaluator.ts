@@ -404,8 +404,10 @@ export function chartedPairs(
     }
     if (reference.numeric.ctFfr) {
       outputs.set('overall:*', { kind: 'overall', key: '*' });
-      for (const [id, own] of Object.entries(reference.segments ?? {})) {
-        if (own.vessels > 0) outputs.set(id, parse(id));
+      for (const id of Object.keys(reference.segments ?? {})) {
+        const segment = parse(id);
+        if (locationChartApplies(reference, segment, configuration.minimumWindow.batch))
+          outputs.set(id, segment);
       }
     }
   }
@@ -414,7 +416,11 @@ export function chartedPairs(
   }
   if (reference?.residuals) {
     for (const { segment, vessels } of outputStreams) {
-      if (vessels >= configuration.minimumWindow.chart) outputs.set(segmentId(segment), segment);
+      if (
+        vessels >= configuration.minimumWindow.chart &&
+        locationChartApplies(reference, segment, configuration.minimumWindow.batch)
+      )
+        outputs.set(segmentId(segment), segment);
     }
   }
   const charted = new Map<string, number>();
@@ -1185,6 +1191,26 @@ export interface DailyBinCounts {
   /** UTC day of the analyses (YYYY-MM-DD). */
   readonly day: string;
   readonly counts: readonly number[];
+}
+
+/**
+ * Whether a location chart runs on a segment: overall always; another segment when the reference holds its own CT-FFR
+ * values (a period reference, at least `minimumBatch` analyses of the segment: the segment is compared with itself),
+ * or when it is new since a period reference (a scanner vendor or model version the reference period never saw:
+ * compared with the pooled reference, which is the point). Not otherwise: a site compared with the pooled reference (an
+ * imported dataset has no per-segment quantities, or the site was too small in the reference period) differs by case
+ * mix, not by drift, and an accumulating chart would eventually signal that difference.
+ */
+export function locationChartApplies(
+  reference: ReferenceSummary,
+  segment: SegmentRef,
+  minimumBatch: number,
+): boolean {
+  if (segment.kind === 'overall') return true;
+  if (!reference.segments) return false;
+  const own = reference.segments[segmentId(segment)];
+  if (!own) return true;
+  return own.analyses >= minimumBatch && (own.numericCounts.ctFfr ?? []).some((c) => c > 0);
 }
 
 /**
