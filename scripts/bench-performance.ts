@@ -3,8 +3,8 @@
  *
  * Seeds one product with N analyses (default 10,000,000; 1–3 vessels each) and L linked vessels
  * (default 2,000,000; referral follows low CT-FFR, as in the field) straight into the platform's tables
- * in SQL (scripts/performance-seed.ts), builds the roll-ups with the worker's own code, then times each endpoint variant through
- * the real app (in process, FW_PROCESS_ROLE=api) and prints medians with the ratio to a baseline
+ * in SQL (scripts/performance-seed.ts), builds the roll-ups with the worker's own code, then times each endpoint
+ * variant through the real app (in process, FW_PROCESS_ROLE=api) and prints medians with the ratio to a baseline
  * measured in the same run: one bare sequential pass over the linked pairs
  * (`SELECT count(*), sum(ct_ffr) FROM performance_linked_vessels WHERE product_id = …`).
  *

@@ -41,8 +41,8 @@ export const AUDIT_ACTIONS = {
   'drift_alert.open': { entityType: 'drift_alert', requiresReason: false },
   'drift_alert.acknowledge': { entityType: 'drift_alert', requiresReason: true },
   'drift_alert.resolve': { entityType: 'drift_alert', requiresReason: true },
-  // Evidence (src/evidence): every cohort query run, re-run, read and CSV export, and every OMOP table exported — who took
-  // what out of the platform, from which definition (its sha256) and with which result digest (GDPR Art. 5(2)
+  // Evidence (src/evidence): every cohort query run, re-run, read and CSV export, and every OMOP table exported — who
+  // took what out of the platform, from which definition (its sha256) and with which result digest (GDPR Art. 5(2)
   // accountability, Art. 30 records of processing; 21 CFR 11.10(e) for the figures a submission may cite).
   'evidence_query.run': { entityType: 'evidence_query', requiresReason: false },
   'evidence_query.rerun': { entityType: 'evidence_query', requiresReason: false },

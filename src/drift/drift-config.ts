@@ -40,9 +40,10 @@ import { canonicalJson } from '../audit/canonical';
  * weight); `sequential.familyArl0` is the in-control ARL, in labelled vessels of the product's pooled stream, of the
  * first false signal of any chart (split over charts by hazard, then converted to each chart's own clock by its
  * segment's share of labelled vessels; a location chart's clock is its segment's completed vessels, converted by the
- * reference's vessels of the segment per pooled labelled vessel); `sequential.horizon` is the number of pooled labelled vessels over which that
- * promise is kept by charts whose baseline is estimated from a reference (expected false alarms within the horizon ≤
- * horizon / familyArl0; src/stats/chart-calibration.ts) — re-establish the reference before it runs out.
+ * reference's vessels of the segment per pooled labelled vessel); `sequential.horizon` is the number of pooled
+ * labelled vessels over which that promise is kept by charts whose baseline is estimated from a reference (expected
+ * false alarms within the horizon ≤ horizon / familyArl0; src/stats/chart-calibration.ts) — re-establish the
+ * reference before it runs out.
  */
 
 export const DRIFT_CONFIG_SCHEMA = 'fieldwatch.drift-config/1';
@@ -287,9 +288,10 @@ export const DEFAULT_DRIFT_CONFIGURATION: DriftConfiguration = {
       // +0.03 CT-FFR at a site moved the mean mid-rank score by 0.18–0.27 reference SDs in the drift scenarios. k: the
       // design must also absorb the site reference's estimation error (≈ 700 vessels: SD 0.038 of the mean), which
       // makes h grow fast as k falls (k 0.1 → h ≈ 80, 0.15 → ≈ 40); 0.15 found all 8 site-bias seeds of drift:oc,
-      // 0.125 the hardest one only at the last run, 0.1 (with design effect 1.25) none of three. Design effect: a day's score sum varied 1.05 times the independent-vessel variance (pooled over 136
-      // segment × control-seed streams; median 1.05, 90th percentile 1.18), 1.1 with a margin — a fleet with more
-      // vessels per patient than the simulator's 1.1 needs a larger one. Weight 10: the chart that sees a site's
+      // 0.125 the hardest one only at the last run, 0.1 (with design effect 1.25) none of three. Design effect: a day's
+      // score sum varied 1.05 times the independent-vessel variance (pooled over 136 segment × control-seed streams;
+      // median 1.05, 90th percentile 1.18), 1.1 with a margin — a fleet with more vessels per patient than the
+      // simulator's 1.1 needs a larger one. Weight 10: the chart that sees a site's
       // output bias gets most of the sequential budget (the residual charts at a site are in effect off, README).
       k: 0.15,
       sided: 'two',
