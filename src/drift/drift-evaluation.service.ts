@@ -16,6 +16,7 @@ import {
   evaluateLocationChart,
   locationChartApplies,
   monitorsFor,
+  notEstimable,
   outputChartAllocation,
   outputChartShare,
   referenceForSegment,
@@ -344,33 +345,19 @@ export class DriftEvaluationService {
           const applies = locationChartApplies(plan.reference.summary, plan.segment, minimum.batch);
           const outcome: MonitorOutcome = !applies
             ? {
-                estimable: false,
-                alarm: false,
-                statistic: null,
-                threshold: null,
-                pValue: null,
-                nReference: null,
-                nCurrent: plan.vessels,
-                evidence: {
-                  reason: 'segment-has-no-own-reference',
+                ...notEstimable('segment-has-no-own-reference', {
                   detail:
                     'a segment the reference holds no CT-FFR values of its own for is compared only when it is new ' +
                     'since a period reference (case mix differs between sites)',
-                },
+                }),
+                nCurrent: plan.vessels,
               }
             : ratio === null
               ? {
-                  estimable: false,
-                  alarm: false,
-                  statistic: null,
-                  threshold: null,
-                  pValue: null,
-                  nReference: null,
-                  nCurrent: plan.vessels,
-                  evidence: {
-                    reason: 'reference-has-no-labelled-vessels',
+                  ...notEstimable('reference-has-no-labelled-vessels', {
                     detail: 'the sequential budget is stated in labelled vessels of the pooled stream',
-                  },
+                  }),
+                  nCurrent: plan.vessels,
                 }
               : evaluateLocationChart(m, summary, plan.days, {
                   ...outputChartAllocation(configuration, charts, m.id, ratio),

@@ -456,7 +456,8 @@ export function permutationsFor(alpha: number, configured: number): number {
 // Batch monitors
 // ---------------------------------------------------------------------------------------------------------------------
 
-const notEstimable = (reason: string, evidence: Record<string, unknown> = {}): MonitorOutcome => ({
+/** An outcome that is not estimable, with why (`reason`) and its evidence. */
+export const notEstimable = (reason: string, evidence: Record<string, unknown> = {}): MonitorOutcome => ({
   estimable: false,
   alarm: false,
   statistic: null,

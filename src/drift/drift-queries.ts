@@ -367,6 +367,16 @@ function emptyAggregates(): {
   };
 }
 
+/** The key of the segment of `kind` that a cell (site × scanner vendor × model version) belongs to. */
+function segmentKeyOf(
+  cell: { readonly siteCode: string; readonly scannerVendor: string; readonly modelVersion: string },
+  kind: SegmentKind,
+): string {
+  if (kind === 'overall') return '*';
+  if (kind === 'site') return cell.siteCode;
+  return kind === 'scannerVendor' ? cell.scannerVendor : cell.modelVersion;
+}
+
 /** Sums cells into per-segment aggregates (every segment kind from one pass of cells). */
 export function segmentAggregates(
   cells: readonly CellAggregates[],
@@ -375,14 +385,7 @@ export function segmentAggregates(
   const out = new Map<string, { segment: SegmentRef; aggregates: ReturnType<typeof emptyAggregates> }>();
   for (const cell of cells) {
     for (const kind of kinds) {
-      const key =
-        kind === 'overall'
-          ? '*'
-          : kind === 'site'
-            ? cell.siteCode
-            : kind === 'scannerVendor'
-              ? cell.scannerVendor
-              : cell.modelVersion;
+      const key = segmentKeyOf(cell, kind);
       const id = `${kind}:${key}`;
       let entry = out.get(id);
       if (!entry) {
@@ -536,14 +539,7 @@ export function dailySegmentCounts(
   const starts = new Map<string, string | null>();
   for (const cell of cells) {
     for (const kind of kinds) {
-      const key =
-        kind === 'overall'
-          ? '*'
-          : kind === 'site'
-            ? cell.siteCode
-            : kind === 'scannerVendor'
-              ? cell.scannerVendor
-              : cell.modelVersion;
+      const key = segmentKeyOf(cell, kind);
       const id = `${kind}:${key}`;
       let entry = out.get(id);
       if (!entry) {
