@@ -115,6 +115,9 @@ describe('OMOP CDM v5.4 export', () => {
       (linked) => linked === outcomes.length,
       { timeoutMs: 120_000, what: 'the invasive FFR to be linked' },
     );
+    // The tests export as of one second ago (asOf must be in the past): on a fast run the rows can be younger than
+    // that (CI once exported 0 persons), so let every row stored above fall before it.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
   });
 
   afterAll(async () => {
