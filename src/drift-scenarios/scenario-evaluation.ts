@@ -46,7 +46,7 @@ import {
   outputChartAllocation,
   outputChartShare,
   numericReference,
-  REFERENCE_SUMMARY_SCHEMA,
+  referenceSummaryOf,
   referenceForSegment,
   residualBaseline,
   segmentId,
@@ -186,20 +186,13 @@ export function scenarioReference(data: ScenarioData, threshold = EVALUATION.thr
   const segments = segmentReferences(cells, SEGMENT_KINDS, (id) =>
     residualBaseline(pairs(bySegment.get(id) ?? []), threshold),
   );
-  return {
-    schema: REFERENCE_SUMMARY_SCHEMA,
+  return referenceSummaryOf(total, {
     threshold,
-    analyses: total.analyses,
-    rejected: total.rejected,
-    failed: total.failed,
     numeric,
-    categorical: { sex: total.sex, scannerVendor: total.scannerVendor },
-    vessels: total.vessels,
-    vesselsAtOrBelow: total.vesselsAtOrBelow,
     deviceErrors: null,
     residuals: residualBaseline(pairs(labelled), threshold),
     segments,
-  };
+  });
 }
 const DEFAULT_NUMERIC: Record<NumericFeature, true> = {
   heartRate: true,

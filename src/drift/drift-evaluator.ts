@@ -129,6 +129,38 @@ export interface ReferenceSummary {
   readonly segments?: Readonly<Record<string, SegmentReference>>;
 }
 
+/**
+ * A reference summary from the reference's totals and its parts: one constructor for the stored references
+ * (reference-windows.service.ts) and the drift scenarios' in-memory ones, so the two cannot drift apart.
+ */
+export function referenceSummaryOf(
+  total: {
+    readonly analyses: number;
+    readonly rejected: number;
+    readonly failed: number;
+    readonly sex: Readonly<Record<string, number>>;
+    readonly scannerVendor: Readonly<Record<string, number>>;
+    readonly vessels: number;
+    readonly vesselsAtOrBelow: number;
+  },
+  parts: Pick<ReferenceSummary, 'threshold' | 'numeric' | 'deviceErrors' | 'residuals' | 'segments'>,
+): ReferenceSummary {
+  return {
+    schema: REFERENCE_SUMMARY_SCHEMA,
+    threshold: parts.threshold,
+    analyses: total.analyses,
+    rejected: total.rejected,
+    failed: total.failed,
+    numeric: parts.numeric,
+    categorical: { sex: total.sex, scannerVendor: total.scannerVendor },
+    vessels: total.vessels,
+    vesselsAtOrBelow: total.vesselsAtOrBelow,
+    deviceErrors: parts.deviceErrors,
+    residuals: parts.residuals,
+    segments: parts.segments,
+  };
+}
+
 /** A segment's own reference quantities (bins are the pooled reference's edges). */
 export interface SegmentReference {
   readonly analyses: number;
@@ -871,12 +903,14 @@ export function chartAllocation(
   budget: ArlBudget | null,
   monitorId: string,
   exactShare: number,
+  capShareAtOne = true,
 ): Pick<ChartContext, 'arl0' | 'arl0CommonClock' | 'share' | 'horizon'> {
   const allocation = budget?.allocations.find((a) => a.id === monitorId);
   // Rounded up to the same grid (conservative: a smaller false-alarm probability), so that a segment appearing
   // mid-horizon (a new model version) changes few designs.
   const arl0CommonClock = roundUpOnGrid(allocation?.arl0PerChart ?? configuration.sequential.familyArl0);
-  const share = Math.min(1, roundUpOnGrid(Math.max(exactShare, 1e-4)));
+  const rounded = roundUpOnGrid(Math.max(exactShare, 1e-4));
+  const share = capShareAtOne ? Math.min(1, rounded) : rounded;
   return {
     arl0: arl0CommonClock * share,
     arl0CommonClock,
@@ -1244,15 +1278,7 @@ export function outputChartAllocation(
   monitorId: string,
   ratio: number,
 ): Pick<ChartContext, 'arl0' | 'arl0CommonClock' | 'share' | 'horizon'> {
-  const allocation = budget?.allocations.find((a) => a.id === monitorId);
-  const arl0CommonClock = roundUpOnGrid(allocation?.arl0PerChart ?? configuration.sequential.familyArl0);
-  const share = roundUpOnGrid(Math.max(ratio, 1e-4));
-  return {
-    arl0: arl0CommonClock * share,
-    arl0CommonClock,
-    share,
-    horizon: sequentialHorizon(configuration) * share,
-  };
+  return chartAllocation(configuration, budget, monitorId, ratio, false);
 }
 
 /**

@@ -13,7 +13,7 @@ import {
 import {
   kurtosisFromRawMoments,
   REFERENCE_BINS,
-  REFERENCE_SUMMARY_SCHEMA,
+  referenceSummaryOf,
   summarizeReferenceRows,
   type NumericReference,
   type ReferenceSummary,
@@ -328,20 +328,13 @@ export class ReferenceWindowsService {
     const segments = segmentReferences(cells, SEGMENT_KINDS, (id) => baselines.get(id) ?? null);
     const byKind: Record<string, number> = {};
     for (const kind of DEVICE_ERROR_KINDS) byKind[kind] = total.deviceErrorsByKind[kind] ?? 0;
-    return {
-      schema: REFERENCE_SUMMARY_SCHEMA,
+    return referenceSummaryOf(total, {
       threshold: Number(product.threshold),
-      analyses: total.analyses,
-      rejected: total.rejected,
-      failed: total.failed,
       numeric,
-      categorical: { sex: total.sex, scannerVendor: total.scannerVendor },
-      vessels: total.vessels,
-      vesselsAtOrBelow: total.vesselsAtOrBelow,
       deviceErrors: { byKind, analyses: total.analyses },
       residuals,
       segments,
-    };
+    });
   }
 
   private async store(

@@ -540,55 +540,12 @@ function chartFromLattice(
 /**
  * Exact zero-state ARL of the lattice chart when the true event rate is p: L(i) = 1 + p·L(next(i + a)) +
  * (1 − p)·L(next(i + b)), next(j) = max(0, j), absorbing when j > H; banded Gaussian elimination on I − Q (an
- * M-matrix: no pivoting needed), O(H·|a|·|b|).
+ * M-matrix: no pivoting needed), O(H·|a|·|b|) — bernoulliCusumArlByLimit's factorisation at the chart's own limit.
  */
 export function bernoulliCusumArl(chart: BernoulliCusumChart, p: number): number {
-  if (!(p >= 0 && p <= 1)) throw new RangeError(`p must be in [0, 1], got ${p}`);
-  const H = chart.limit;
-  const n = H + 1;
-  const steps = [
-    { d: chart.stepEvent, prob: p },
-    { d: chart.stepNonEvent, prob: 1 - p },
-  ];
-  const bl = max(0, -min(chart.stepEvent, chart.stepNonEvent)); // lower bandwidth
-  const bu = max(0, chart.stepEvent, chart.stepNonEvent); // upper bandwidth
-  const width = bl + bu + 1;
-  // band[i][j − i + bl] = M[i][j]
-  const band = new Float64Array(n * width);
-  const rhs = new Float64Array(n).fill(1);
-  for (let i = 0; i < n; i++) {
-    band[i * width + bl] = 1;
-    for (const { d, prob } of steps) {
-      if (prob === 0) continue;
-      const j = max(0, i + d);
-      if (j > H) continue; // absorbed: signal
-      band[i * width + (j - i + bl)] -= prob;
-    }
-  }
-  // Forward elimination within the band.
-  for (let col = 0; col < n; col++) {
-    const diag = band[col * width + bl];
-    if (!(diag > 0)) throw new Error('Bernoulli CUSUM ARL: the chart never signals (infinite ARL)');
-    const lastRow = min(n - 1, col + bl);
-    const lastCol = min(n - 1, col + bu);
-    for (let row = col + 1; row <= lastRow; row++) {
-      const idx = row * width + (col - row + bl);
-      const factor = band[idx] / diag;
-      if (factor === 0) continue;
-      band[idx] = 0;
-      for (let j = col + 1; j <= lastCol; j++)
-        band[row * width + (j - row + bl)] -= factor * band[col * width + (j - col + bl)];
-      rhs[row] -= factor * rhs[col];
-    }
-  }
-  const x = new Float64Array(n);
-  for (let row = n - 1; row >= 0; row--) {
-    let s = rhs[row];
-    const lastCol = min(n - 1, row + bu);
-    for (let j = row + 1; j <= lastCol; j++) s -= band[row * width + (j - row + bl)] * x[j];
-    x[row] = s / band[row * width + bl];
-  }
-  return x[0];
+  const arl = bernoulliCusumArlByLimit(chart, p)(chart.limit);
+  if (!Number.isFinite(arl)) throw new Error('Bernoulli CUSUM ARL: the chart never signals (infinite ARL)');
+  return arl;
 }
 
 /**
