@@ -87,7 +87,8 @@ const SLICE_VESSELS_CTE = `
        AND v.analysis_occurred_at >= $5::timestamptz AND v.analysis_occurred_at < $6::timestamptz
   ), slice_vessels AS (
     -- As the row path: when a vessel was wired twice, the first measurement after the CTA counts. A lateral
-    -- probe of ffr_links_analysis per vessel: a join would let the planner scan every link of the tenant.
+    -- probe of ffr_links_first_link per vessel (one descent, migration 1764350000000): a join would let the planner
+    -- scan every link of the tenant.
     SELECT x.*, f.invasive_ffr AS invasive_ffr_real,
            x.ct_ffr::text::float8 AS ct, f.invasive_ffr::text::float8 AS ffr,
            x.ct_ffr <= $4::real AS test_positive,
@@ -235,9 +236,15 @@ export async function rebuildDirtySlices(client: PoolClient, maxSlices: number):
       [product.product_id],
     );
     if (!locked.rows[0].locked) continue;
+    // The day with the oldest mark first, then the dirty days after it in date order. Taking the earliest days
+    // instead starved the latest: under bench:soak every batch re-dirtied the early ones, so the same days were
+    // rebuilt pass after pass while the newest days kept their first marks for the whole run and every request
+    // computed them live. Consecutive days keep the pass's range scan (sliceParameters) short.
     const marks = await client.query<{ day: string; mark_ids: string[] }>(
       `SELECT day::text AS day, array_agg(id)::text[] AS mark_ids FROM performance_rollup_dirty
-        WHERE product_id = $1 GROUP BY day ORDER BY day LIMIT $2`,
+        WHERE product_id = $1
+          AND day >= (SELECT day FROM performance_rollup_dirty WHERE product_id = $1 ORDER BY id LIMIT 1)
+        GROUP BY day ORDER BY day LIMIT $2`,
       [product.product_id, maxSlices],
     );
     if (marks.rowCount === 0) continue;
