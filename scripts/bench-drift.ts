@@ -16,6 +16,11 @@
  * ratio to the baseline.
  *
  *   npm run bench:drift -- [--analyses N] [--sites S] [--days D] [--labelled SHARE] [--repeat R] [--keep]
+ *                          [--seed-only | --reuse]
+ *
+ * Seeding 10M analyses takes most of an hour on a 2-core machine, so it can be done once: `--seed-only` seeds, creates
+ * the reference and the configuration and keeps the database; `--reuse` migrates the kept database and times the
+ * evaluations only (the same --days as the seeding run).
  */
 import { randomBytes } from 'node:crypto';
 import { INestApplication } from '@nestjs/common';
@@ -39,6 +44,8 @@ interface Options {
   labelled: number;
   repeat: number;
   keep: boolean;
+  seedOnly: boolean;
+  reuse: boolean;
   serverUrl: string;
 }
 
@@ -63,7 +70,13 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
     days: positive('days', 365),
     labelled: positive('labelled', 0.1, false),
     repeat: positive('repeat', 3),
-    keep: argv.includes('--keep') || env.BENCH_KEEP === '1',
+    keep:
+      argv.includes('--keep') ||
+      argv.includes('--seed-only') ||
+      argv.includes('--reuse') ||
+      env.BENCH_KEEP === '1',
+    seedOnly: argv.includes('--seed-only'),
+    reuse: argv.includes('--reuse'),
     serverUrl: server.toString(),
   };
 }
@@ -86,17 +99,143 @@ async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T 
   return { ms: Number(process.hrtime.bigint() - started) / 1e6, value };
 }
 
+interface BenchProduct {
+  readonly manufacturerId: string;
+  readonly productId: string;
+  readonly from: Date;
+  readonly to: Date;
+}
+
+/** The product a `--seed-only` run kept: its span is the model version's release plus --days. */
+async function keptProduct(db: Client, options: Options): Promise<BenchProduct> {
+  const { rows } = await db.query<{ manufacturer_id: string; product_id: string; released_at: Date }>(
+    `SELECT p.manufacturer_id::text AS manufacturer_id, p.id::text AS product_id, m.released_at
+       FROM products p JOIN model_versions m ON m.product_id = p.id WHERE p.name = 'Bench CT-FFR'`,
+  );
+  if (rows.length !== 1)
+    throw new Error(`${DATABASE_NAME} holds no kept bench product: run --seed-only first`);
+  const from = new Date(rows[0].released_at);
+  return {
+    manufacturerId: rows[0].manufacturer_id,
+    productId: rows[0].product_id,
+    from,
+    to: new Date(from.getTime() + options.days * DAY),
+  };
+}
+
+async function seedProduct(db: Client, options: Options): Promise<BenchProduct> {
+  const to = new Date(
+    Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate()),
+  );
+  const from = new Date(to.getTime() - options.days * DAY);
+  const [{ id: manufacturerId }] = (
+    await db.query<{ id: string }>(
+      `INSERT INTO manufacturers (name) VALUES ('Bench Medical') RETURNING id::text AS id`,
+    )
+  ).rows;
+  const [{ id: productId }] = (
+    await db.query<{ id: string }>(
+      `INSERT INTO products (manufacturer_id, name, udi_di, risk_class, jurisdictions, ffr_threshold, premarket_claims)
+       VALUES ($1, 'Bench CT-FFR', '06970000000001', 'III', '{EU}', 0.8, '{}') RETURNING id::text AS id`,
+      [manufacturerId],
+    )
+  ).rows;
+  await db.query(
+    `INSERT INTO model_versions (product_id, version, released_at) VALUES ($1, 'ffrnet-2025.1', $2)`,
+    [productId, from.toISOString()],
+  );
+  const sites: Array<{ siteId: string; deviceId: string; scannerVendor: string }> = [];
+  for (let i = 0; i < options.sites; i++) {
+    const site = await db.query<{ id: string }>(
+      `INSERT INTO sites (manufacturer_id, site_code, name, country) VALUES ($1, $2, $2, 'DE') RETURNING id::text AS id`,
+      [manufacturerId, `S${String(i).padStart(3, '0')}`],
+    );
+    const device = await db.query<{ id: string }>(
+      `INSERT INTO devices (manufacturer_id, product_id, site_id, device_code, software_version, model_version,
+                            scanner_vendor, secret_ciphertext, secret_key_id)
+       VALUES ($1, $2, $3, $4, '1.4.2', 'ffrnet-2025.1', $5, '\\x00', 'sk_' || md5($4)) RETURNING id::text AS id`,
+      [manufacturerId, productId, site.rows[0].id, `BENCH-${i}`, VENDORS[i % VENDORS.length]],
+    );
+    sites.push({
+      siteId: site.rows[0].id,
+      deviceId: device.rows[0].id,
+      scannerVendor: VENDORS[i % VENDORS.length],
+    });
+  }
+  const seeded = await timed(() =>
+    seedDriftData(db, {
+      manufacturerId,
+      productId,
+      modelVersion: 'ffrnet-2025.1',
+      sites,
+      from,
+      to,
+      analyses: options.analyses,
+      labelledShare: options.labelled,
+      seed: 20261127,
+      heartRateShift: { site: 1, from: new Date(to.getTime() - 30 * DAY), bpm: 8 },
+      residualBias: { site: 2, from: new Date(to.getTime() - 30 * DAY), bias: 0.03 },
+    }),
+  );
+  console.log(
+    `  seeded in SQL in ${seconds(seeded.ms)}: ${seeded.value.analyses.toLocaleString('en')} analyses, ` +
+      `${seeded.value.vessels.toLocaleString('en')} vessels, ${seeded.value.labelled.toLocaleString('en')} labelled, ` +
+      `${seeded.value.deviceErrors.toLocaleString('en')} device errors`,
+  );
+  await db.query('VACUUM ANALYZE analyses');
+  await db.query('VACUUM ANALYZE analysis_vessels');
+  await db.query('VACUUM ANALYZE performance_linked_vessels');
+  await db.query('VACUUM ANALYZE device_events');
+  return { manufacturerId, productId, from, to };
+}
+
+async function createReferenceAndConfiguration(
+  app: INestApplication,
+  principal: { apiKeyId: string; role: 'quality'; manufacturerId: string },
+  { manufacturerId, productId, from }: BenchProduct,
+  options: Options,
+): Promise<void> {
+  const references = app.get(ReferenceWindowsService);
+  const product = await runAsSystem(() => references.productRef(productId));
+  const reference = await timed(() =>
+    runAsSystem(() =>
+      references.createPeriod(principal, product, {
+        label: 'first 60 days',
+        from: from.toISOString(),
+        to: new Date(from.getTime() + 60 * DAY).toISOString(),
+      }),
+    ),
+  );
+  console.log(
+    `  period reference (first 60 days, ${reference.value.cases.toLocaleString('en')} analyses, ` +
+      `${reference.value.labelledVessels.toLocaleString('en')} labelled vessels) computed in ${seconds(reference.ms)}`,
+  );
+  await runAsSystem(() =>
+    app
+      .get(DriftConfigurationsService)
+      .put(
+        principal,
+        manufacturerId,
+        productId,
+        { ...DEFAULT_DRIFT_CONFIGURATION, windowDays: options.days + 1 },
+        'bench: the window covers every analysis',
+      ),
+  );
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2), process.env);
   console.log(
     `bench:drift — ${options.analyses.toLocaleString('en')} analyses, ${options.sites} sites, ${options.days} days, ` +
       `${options.labelled} of vessels labelled, ${options.repeat} timed evaluations`,
   );
-  const admin = new Client({ connectionString: options.serverUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${DATABASE_NAME} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${DATABASE_NAME}`);
-  await admin.end();
+  if (!options.reuse) {
+    const admin = new Client({ connectionString: options.serverUrl });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${DATABASE_NAME} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${DATABASE_NAME}`);
+    await admin.end();
+  }
   const migrations = createDataSource({ DATABASE_URL: benchUrl(options) });
   await migrations.initialize();
   await migrations.runMigrations({ transaction: 'each' });
@@ -106,69 +245,8 @@ async function main(): Promise<void> {
   await db.connect();
   let app: INestApplication | undefined;
   try {
-    const to = new Date(
-      Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate()),
-    );
-    const from = new Date(to.getTime() - options.days * DAY);
-    const [{ id: manufacturerId }] = (
-      await db.query<{ id: string }>(
-        `INSERT INTO manufacturers (name) VALUES ('Bench Medical') RETURNING id::text AS id`,
-      )
-    ).rows;
-    const [{ id: productId }] = (
-      await db.query<{ id: string }>(
-        `INSERT INTO products (manufacturer_id, name, udi_di, risk_class, jurisdictions, ffr_threshold, premarket_claims)
-         VALUES ($1, 'Bench CT-FFR', '06970000000001', 'III', '{EU}', 0.8, '{}') RETURNING id::text AS id`,
-        [manufacturerId],
-      )
-    ).rows;
-    await db.query(
-      `INSERT INTO model_versions (product_id, version, released_at) VALUES ($1, 'ffrnet-2025.1', $2)`,
-      [productId, from.toISOString()],
-    );
-    const sites: Array<{ siteId: string; deviceId: string; scannerVendor: string }> = [];
-    for (let i = 0; i < options.sites; i++) {
-      const site = await db.query<{ id: string }>(
-        `INSERT INTO sites (manufacturer_id, site_code, name, country) VALUES ($1, $2, $2, 'DE') RETURNING id::text AS id`,
-        [manufacturerId, `S${String(i).padStart(3, '0')}`],
-      );
-      const device = await db.query<{ id: string }>(
-        `INSERT INTO devices (manufacturer_id, product_id, site_id, device_code, software_version, model_version,
-                              scanner_vendor, secret_ciphertext, secret_key_id)
-         VALUES ($1, $2, $3, $4, '1.4.2', 'ffrnet-2025.1', $5, '\\x00', 'sk_' || md5($4)) RETURNING id::text AS id`,
-        [manufacturerId, productId, site.rows[0].id, `BENCH-${i}`, VENDORS[i % VENDORS.length]],
-      );
-      sites.push({
-        siteId: site.rows[0].id,
-        deviceId: device.rows[0].id,
-        scannerVendor: VENDORS[i % VENDORS.length],
-      });
-    }
-    const seeded = await timed(() =>
-      seedDriftData(db, {
-        manufacturerId,
-        productId,
-        modelVersion: 'ffrnet-2025.1',
-        sites,
-        from,
-        to,
-        analyses: options.analyses,
-        labelledShare: options.labelled,
-        seed: 20261127,
-        heartRateShift: { site: 1, from: new Date(to.getTime() - 30 * DAY), bpm: 8 },
-        residualBias: { site: 2, from: new Date(to.getTime() - 30 * DAY), bias: 0.03 },
-      }),
-    );
-    console.log(
-      `  seeded in SQL in ${seconds(seeded.ms)}: ${seeded.value.analyses.toLocaleString('en')} analyses, ` +
-        `${seeded.value.vessels.toLocaleString('en')} vessels, ${seeded.value.labelled.toLocaleString('en')} labelled, ` +
-        `${seeded.value.deviceErrors.toLocaleString('en')} device errors`,
-    );
-    await db.query('VACUUM ANALYZE analyses');
-    await db.query('VACUUM ANALYZE analysis_vessels');
-    await db.query('VACUUM ANALYZE performance_linked_vessels');
-    await db.query('VACUUM ANALYZE device_events');
-
+    const seeded = options.reuse ? await keptProduct(db, options) : await seedProduct(db, options);
+    const { manufacturerId, productId, to } = seeded;
     const adminToken = randomBytes(24).toString('hex');
     Object.assign(process.env, {
       DATABASE_URL: benchUrl(options),
@@ -185,38 +263,36 @@ async function main(): Promise<void> {
       await db.query<{ id: string }>(`SELECT id::text AS id FROM api_keys WHERE role = 'admin' LIMIT 1`)
     ).rows;
     const principal = { apiKeyId, role: 'quality' as const, manufacturerId };
-    const references = app.get(ReferenceWindowsService);
-    const product = await runAsSystem(() => references.productRef(productId));
-    const reference = await timed(() =>
-      runAsSystem(() =>
-        references.createPeriod(principal, product, {
-          label: 'first 60 days',
-          from: from.toISOString(),
-          to: new Date(from.getTime() + 60 * DAY).toISOString(),
-        }),
-      ),
-    );
-    console.log(
-      `  period reference (first 60 days, ${reference.value.cases.toLocaleString('en')} analyses, ` +
-        `${reference.value.labelledVessels.toLocaleString('en')} labelled vessels) computed in ${seconds(reference.ms)}`,
-    );
-    await runAsSystem(() =>
-      app!
-        .get(DriftConfigurationsService)
-        .put(
-          principal,
-          manufacturerId,
-          productId,
-          { ...DEFAULT_DRIFT_CONFIGURATION, windowDays: options.days + 1 },
-          'bench: the window covers every analysis',
-        ),
-    );
+    if (!options.reuse) await createReferenceAndConfiguration(app, principal, seeded, options);
+    if (options.seedOnly) {
+      console.log(`  kept ${DATABASE_NAME}; time the evaluations with --reuse --days ${options.days}`);
+      return;
+    }
 
     const windowFrom = new Date(to.getTime() + 60_000 - (options.days + 1) * DAY);
+    const evaluatedAt = new Date(to.getTime() + 60_000);
+    // The first evaluation after the migration (or a new reference) builds the day roll-ups from every analysis
+    // (src/drift/drift-rollups.ts); later ones read days. Timed apart, like the performance roll-up build.
+    const { rows: builtBefore } = await db.query(`SELECT 1 FROM drift_rollup_state LIMIT 1`);
+    if (builtBefore.length === 0) {
+      const build = await timed(() =>
+        runAsSystem(() => app!.get(DriftEvaluationService).evaluateProduct(productId, evaluatedAt)),
+      );
+      console.log(
+        `  first evaluation, building the day roll-ups: ${seconds(build.ms)}, phases ` +
+          JSON.stringify(build.value.counts.phasesMs),
+      );
+    }
+    const lastDay = new Date(to.getTime() - DAY).toISOString().slice(0, 10);
     const baseline: number[] = [];
     const runs: number[] = [];
     let last: EvaluationView | undefined;
     for (let r = 0; r < options.repeat; r++) {
+      // As under ingestion: the latest day changed since the last evaluation, which rebuilds it.
+      await db.query(`INSERT INTO drift_rollup_dirty (product_id, day) VALUES ($1, $2)`, [
+        productId,
+        lastDay,
+      ]);
       baseline.push(
         (
           await timed(() =>
@@ -234,9 +310,7 @@ async function main(): Promise<void> {
         ).ms,
       );
       const evaluation = await timed(() =>
-        runAsSystem(() =>
-          app!.get(DriftEvaluationService).evaluateProduct(productId, new Date(to.getTime() + 60_000)),
-        ),
+        runAsSystem(() => app!.get(DriftEvaluationService).evaluateProduct(productId, evaluatedAt)),
       );
       runs.push(evaluation.ms);
       last = evaluation.value;
@@ -255,7 +329,8 @@ async function main(): Promise<void> {
     console.log('  | what | median | min | ratio to baseline |');
     console.log('  |---|---|---|---|');
     console.log(
-      `  | evaluate every monitor (${last?.counts.results ?? 0} monitor × segment results, snapshot + alerts stored) | ` +
+      `  | evaluate every monitor (${last?.counts.results ?? 0} monitor × segment results, snapshot + alerts stored, ` +
+        `the latest day's roll-up rebuilt) | ` +
         `${seconds(median(runs))} | ${seconds(Math.min(...runs))} | ${(median(runs) / baselineMs).toFixed(1)} |`,
     );
     const alarms = (last?.results ?? [])

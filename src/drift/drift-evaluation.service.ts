@@ -29,7 +29,6 @@ import {
   type SegmentRef,
 } from './drift-evaluator';
 import {
-  dailyCtFfrCells,
   dailySegmentCounts,
   highWaterMark,
   segmentAggregates,
@@ -37,8 +36,15 @@ import {
   labelledStream,
   LabelledVesselRow,
   Queryable,
-  windowCells,
+  type Edges,
 } from './drift-queries';
+import {
+  refreshDriftRollups,
+  rolledUpAnalysisMark,
+  rolledUpDailyCtFfrCells,
+  rolledUpWindowCells,
+  type RollupReference,
+} from './drift-rollups';
 import { DriftAlertsService } from './drift-alerts.service';
 import { ReferenceWindowsService, type ReferenceWindowView } from './reference-windows.service';
 
@@ -161,10 +167,27 @@ export class DriftEvaluationService {
     const references = await this.references.active(productId, db);
     const windowTo = now;
     const windowFrom = new Date(now.getTime() - configuration.windowDays * DAY_MS);
-    const highWater = await highWaterMark(db, product.manufacturerId, productId);
+    const defaultReference = references.get('') ?? latest(references);
+    // Day roll-ups of every active reference brought up to date (drift-rollups.ts): the window and the location
+    // charts then read days, not analyses.
+    const rollupOf = (reference: ReferenceWindowView): RollupReference => ({
+      id: reference.id,
+      edges: edgesOf(reference.summary),
+    });
+    const activeRollups = [...new Map([...references.values()].map((r) => [r.id, rollupOf(r)])).values()];
+    const rollupProduct = { manufacturerId: product.manufacturerId, productId, threshold: product.threshold };
+    await this.dataSource.transaction((manager) =>
+      refreshDriftRollups(manager, rollupProduct, activeRollups),
+    );
+    lap('rollupRefreshMs');
+    const highWater = await highWaterMark(
+      db,
+      product.manufacturerId,
+      productId,
+      defaultReference ? await rolledUpAnalysisMark(db, defaultReference.id) : undefined,
+    );
     lap('highWaterMs');
 
-    const defaultReference = references.get('') ?? latest(references);
     const referenceFor = (segment: SegmentRef): ReferenceWindowView | null =>
       (segment.kind === 'modelVersion' ? references.get(segment.key) : undefined) ?? defaultReference ?? null;
 
@@ -177,18 +200,19 @@ export class DriftEvaluationService {
     // own reference is aggregated again on that reference's bins, for its model-version segment only).
     const batchAggregates = new Map<string, { segment: SegmentRef; aggregates: SegmentAggregates }>();
     if (scope === 'all' && defaultReference) {
-      const cells = await windowCells(
+      const cells = await rolledUpWindowCells(
         db,
+        rollupOf(defaultReference),
         { manufacturerId: product.manufacturerId, productId, from: windowFrom, to: windowTo },
-        edgesOf(defaultReference.summary),
         product.threshold,
       );
       for (const [id, entry] of segmentAggregates(cells, kinds)) batchAggregates.set(id, entry);
       for (const [version, reference] of references) {
         if (version === '' || reference.id === defaultReference.id || !kinds.includes('modelVersion'))
           continue;
-        const versionCells = await windowCells(
+        const versionCells = await rolledUpWindowCells(
           db,
+          rollupOf(reference),
           {
             manufacturerId: product.manufacturerId,
             productId,
@@ -196,7 +220,6 @@ export class DriftEvaluationService {
             to: windowTo,
             modelVersion: version,
           },
-          edgesOf(reference.summary),
           product.threshold,
         );
         const entry = segmentAggregates(versionCells, ['modelVersion']).get(`modelVersion:${version}`);
@@ -239,15 +262,15 @@ export class DriftEvaluationService {
       // From the UTC midnight of the earliest start: the charts count whole days (as the labelled stream does).
       const from = new Date(`${utcDay(earliest)}T00:00:00.000Z`);
       const filter = { manufacturerId: product.manufacturerId, productId, from, to: windowTo };
-      const cells = await dailyCtFfrCells(db, filter, defaultReference.summary.numeric.ctFfr.edges);
+      const cells = await rolledUpDailyCtFfrCells(db, rollupOf(defaultReference), filter);
       for (const [id, entry] of dailySegmentCounts(cells, kinds, monitorFromDay)) outputDays.set(id, entry);
       for (const [version, reference] of references) {
         if (version === '' || reference.id === defaultReference.id || !kinds.includes('modelVersion'))
           continue;
-        const edges = reference.summary.numeric.ctFfr?.edges;
-        const versionCells = edges
-          ? await dailyCtFfrCells(db, { ...filter, modelVersion: version }, edges)
-          : [];
+        const versionCells = await rolledUpDailyCtFfrCells(db, rollupOf(reference), {
+          ...filter,
+          modelVersion: version,
+        });
         const entry = dailySegmentCounts(versionCells, ['modelVersion'], monitorFromDay).get(
           `modelVersion:${version}`,
         );
@@ -600,7 +623,7 @@ function latest(references: Map<string, ReferenceWindowView>): ReferenceWindowVi
   return found;
 }
 
-function edgesOf(summary: ReferenceSummary) {
+function edgesOf(summary: ReferenceSummary): Edges {
   const edges: Partial<Record<string, readonly number[]>> = {};
   for (const [feature, reference] of Object.entries(summary.numeric))
     if (reference) edges[feature] = reference.edges;

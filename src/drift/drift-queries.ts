@@ -83,14 +83,14 @@ export function emptyCell(
 }
 
 /** SQL of the right-closed bin index of `column` on the edges in parameter `$param` (edges negated and reversed). */
-function binSql(column: string, param: number, edgeCount: number): string {
+export function binSql(column: string, param: number, edgeCount: number): string {
   if (edgeCount === 0) return `CASE WHEN ${column} IS NULL THEN NULL ELSE 0 END`;
   return `(${edgeCount} - width_bucket(-(${column})::float8, $${param}::float8[]))`;
 }
 
-const negatedReversed = (edges: readonly number[]): number[] => [...edges].reverse().map((e) => -e);
+export const negatedReversed = (edges: readonly number[]): number[] => [...edges].reverse().map((e) => -e);
 
-function countsArraySql(bucket: string, bins: number): string {
+export function countsArraySql(bucket: string, bins: number): string {
   const cells = Array.from({ length: bins }, (_, i) => `count(*) FILTER (WHERE ${bucket} = ${i})`);
   return `ARRAY[${cells.join(', ')}]::int[]`;
 }
@@ -108,9 +108,8 @@ function windowWhere(alias: string, filter: WindowFilter, params: unknown[]): st
   return where;
 }
 
-interface AnalysisCellRow {
+export interface AnalysisCellRow {
   site_id: string;
-  site_code: string;
   scanner_vendor: string;
   model_version: string;
   analyses: number;
@@ -122,7 +121,7 @@ interface AnalysisCellRow {
   [bins: `bins_${string}`]: number[];
 }
 
-interface VesselCellRow {
+export interface VesselCellRow {
   site_id: string;
   scanner_vendor: string;
   model_version: string;
@@ -131,7 +130,7 @@ interface VesselCellRow {
   bins_ctFfr: number[];
 }
 
-interface DeviceErrorRow {
+export interface DeviceErrorRow {
   site_id: string;
   scanner_vendor: string;
   model_version: string;
@@ -139,83 +138,14 @@ interface DeviceErrorRow {
   events: number;
 }
 
-const cellKey = (siteId: string, vendor: string, version: string): string =>
+export const cellKey = (siteId: string, vendor: string, version: string): string =>
   `${siteId}\u0000${vendor}\u0000${version}`;
 
 /**
- * Counts per cell over the window, binned on `edges` (the reference's). `threshold` is the product's FFR threshold
- * (numeric text, compared as real like the performance module). Features without edges are not binned.
+ * Device errors per cell over a window: the device's site, its registered scanner vendor and model version (device
+ * events carry no analysis); the device belongs to the product.
  */
-export async function windowCells(
-  db: Queryable,
-  filter: WindowFilter,
-  edges: Edges,
-  threshold: string,
-): Promise<CellAggregates[]> {
-  const params: unknown[] = [];
-  const where = windowWhere('a', filter, params);
-  const buckets: string[] = [];
-  const arrays: string[] = [];
-  for (const feature of ANALYSIS_FEATURES) {
-    const e = edges[feature];
-    if (!e) continue;
-    params.push(negatedReversed(e));
-    buckets.push(
-      `${binSql(`a.${NUMERIC_FEATURES[feature].column}`, params.length, e.length)} AS b_${feature}`,
-    );
-    arrays.push(`${countsArraySql(`b_${feature}`, e.length + 1)} AS "bins_${feature}"`);
-  }
-  const analysisSql = `
-    SELECT w.site_id::text AS site_id, s.site_code, w.scanner_vendor, w.model_version, w.analyses, w.rejected,
-           w.failed, w.sex_f, w.sex_m, w.sex_x${arrays.length ? ', ' + arrays.map((a) => a.replace(/.* AS /, 'w.')).join(', ') : ''}
-      FROM (
-        SELECT site_id, scanner_vendor, model_version,
-               count(*)::int AS analyses,
-               count(*) FILTER (WHERE status = 'rejected')::int AS rejected,
-               count(*) FILTER (WHERE status = 'failed')::int AS failed,
-               count(*) FILTER (WHERE sex = 'F')::int AS sex_f,
-               count(*) FILTER (WHERE sex = 'M')::int AS sex_m,
-               count(*) FILTER (WHERE sex = 'X')::int AS sex_x
-               ${arrays.length ? ', ' + arrays.join(', ') : ''}
-          FROM (
-            -- OFFSET 0 keeps the bin of each feature computed once per row, not once per FILTER.
-            SELECT a.site_id, coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor, a.model_version, a.status, a.sex
-                   ${buckets.length ? ', ' + buckets.join(', ') : ''}
-              FROM analyses a
-             WHERE ${where}
-            OFFSET 0) x
-         GROUP BY site_id, scanner_vendor, model_version) w
-      JOIN sites s ON s.id = w.site_id`;
-  const analysisRows = await db.query<AnalysisCellRow[]>(analysisSql, params);
-
-  const vesselParams: unknown[] = [];
-  const vesselWhere = windowWhere('a', filter, vesselParams);
-  vesselParams.push(threshold);
-  const thresholdParam = vesselParams.length;
-  const ctEdges = edges.ctFfr;
-  let ctBins = '';
-  let ctBucket = '';
-  if (ctEdges) {
-    vesselParams.push(negatedReversed(ctEdges));
-    ctBucket = `, ${binSql('v.ct_ffr', vesselParams.length, ctEdges.length)} AS b_ct`;
-    ctBins = `, ${countsArraySql('b_ct', ctEdges.length + 1)} AS "bins_ctFfr"`;
-  }
-  const vesselRows = await db.query<VesselCellRow[]>(
-    `SELECT site_id::text AS site_id, scanner_vendor, model_version, count(*)::int AS vessels,
-            count(*) FILTER (WHERE at_or_below)::int AS at_or_below ${ctBins}
-       FROM (
-         SELECT a.site_id, coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor, a.model_version,
-                v.ct_ffr <= $${thresholdParam}::real AS at_or_below ${ctBucket}
-           FROM analyses a
-           JOIN analysis_vessels v ON v.analysis_event_id = a.event_id
-          WHERE ${vesselWhere} AND a.status = 'completed'
-         OFFSET 0) x
-      GROUP BY site_id, scanner_vendor, model_version`,
-    vesselParams,
-  );
-
-  // Device errors per cell: the device's site, its registered scanner vendor and model version (device events carry
-  // no analysis); the device belongs to the product.
+export function deviceErrorRows(db: Queryable, filter: WindowFilter): Promise<DeviceErrorRow[]> {
   const deviceParams: unknown[] = [
     filter.manufacturerId,
     filter.productId,
@@ -227,7 +157,7 @@ export async function windowCells(
     deviceParams.push(filter.modelVersion);
     versionClause = ` AND d.model_version = $${deviceParams.length}`;
   }
-  const deviceRows = await db.query<DeviceErrorRow[]>(
+  return db.query<DeviceErrorRow[]>(
     `SELECT d.site_id::text AS site_id, coalesce(d.scanner_vendor, 'unknown') AS scanner_vendor, d.model_version,
             e.kind, count(*)::int AS events
        FROM device_events e
@@ -237,65 +167,168 @@ export async function windowCells(
       GROUP BY 1, 2, 3, 4`,
     deviceParams,
   );
+}
 
-  const cells = new Map<string, CellAggregates & { numeric: Partial<Record<NumericFeature, number[]>> }>();
-  const siteCodes = new Map<string, string>();
+/** The SQL of a window's analysis counts per cell (and per UTC day when `byDay`), with its parameters. */
+export function analysisCellsSql(
+  filter: WindowFilter,
+  edges: Edges,
+  byDay = false,
+): { sql: string; params: unknown[]; features: NumericFeature[] } {
+  const params: unknown[] = [];
+  const where = windowWhere('a', filter, params);
+  const buckets: string[] = [];
+  const arrays: string[] = [];
+  const features: NumericFeature[] = [];
+  for (const feature of ANALYSIS_FEATURES) {
+    const e = edges[feature];
+    if (!e) continue;
+    features.push(feature);
+    params.push(negatedReversed(e));
+    buckets.push(
+      `${binSql(`a.${NUMERIC_FEATURES[feature].column}`, params.length, e.length)} AS b_${feature}`,
+    );
+    arrays.push(`${countsArraySql(`b_${feature}`, e.length + 1)} AS "bins_${feature}"`);
+  }
+  const day = byDay ? `(a.occurred_at AT TIME ZONE 'UTC')::date AS day, a.received_at, ` : '';
+  const sql = `
+        SELECT ${byDay ? 'day, max(received_at) AS last_received_at, ' : ''}site_id, scanner_vendor, model_version,
+               count(*)::int AS analyses,
+               count(*) FILTER (WHERE status = 'rejected')::int AS rejected,
+               count(*) FILTER (WHERE status = 'failed')::int AS failed,
+               count(*) FILTER (WHERE sex = 'F')::int AS sex_f,
+               count(*) FILTER (WHERE sex = 'M')::int AS sex_m,
+               count(*) FILTER (WHERE sex = 'X')::int AS sex_x
+               ${arrays.length ? ', ' + arrays.join(', ') : ''}
+          FROM (
+            -- OFFSET 0 keeps the bin of each feature computed once per row, not once per FILTER.
+            SELECT ${day}a.site_id, coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor, a.model_version,
+                   a.status, a.sex ${buckets.length ? ', ' + buckets.join(', ') : ''}
+              FROM analyses a
+             WHERE ${where}
+            OFFSET 0) x
+         GROUP BY ${byDay ? 'day, ' : ''}site_id, scanner_vendor, model_version`;
+  return { sql, params, features };
+}
+
+/**
+ * The SQL of a window's vessel counts per cell (and per UTC day of the analysis when `byDay`): vessels of completed
+ * analyses, those at or below `threshold` (numeric text, compared as real like the performance module), and their
+ * CT-FFR counts on the edges.
+ */
+export function vesselCellsSql(
+  filter: WindowFilter,
+  ctEdges: readonly number[] | undefined,
+  threshold: string,
+  byDay = false,
+): { sql: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const where = windowWhere('a', filter, params);
+  params.push(threshold);
+  const thresholdParam = params.length;
+  let ctBins = '';
+  let ctBucket = '';
+  if (ctEdges) {
+    params.push(negatedReversed(ctEdges));
+    ctBucket = `, ${binSql('v.ct_ffr', params.length, ctEdges.length)} AS b_ct`;
+    ctBins = `, ${countsArraySql('b_ct', ctEdges.length + 1)} AS "bins_ctFfr"`;
+  }
+  const sql = `SELECT ${byDay ? 'day, ' : ''}site_id, scanner_vendor, model_version, count(*)::int AS vessels,
+            count(*) FILTER (WHERE at_or_below)::int AS at_or_below ${ctBins}
+       FROM (
+         SELECT ${byDay ? "(a.occurred_at AT TIME ZONE 'UTC')::date AS day, " : ''}a.site_id,
+                coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor, a.model_version,
+                v.ct_ffr <= $${thresholdParam}::real AS at_or_below ${ctBucket}
+           FROM analyses a
+           JOIN analysis_vessels v ON v.analysis_event_id = a.event_id
+          WHERE ${where} AND a.status = 'completed'
+            AND v.analysis_occurred_at >= $3::timestamptz AND v.analysis_occurred_at < $4::timestamptz
+         OFFSET 0) x
+      GROUP BY ${byDay ? 'day, ' : ''}site_id, scanner_vendor, model_version`;
+  return { sql, params };
+}
+
+/**
+ * Counts per cell over the window, binned on `edges` (the reference's). `threshold` is the product's FFR threshold
+ * (numeric text, compared as real like the performance module). Features without edges are not binned.
+ */
+export async function windowCells(
+  db: Queryable,
+  filter: WindowFilter,
+  edges: Edges,
+  threshold: string,
+): Promise<CellAggregates[]> {
+  const analyses = analysisCellsSql(filter, edges);
+  const analysisRows = await db.query<AnalysisCellRow[]>(analyses.sql, analyses.params);
+  const vessels = vesselCellsSql(filter, edges.ctFfr, threshold);
+  const vesselRows = await db.query<VesselCellRow[]>(vessels.sql, vessels.params);
+  const deviceRows = await deviceErrorRows(db, filter);
+  return assembleCells(db, analysisRows, vesselRows, deviceRows);
+}
+
+/**
+ * Cells from counted rows: analysis rows, vessel rows and device-error rows of one window, possibly several rows per
+ * cell (a window summed from day roll-ups and live edge days) — rows of the same cell add up. Site codes are looked
+ * up once.
+ */
+export async function assembleCells(
+  db: Queryable,
+  analysisRows: readonly AnalysisCellRow[],
+  vesselRows: readonly VesselCellRow[],
+  deviceRows: readonly DeviceErrorRow[],
+): Promise<CellAggregates[]> {
+  type MutableCell = {
+    -readonly [K in keyof CellAggregates]: CellAggregates[K];
+  } & { numeric: Partial<Record<NumericFeature, number[]>> };
+  const cells = new Map<string, MutableCell>();
+  const cellOf = (siteId: string, scannerVendor: string, modelVersion: string): MutableCell => {
+    const key = cellKey(siteId, scannerVendor, modelVersion);
+    let cell = cells.get(key);
+    if (!cell) {
+      cell = { ...emptyCell(siteId, siteId, scannerVendor, modelVersion), sex: { F: 0, M: 0, X: 0 } };
+      cells.set(key, cell);
+    }
+    return cell;
+  };
+  const addCounts = (cell: MutableCell, feature: NumericFeature, counts: readonly number[]): void => {
+    const target = (cell.numeric[feature] ??= new Array<number>(counts.length).fill(0));
+    counts.forEach((c, i) => (target[i] += c));
+  };
+  const analysedCells = new Set<string>();
   for (const row of analysisRows) {
-    siteCodes.set(row.site_id, row.site_code);
-    const numeric: Partial<Record<NumericFeature, number[]>> = {};
+    analysedCells.add(cellKey(row.site_id, row.scanner_vendor, row.model_version));
+    const cell = cellOf(row.site_id, row.scanner_vendor, row.model_version);
+    cell.analyses += row.analyses;
+    cell.rejected += row.rejected;
+    cell.failed += row.failed;
+    cell.sex.F += row.sex_f;
+    cell.sex.M += row.sex_m;
+    cell.sex.X += row.sex_x;
     for (const feature of ANALYSIS_FEATURES) {
       const counts = row[`bins_${feature}`];
-      if (counts) numeric[feature] = counts;
+      if (counts) addCounts(cell, feature, counts);
     }
-    cells.set(cellKey(row.site_id, row.scanner_vendor, row.model_version), {
-      siteId: row.site_id,
-      siteCode: row.site_code,
-      scannerVendor: row.scanner_vendor,
-      modelVersion: row.model_version,
-      analyses: row.analyses,
-      rejected: row.rejected,
-      failed: row.failed,
-      sex: { F: row.sex_f, M: row.sex_m, X: row.sex_x },
-      numeric,
-      vessels: 0,
-      vesselsAtOrBelow: 0,
-      deviceErrorsByKind: {},
-    });
   }
   for (const row of vesselRows) {
-    const cell = cells.get(cellKey(row.site_id, row.scanner_vendor, row.model_version));
-    if (!cell) continue; // vessels exist only for analyses of the same window
-    (cell as { vessels: number }).vessels = row.vessels;
-    (cell as { vesselsAtOrBelow: number }).vesselsAtOrBelow = row.at_or_below;
-    if (row.bins_ctFfr) cell.numeric.ctFfr = row.bins_ctFfr;
+    // Vessels exist only for analyses of the same window.
+    if (!analysedCells.has(cellKey(row.site_id, row.scanner_vendor, row.model_version))) continue;
+    const cell = cellOf(row.site_id, row.scanner_vendor, row.model_version);
+    cell.vessels += row.vessels;
+    cell.vesselsAtOrBelow += row.at_or_below;
+    if (row.bins_ctFfr) addCounts(cell, 'ctFfr', row.bins_ctFfr);
   }
   for (const row of deviceRows) {
     // Errors of a device whose cell had no analysis in the window still count for its site's exposure-free tally.
-    const key = cellKey(row.site_id, row.scanner_vendor, row.model_version);
-    let cell = cells.get(key);
-    if (!cell) {
-      cell = emptyCell(
-        row.site_id,
-        siteCodes.get(row.site_id) ?? row.site_id,
-        row.scanner_vendor,
-        row.model_version,
-      );
-      cells.set(key, cell);
-    }
+    const cell = cellOf(row.site_id, row.scanner_vendor, row.model_version);
     cell.deviceErrorsByKind[row.kind] = (cell.deviceErrorsByKind[row.kind] ?? 0) + row.events;
   }
-  const missingCodes = [...cells.values()].filter((c) => c.siteCode === c.siteId).map((c) => c.siteId);
-  if (missingCodes.length) {
+  if (cells.size) {
     const rows = await db.query<Array<{ id: string; site_code: string }>>(
       `SELECT id::text AS id, site_code FROM sites WHERE id = ANY($1::uuid[])`,
-      [[...new Set(missingCodes)]],
+      [[...new Set([...cells.values()].map((c) => c.siteId))]],
     );
     const codes = new Map(rows.map((r) => [r.id, r.site_code]));
-    for (const cell of cells.values()) {
-      if (cell.siteCode === cell.siteId && codes.has(cell.siteId)) {
-        (cell as { siteCode: string }).siteCode = codes.get(cell.siteId) as string;
-      }
-    }
+    for (const cell of cells.values()) cell.siteCode = codes.get(cell.siteId) ?? cell.siteId;
   }
   return [...cells.values()];
 }
@@ -634,22 +667,30 @@ export interface HighWaterMark {
   readonly labelledThroughDay: string | null;
 }
 
+/**
+ * `rolledUp`: the analyses' part read from a current drift roll-up (drift-rollups.ts rolledUpAnalysisMark), which
+ * covers every analysis of the product — counting the base table took 2 s at 1M analyses.
+ */
 export async function highWaterMark(
   db: Queryable,
   manufacturerId: string,
   productId: string,
+  rolledUp?: { analyses: number; receivedThrough: string | null },
 ): Promise<HighWaterMark> {
-  const [analyses] = await db.query<Array<{ received: Date | null; n: string }>>(
-    `SELECT max(received_at) AS received, count(*)::bigint::text AS n FROM analyses
-      WHERE manufacturer_id = $1 AND product_id = $2`,
-    [manufacturerId, productId],
-  );
+  let analyses = rolledUp;
+  if (!analyses) {
+    const [row] = await db.query<Array<{ received: Date | null; n: string }>>(
+      `SELECT max(received_at) AS received, count(*)::bigint::text AS n FROM analyses
+        WHERE manufacturer_id = $1 AND product_id = $2`,
+      [manufacturerId, productId],
+    );
+    analyses = {
+      analyses: Number(row.n),
+      receivedThrough: row.received ? new Date(row.received).toISOString() : null,
+    };
+  }
   const labels = await labelMark(db, productId);
-  return {
-    analysesReceivedThrough: analyses.received ? new Date(analyses.received).toISOString() : null,
-    analyses: Number(analyses.n),
-    ...labels,
-  };
+  return { analysesReceivedThrough: analyses.receivedThrough, analyses: analyses.analyses, ...labels };
 }
 
 export async function labelMark(

@@ -1,0 +1,347 @@
+import {
+  analysisCellsSql,
+  assembleCells,
+  dailyCtFfrCells,
+  deviceErrorRows,
+  vesselCellsSql,
+  type AnalysisCellRow,
+  type CellAggregates,
+  type DailyCtFfrCell,
+  type Edges,
+  type Queryable,
+  type VesselCellRow,
+  type WindowFilter,
+  windowCells,
+} from './drift-queries';
+import { NUMERIC_FEATURE_NAMES, type NumericFeature } from './drift-config';
+
+/**
+ * Per-day drift roll-ups (issue 4 §6; migration 1764360000000-DriftDailyRollups): the window counts of
+ * drift-queries.ts, kept per active reference, UTC day and cell, so that an evaluation adds up O(days × cells) rows
+ * instead of binning every analysis of its window again. The roll-up SQL is the window SQL itself, grouped by day as
+ * well (analysisCellsSql / vesselCellsSql with byDay), and a window's partial first and last days are binned live, so
+ * a window read here equals the same window binned at once (test/drift-rollups.integration-spec.ts compares them).
+ *
+ * Every reference's roll-up covers all of the product's analyses, every model version: a version's own reference
+ * then reads its version's cells, and a versioned reference serving as the default reads them all.
+ */
+
+const DAY_MS = 86_400_000;
+
+/** What the roll-up needs of the product and of each active reference. */
+export interface RollupProduct {
+  readonly manufacturerId: string;
+  readonly productId: string;
+  /** The FFR threshold as numeric text (compared as real, as the window SQL does). */
+  readonly threshold: string;
+}
+
+export interface RollupReference {
+  readonly id: string;
+  readonly edges: Edges;
+}
+
+export interface RollupRefresh {
+  /** References whose roll-up was built from scratch (new, or the threshold changed). */
+  readonly built: string[];
+  /** Days rebuilt per reference because their analyses changed. */
+  readonly rebuiltDays: number;
+  /** Change marks consumed. */
+  readonly marks: number;
+}
+
+const EVERY_ANALYSIS = {
+  from: new Date('1900-01-01T00:00:00.000Z'),
+  to: new Date('9999-01-01T00:00:00.000Z'),
+};
+const utcMidnight = (time: number): number => Math.floor(time / DAY_MS) * DAY_MS;
+const isoDay = (time: number): string => new Date(time).toISOString().slice(0, 10);
+
+/** Renumbers `$n` parameters of a SQL text by `offset` (to put two parameterised queries in one statement). */
+function shiftParams(sql: string, offset: number): string {
+  return sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
+}
+
+/** Consecutive runs of days ('YYYY-MM-DD', any order, repeats allowed) as [first, last] pairs. */
+export function dayRuns(days: readonly string[]): Array<[string, string]> {
+  const sorted = [...new Set(days)].sort();
+  const runs: Array<[string, string]> = [];
+  for (const day of sorted) {
+    const last = runs[runs.length - 1];
+    if (last && Date.parse(`${day}T00:00:00Z`) - Date.parse(`${last[1]}T00:00:00Z`) === DAY_MS) last[1] = day;
+    else runs.push([day, day]);
+  }
+  return runs;
+}
+
+/**
+ * Inserts the day cells of one reference for the analyses of [from, to) (whole UTC days) — one statement: the analysis counts joined with the vessel counts per day and
+ * cell.
+ */
+async function insertDayCells(
+  db: Queryable,
+  product: RollupProduct,
+  reference: RollupReference,
+  from: Date,
+  to: Date,
+): Promise<void> {
+  const filter: WindowFilter = {
+    manufacturerId: product.manufacturerId,
+    productId: product.productId,
+    from,
+    to,
+  };
+  const analyses = analysisCellsSql(filter, reference.edges, true);
+  const vessels = vesselCellsSql(filter, reference.edges.ctFfr, product.threshold, true);
+  const params: unknown[] = [...analyses.params, ...vessels.params, reference.id];
+  const referenceParam = params.length;
+  const numericBins = analyses.features.length
+    ? `jsonb_build_object(${analyses.features.map((f) => `'${f}', ac."bins_${f}"`).join(', ')})`
+    : `'{}'::jsonb`;
+  await db.query(
+    `INSERT INTO drift_daily_cells (reference_id, day, site_id, scanner_vendor, model_version, manufacturer_id,
+                                    product_id, analyses, rejected, failed, sex_f, sex_m, sex_x, numeric_bins,
+                                    vessels, vessels_at_or_below, ct_ffr_bins, last_received_at)
+     SELECT $${referenceParam}::uuid, ac.day, ac.site_id, ac.scanner_vendor, ac.model_version, $1::uuid, $2::uuid,
+            ac.analyses, ac.rejected, ac.failed, ac.sex_f, ac.sex_m, ac.sex_x, ${numericBins},
+            coalesce(vc.vessels, 0), coalesce(vc.at_or_below, 0),
+            ${reference.edges.ctFfr ? 'vc."bins_ctFfr"' : 'NULL::int[]'}, ac.last_received_at
+       FROM (${analyses.sql}) ac
+       LEFT JOIN (${shiftParams(vessels.sql, analyses.params.length)}) vc
+         ON vc.day = ac.day AND vc.site_id = ac.site_id AND vc.scanner_vendor = ac.scanner_vendor
+        AND vc.model_version = ac.model_version`,
+    params,
+  );
+}
+
+/**
+ * Brings the day cells of the product's active references up to date, in one transaction of `manager`. The caller
+ * holds the product's drift advisory lock (drift-evaluation.service.ts), so no two refreshes of a product overlap.
+ *
+ * - A reference without a roll-up (new, or its threshold changed) is built from every analysis of the product.
+ * - Days marked in drift_rollup_dirty are rebuilt for every built reference, then the marks read are deleted; a mark
+ *   committed after they were read stays for the next refresh (its day is rebuilt again then: idempotent).
+ * - Roll-ups of references no longer active are dropped: nothing would keep them current.
+ */
+export async function refreshDriftRollups(
+  manager: Queryable,
+  product: RollupProduct,
+  references: readonly RollupReference[],
+): Promise<RollupRefresh> {
+  // The first build of a reference reads every analysis of the product: minutes at 10M, longer than a request's 30 s.
+  await manager.query(`SET LOCAL statement_timeout = '30min'`);
+  // JIT compiling dominated small day passes over partitioned tables (as in the performance roll-ups, 16928af).
+  await manager.query('SET LOCAL jit = off');
+  const marks = await manager.query<Array<{ id: string; day: string }>>(
+    `SELECT id::text AS id, to_char(day, 'YYYY-MM-DD') AS day FROM drift_rollup_dirty WHERE product_id = $1`,
+    [product.productId],
+  );
+  const states = await manager.query<Array<{ reference_id: string; current: boolean }>>(
+    `SELECT reference_id::text AS reference_id, threshold = $2::real AS current
+       FROM drift_rollup_state WHERE product_id = $1`,
+    [product.productId, product.threshold],
+  );
+  const activeIds = new Set(references.map((r) => r.id));
+  const stale = states.filter((s) => !activeIds.has(s.reference_id) || !s.current).map((s) => s.reference_id);
+  if (stale.length) {
+    await manager.query(`DELETE FROM drift_daily_cells WHERE reference_id = ANY($1::uuid[])`, [stale]);
+    await manager.query(`DELETE FROM drift_rollup_state WHERE reference_id = ANY($1::uuid[])`, [stale]);
+  }
+  const built = new Set(
+    states.filter((s) => activeIds.has(s.reference_id) && s.current).map((s) => s.reference_id),
+  );
+  const runs = dayRuns(marks.map((m) => m.day));
+  const fresh: string[] = [];
+  for (const reference of references) {
+    if (!built.has(reference.id)) {
+      // Every analysis the product has: the bounds only keep the window SQL's shape (every partition is read).
+      await insertDayCells(manager, product, reference, EVERY_ANALYSIS.from, EVERY_ANALYSIS.to);
+      fresh.push(reference.id);
+      continue;
+    }
+    for (const [first, last] of runs) {
+      const from = new Date(`${first}T00:00:00.000Z`);
+      const to = new Date(Date.parse(`${last}T00:00:00.000Z`) + DAY_MS);
+      await manager.query(
+        `DELETE FROM drift_daily_cells WHERE reference_id = $1 AND day >= $2 AND day <= $3`,
+        [reference.id, first, last],
+      );
+      await insertDayCells(manager, product, reference, from, to);
+    }
+  }
+  if (marks.length) {
+    await manager.query(`DELETE FROM drift_rollup_dirty WHERE id = ANY($1::bigint[])`, [
+      marks.map((m) => m.id),
+    ]);
+  }
+  for (const reference of references) {
+    await manager.query(
+      `INSERT INTO drift_rollup_state (reference_id, manufacturer_id, product_id, threshold, built_at, refreshed_at)
+       VALUES ($1, $2, $3, $4::real, now(), now())
+       ON CONFLICT (reference_id) DO UPDATE SET refreshed_at = now()`,
+      [reference.id, product.manufacturerId, product.productId, product.threshold],
+    );
+  }
+  return {
+    built: fresh,
+    rebuiltDays: runs.reduce((n, [a, b]) => n + (Date.parse(b) - Date.parse(a)) / DAY_MS + 1, 0) * built.size,
+    marks: marks.length,
+  };
+}
+
+interface DayCellRow {
+  site_id: string;
+  scanner_vendor: string;
+  model_version: string;
+  analyses: number;
+  rejected: number;
+  failed: number;
+  sex_f: number;
+  sex_m: number;
+  sex_x: number;
+  numeric_bins: Partial<Record<NumericFeature, number[]>>;
+  vessels: number;
+  vessels_at_or_below: number;
+  ct_ffr_bins: number[] | null;
+}
+
+/**
+ * The whole UTC days inside [from, to), and the partial days at either end: a window is read from the roll-up for the
+ * former and binned live for the latter.
+ */
+function splitWindow(from: Date, to: Date): { whole: [Date, Date] | null; partial: Array<[Date, Date]> } {
+  const firstWhole = utcMidnight(from.getTime() + DAY_MS - 1);
+  const wholeEnd = utcMidnight(to.getTime());
+  if (firstWhole >= wholeEnd) return { whole: null, partial: [[from, to]] };
+  const partial: Array<[Date, Date]> = [];
+  if (from.getTime() < firstWhole) partial.push([from, new Date(firstWhole)]);
+  if (wholeEnd < to.getTime()) partial.push([new Date(wholeEnd), to]);
+  return { whole: [new Date(firstWhole), new Date(wholeEnd)], partial };
+}
+
+/**
+ * drift-queries.ts windowCells for a reference whose roll-up is current (refreshDriftRollups in this evaluation):
+ * whole days summed from drift_daily_cells, the partial days at the window's ends binned live, device errors live
+ * (they carry no analysis and are few).
+ */
+export async function rolledUpWindowCells(
+  db: Queryable,
+  reference: RollupReference,
+  filter: WindowFilter,
+  threshold: string,
+): Promise<CellAggregates[]> {
+  const { whole, partial } = splitWindow(filter.from, filter.to);
+  if (!whole) return windowCells(db, filter, reference.edges, threshold);
+  const params: unknown[] = [reference.id, isoDay(whole[0].getTime()), isoDay(whole[1].getTime())];
+  if (filter.modelVersion) params.push(filter.modelVersion);
+  const dayRows = await db.query<DayCellRow[]>(
+    `SELECT site_id::text AS site_id, scanner_vendor, model_version, analyses, rejected, failed, sex_f, sex_m, sex_x,
+            numeric_bins, vessels, vessels_at_or_below, ct_ffr_bins
+       FROM drift_daily_cells
+      WHERE reference_id = $1 AND day >= $2::date AND day < $3::date${filter.modelVersion ? ' AND model_version = $4' : ''}`,
+    params,
+  );
+  const analysisRows: AnalysisCellRow[] = [];
+  const vesselRows: VesselCellRow[] = [];
+  for (const row of dayRows) {
+    const analysisRow: AnalysisCellRow = {
+      site_id: row.site_id,
+      scanner_vendor: row.scanner_vendor,
+      model_version: row.model_version,
+      analyses: row.analyses,
+      rejected: row.rejected,
+      failed: row.failed,
+      sex_f: row.sex_f,
+      sex_m: row.sex_m,
+      sex_x: row.sex_x,
+    };
+    for (const feature of NUMERIC_FEATURE_NAMES) {
+      const counts = row.numeric_bins[feature];
+      if (counts) analysisRow[`bins_${feature}`] = counts;
+    }
+    analysisRows.push(analysisRow);
+    if (row.vessels > 0) {
+      vesselRows.push({
+        site_id: row.site_id,
+        scanner_vendor: row.scanner_vendor,
+        model_version: row.model_version,
+        vessels: row.vessels,
+        at_or_below: row.vessels_at_or_below,
+        ...(row.ct_ffr_bins ? { bins_ctFfr: row.ct_ffr_bins } : {}),
+      } as VesselCellRow);
+    }
+  }
+  for (const [from, to] of partial) {
+    const range = { ...filter, from, to };
+    const analyses = analysisCellsSql(range, reference.edges);
+    analysisRows.push(...(await db.query<AnalysisCellRow[]>(analyses.sql, analyses.params)));
+    const vessels = vesselCellsSql(range, reference.edges.ctFfr, threshold);
+    vesselRows.push(...(await db.query<VesselCellRow[]>(vessels.sql, vessels.params)));
+  }
+  return assembleCells(db, analysisRows, vesselRows, await deviceErrorRows(db, filter));
+}
+
+/**
+ * drift-queries.ts dailyCtFfrCells for a reference whose roll-up is current: the completed vessels' CT-FFR counts of
+ * whole days from drift_daily_cells, the last partial day binned live. Ordered by day, as the location chart reads
+ * them.
+ */
+export async function rolledUpDailyCtFfrCells(
+  db: Queryable,
+  reference: RollupReference,
+  filter: WindowFilter,
+): Promise<DailyCtFfrCell[]> {
+  const ctEdges = reference.edges.ctFfr;
+  if (!ctEdges) return [];
+  const { whole, partial } = splitWindow(filter.from, filter.to);
+  if (!whole) return dailyCtFfrCells(db, filter, ctEdges);
+  const params: unknown[] = [reference.id, isoDay(whole[0].getTime()), isoDay(whole[1].getTime())];
+  if (filter.modelVersion) params.push(filter.modelVersion);
+  const rows = await db.query<
+    Array<{ day: string; site_code: string; scanner_vendor: string; model_version: string; counts: number[] }>
+  >(
+    `SELECT to_char(c.day, 'YYYY-MM-DD') AS day, s.site_code, c.scanner_vendor, c.model_version,
+            c.ct_ffr_bins AS counts
+       FROM drift_daily_cells c
+       JOIN sites s ON s.id = c.site_id
+      WHERE c.reference_id = $1 AND c.day >= $2::date AND c.day < $3::date AND c.ct_ffr_bins IS NOT NULL
+            ${filter.modelVersion ? ' AND c.model_version = $4' : ''}
+      ORDER BY c.day, s.site_code, c.scanner_vendor, c.model_version`,
+    params,
+  );
+  // A day whose vessels all lack a CT-FFR has no observation (the live query counts only vessels with one).
+  const cells: DailyCtFfrCell[] = rows
+    .filter((r) => r.counts.some((c) => c > 0))
+    .map((r) => ({
+      day: r.day,
+      siteCode: r.site_code,
+      scannerVendor: r.scanner_vendor,
+      modelVersion: r.model_version,
+      counts: r.counts,
+    }));
+  const before = partial.filter(([, to]) => to.getTime() <= whole[0].getTime());
+  const after = partial.filter(([from]) => from.getTime() >= whole[1].getTime());
+  const live = async (ranges: Array<[Date, Date]>): Promise<DailyCtFfrCell[]> => {
+    const out: DailyCtFfrCell[] = [];
+    for (const [from, to] of ranges)
+      out.push(...(await dailyCtFfrCells(db, { ...filter, from, to }, ctEdges)));
+    return out;
+  };
+  return [...(await live(before)), ...cells, ...(await live(after))];
+}
+
+/** Analyses stored for the product and the latest receipt, from a current roll-up (every analysis of the product). */
+export async function rolledUpAnalysisMark(
+  db: Queryable,
+  referenceId: string,
+): Promise<{ analyses: number; receivedThrough: string | null }> {
+  const [row] = await db.query<Array<{ analyses: string; received: Date | null }>>(
+    `SELECT coalesce(sum(analyses), 0)::bigint::text AS analyses, max(last_received_at) AS received
+       FROM drift_daily_cells WHERE reference_id = $1`,
+    [referenceId],
+  );
+  return {
+    analyses: Number(row.analyses),
+    receivedThrough: row.received ? new Date(row.received).toISOString() : null,
+  };
+}
