@@ -6,7 +6,13 @@ import { seedDriftData } from '../scripts/drift-seed';
 import { runAsSystem } from '../src/database/tenant-context';
 import { DriftEvaluationService } from '../src/drift/drift-evaluation.service';
 import type { ReferenceSummary } from '../src/drift/drift-evaluator';
-import { dailyCtFfrCells, windowCells, type CellAggregates, type Edges } from '../src/drift/drift-queries';
+import {
+  dailyCtFfrCells,
+  labelledStream,
+  windowCells,
+  type CellAggregates,
+  type Edges,
+} from '../src/drift/drift-queries';
 import { rolledUpDailyCtFfrCells, rolledUpWindowCells } from '../src/drift/drift-rollups';
 import { ReferenceWindowsService } from '../src/drift/reference-windows.service';
 import { registerFleet, RegisteredFleet, startApp } from './helpers/app';
@@ -16,7 +22,8 @@ import { isolatedEnvironment, TEST_DATABASE_URL } from './helpers/test-environme
  * Drift day roll-ups (issue 4 §6; src/drift/drift-rollups.ts) against real PostgreSQL: a window summed from
  * drift_daily_cells plus its live partial days must equal the same window binned at once from the base tables —
  * after the first build, after analyses are added, corrected and deleted (the triggers' marks), per model version,
- * for the location chart's daily CT-FFR counts — and a replaced reference's roll-up is dropped.
+ * for the location chart's daily CT-FFR counts — and a replaced reference's roll-up is dropped. The labelled
+ * stream read a day per row equals it read a vessel per row.
  */
 const DAY = 86_400_000;
 
@@ -159,6 +166,40 @@ describe('drift day roll-ups equal the window binned at once', () => {
     await compare(new Date(now.getTime() - 89.5 * DAY), new Date(now.getTime() - 10.25 * DAY));
     // A window inside one day: live only.
     await compare(new Date(now.getTime() - 3 * 3_600_000), now);
+  });
+
+  it('reads the labelled stream day by day exactly as one row per vessel, in the same order', async () => {
+    const from = new Date(now.getTime() - 80 * DAY);
+    const rowWise = await database.query<{
+      day: string;
+      site_code: string;
+      scanner_vendor: string;
+      model_version: string;
+      residual: number;
+      discordant: boolean;
+    }>(
+      `SELECT to_char(l.day, 'YYYY-MM-DD') AS day, s.site_code, l.scanner_vendor, l.model_version,
+              (l.ct_ffr - l.invasive_ffr) AS residual,
+              ((l.ct_ffr <= $4::float8) <> (l.invasive_ffr <= $4::float8)) AS discordant
+         FROM performance_linked_vessels l JOIN sites s ON s.id = l.site_id
+        WHERE l.product_id = $1 AND l.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
+          AND l.day < ($3::timestamptz AT TIME ZONE 'UTC')::date + 1
+        ORDER BY l.day, l.analysis_event_id, l.vessel_index`,
+      [fleet.productId, from.toISOString(), now.toISOString(), threshold],
+    );
+    expect(rowWise.rows.length).toBeGreaterThan(500);
+    const stream = await runAsSystem(() => labelledStream(dataSource, fleet.productId, from, now, threshold));
+    expect(stream).toEqual(
+      rowWise.rows.map((r) => ({
+        day: r.day,
+        siteCode: r.site_code,
+        scannerVendor: r.scanner_vendor,
+        modelVersion: r.model_version,
+        residual: r.residual,
+        discordant: r.discordant,
+      })),
+    );
+    expect(stream.some((v) => v.discordant)).toBe(true);
   });
 
   it('follows added, corrected and deleted analyses through the trigger marks', async () => {

@@ -235,15 +235,22 @@ export class DriftEvaluationService {
     if (chartMonitors.length && references.size) {
       const earliest = new Date(Math.min(...[...references.values()].map((r) => Date.parse(r.monitorFrom))));
       const rows = await labelledStream(db, productId, earliest, windowTo, product.threshold);
+      // Each segment's stream and monitoring start looked up once, not per vessel (1.9M labelled vessels at 10M).
+      const targets = new Map<string, { stream: LabelledVessel[]; start: string } | null>();
       for (const row of rows) {
         for (const kind of kinds) {
           const segment = segmentOf(kind, row);
-          const reference = referenceFor(segment);
-          if (!reference || row.day < utcDay(new Date(reference.monitorFrom))) continue;
           const id = segmentId(segment);
-          let entry = streams.get(id);
-          if (!entry) streams.set(id, (entry = { segment, stream: [] }));
-          entry.stream.push(row);
+          let target = targets.get(id);
+          if (target === undefined) {
+            const reference = referenceFor(segment);
+            target = reference ? { stream: [], start: utcDay(new Date(reference.monitorFrom)) } : null;
+            targets.set(id, target);
+          }
+          if (!target || row.day < target.start) continue;
+          if (target.stream.length === 0 && !streams.has(id))
+            streams.set(id, { segment, stream: target.stream });
+          target.stream.push(row);
         }
       }
     }
