@@ -6,14 +6,12 @@ import { seedDriftData } from '../scripts/drift-seed';
 import { runAsSystem } from '../src/database/tenant-context';
 import { DriftEvaluationService } from '../src/drift/drift-evaluation.service';
 import type { ReferenceSummary } from '../src/drift/drift-evaluator';
+import { dailyCtFfrCells, windowCells, type CellAggregates, type Edges } from '../src/drift/drift-queries';
 import {
-  dailyCtFfrCells,
-  labelledStream,
-  windowCells,
-  type CellAggregates,
-  type Edges,
-} from '../src/drift/drift-queries';
-import { rolledUpDailyCtFfrCells, rolledUpWindowCells } from '../src/drift/drift-rollups';
+  rolledUpDailyCtFfrCells,
+  rolledUpLabelledStream,
+  rolledUpWindowCells,
+} from '../src/drift/drift-rollups';
 import { ReferenceWindowsService } from '../src/drift/reference-windows.service';
 import { registerFleet, RegisteredFleet, startApp } from './helpers/app';
 import { isolatedEnvironment, TEST_DATABASE_URL } from './helpers/test-environment';
@@ -22,8 +20,9 @@ import { isolatedEnvironment, TEST_DATABASE_URL } from './helpers/test-environme
  * Drift day roll-ups (issue 4 §6; src/drift/drift-rollups.ts) against real PostgreSQL: a window summed from
  * drift_daily_cells plus its live partial days must equal the same window binned at once from the base tables —
  * after the first build, after analyses are added, corrected and deleted (the triggers' marks), per model version,
- * for the location chart's daily CT-FFR counts — and a replaced reference's roll-up is dropped. The labelled
- * stream read a day per row equals it read a vessel per row.
+ * for the location chart's daily CT-FFR counts — and a replaced reference's roll-up is dropped. The labelled stream
+ * read from drift_labelled_days equals it read from performance_linked_vessels one row per vessel, also after a
+ * label changes.
  */
 const DAY = 86_400_000;
 
@@ -84,6 +83,41 @@ describe('drift day roll-ups equal the window binned at once', () => {
     expect(liveDays.length).toBeGreaterThan(0);
     expect(rolledDays).toEqual(liveDays);
     return live;
+  };
+
+  const compareStream = async (from: Date) => {
+    const rowWise = await database.query<{
+      day: string;
+      site_code: string;
+      scanner_vendor: string;
+      model_version: string;
+      residual: number;
+      discordant: boolean;
+    }>(
+      `SELECT to_char(l.day, 'YYYY-MM-DD') AS day, s.site_code, l.scanner_vendor, l.model_version,
+              (l.ct_ffr - l.invasive_ffr) AS residual,
+              ((l.ct_ffr <= $4::float8) <> (l.invasive_ffr <= $4::float8)) AS discordant
+         FROM performance_linked_vessels l JOIN sites s ON s.id = l.site_id
+        WHERE l.product_id = $1 AND l.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
+          AND l.day < ($3::timestamptz AT TIME ZONE 'UTC')::date + 1
+        ORDER BY l.day, l.analysis_event_id, l.vessel_index`,
+      [fleet.productId, from.toISOString(), now.toISOString(), threshold],
+    );
+    expect(rowWise.rows.length).toBeGreaterThan(500);
+    const stream = await runAsSystem(() =>
+      rolledUpLabelledStream(dataSource, fleet.productId, from, now, threshold),
+    );
+    expect(stream).toEqual(
+      rowWise.rows.map((r) => ({
+        day: r.day,
+        siteCode: r.site_code,
+        scannerVendor: r.scanner_vendor,
+        modelVersion: r.model_version,
+        residual: r.residual,
+        discordant: r.discordant,
+      })),
+    );
+    expect(stream.some((v) => v.discordant)).toBe(true);
   };
 
   const evaluate = () =>
@@ -168,38 +202,8 @@ describe('drift day roll-ups equal the window binned at once', () => {
     await compare(new Date(now.getTime() - 3 * 3_600_000), now);
   });
 
-  it('reads the labelled stream day by day exactly as one row per vessel, in the same order', async () => {
-    const from = new Date(now.getTime() - 80 * DAY);
-    const rowWise = await database.query<{
-      day: string;
-      site_code: string;
-      scanner_vendor: string;
-      model_version: string;
-      residual: number;
-      discordant: boolean;
-    }>(
-      `SELECT to_char(l.day, 'YYYY-MM-DD') AS day, s.site_code, l.scanner_vendor, l.model_version,
-              (l.ct_ffr - l.invasive_ffr) AS residual,
-              ((l.ct_ffr <= $4::float8) <> (l.invasive_ffr <= $4::float8)) AS discordant
-         FROM performance_linked_vessels l JOIN sites s ON s.id = l.site_id
-        WHERE l.product_id = $1 AND l.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
-          AND l.day < ($3::timestamptz AT TIME ZONE 'UTC')::date + 1
-        ORDER BY l.day, l.analysis_event_id, l.vessel_index`,
-      [fleet.productId, from.toISOString(), now.toISOString(), threshold],
-    );
-    expect(rowWise.rows.length).toBeGreaterThan(500);
-    const stream = await runAsSystem(() => labelledStream(dataSource, fleet.productId, from, now, threshold));
-    expect(stream).toEqual(
-      rowWise.rows.map((r) => ({
-        day: r.day,
-        siteCode: r.site_code,
-        scannerVendor: r.scanner_vendor,
-        modelVersion: r.model_version,
-        residual: r.residual,
-        discordant: r.discordant,
-      })),
-    );
-    expect(stream.some((v) => v.discordant)).toBe(true);
+  it('reads the labelled stream from labelled days exactly as one row per vessel, in the same order', async () => {
+    await compareStream(new Date(now.getTime() - 80 * DAY));
   });
 
   it('follows added, corrected and deleted analyses through the trigger marks', async () => {
@@ -246,6 +250,17 @@ describe('drift day roll-ups equal the window binned at once', () => {
          FROM analysis_vessels v JOIN rollup_copies c ON c.old_id = v.analysis_event_id`,
     );
     await database.query(`DROP TABLE rollup_copies`);
+    // A label replaced and a linked pair gone (as the performance roll-up worker rewrites a day).
+    await database.query(
+      `UPDATE performance_linked_vessels SET invasive_ffr = invasive_ffr + 0.05
+        WHERE product_id = $1 AND day = ($2::timestamptz AT TIME ZONE 'UTC')::date`,
+      [fleet.productId, new Date(now.getTime() - 7 * DAY).toISOString()],
+    );
+    await database.query(
+      `DELETE FROM performance_linked_vessels
+        WHERE product_id = $1 AND day = ($2::timestamptz AT TIME ZONE 'UTC')::date AND vessel_index = 0`,
+      [fleet.productId, new Date(now.getTime() - 9 * DAY).toISOString()],
+    );
     const marked = await database.query<{ days: number }>(
       `SELECT count(DISTINCT day)::int AS days FROM drift_rollup_dirty WHERE product_id = $1`,
       [fleet.productId],
@@ -261,6 +276,7 @@ describe('drift day roll-ups equal the window binned at once', () => {
     ).toBe(0);
     await compare(new Date(now.getTime() - 60 * DAY), now);
     await compare(new Date(now.getTime() - 60 * DAY), now, 'ffrnet-2025.1');
+    await compareStream(new Date(now.getTime() - 80 * DAY));
   });
 
   it('drops the roll-up of a replaced reference and builds the new one', async () => {

@@ -33,13 +33,14 @@ import {
   highWaterMark,
   segmentAggregates,
   HighWaterMark,
-  labelledStream,
   LabelledVesselRow,
   Queryable,
   type Edges,
 } from './drift-queries';
 import {
   refreshDriftRollups,
+  refreshLabelledDays,
+  rolledUpLabelledStream,
   rolledUpAnalysisMark,
   rolledUpDailyCtFfrCells,
   rolledUpWindowCells,
@@ -176,9 +177,10 @@ export class DriftEvaluationService {
     });
     const activeRollups = [...new Map([...references.values()].map((r) => [r.id, rollupOf(r)])).values()];
     const rollupProduct = { manufacturerId: product.manufacturerId, productId, threshold: product.threshold };
-    await this.dataSource.transaction((manager) =>
-      refreshDriftRollups(manager, rollupProduct, activeRollups),
-    );
+    await this.dataSource.transaction(async (manager) => {
+      await refreshDriftRollups(manager, rollupProduct, activeRollups);
+      await refreshLabelledDays(manager, rollupProduct);
+    });
     lap('rollupRefreshMs');
     const highWater = await highWaterMark(
       db,
@@ -234,7 +236,7 @@ export class DriftEvaluationService {
     const chartMonitors = configuration.monitors.filter(isLabelledChartMonitor);
     if (chartMonitors.length && references.size) {
       const earliest = new Date(Math.min(...[...references.values()].map((r) => Date.parse(r.monitorFrom))));
-      const rows = await labelledStream(db, productId, earliest, windowTo, product.threshold);
+      const rows = await rolledUpLabelledStream(db, productId, earliest, windowTo, product.threshold);
       // Each segment's stream and monitoring start looked up once, not per vessel (1.9M labelled vessels at 10M).
       const targets = new Map<string, { stream: LabelledVessel[]; start: string } | null>();
       for (const row of rows) {

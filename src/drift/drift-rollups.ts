@@ -8,6 +8,7 @@ import {
   type CellAggregates,
   type DailyCtFfrCell,
   type Edges,
+  type LabelledVesselRow,
   type Queryable,
   type VesselCellRow,
   type WindowFilter,
@@ -50,6 +51,8 @@ export interface RollupRefresh {
   readonly marks: number;
 }
 
+/** Between the parts of a labelled day's cell key (chr(31), the unit separator: in no site id, vendor or version). */
+const CELL_SEPARATOR = '\u001f';
 const EVERY_ANALYSIS = {
   from: new Date('1900-01-01T00:00:00.000Z'),
   to: new Date('9999-01-01T00:00:00.000Z'),
@@ -344,4 +347,119 @@ export async function rolledUpAnalysisMark(
     analyses: Number(row.analyses),
     receivedThrough: row.received ? new Date(row.received).toISOString() : null,
   };
+}
+
+/**
+ * Brings the product's labelled days (migration 1764360000001) up to date, in the caller's transaction and under the
+ * product's drift lock: built from every linked pair the first time, then the days marked in drift_label_dirty.
+ */
+export async function refreshLabelledDays(
+  manager: Queryable,
+  product: Pick<RollupProduct, 'manufacturerId' | 'productId'>,
+): Promise<{ built: boolean; marks: number }> {
+  const marks = await manager.query<Array<{ id: string; day: string }>>(
+    `SELECT id::text AS id, to_char(day, 'YYYY-MM-DD') AS day FROM drift_label_dirty WHERE product_id = $1`,
+    [product.productId],
+  );
+  const state = await manager.query<unknown[]>(`SELECT 1 FROM drift_label_state WHERE product_id = $1`, [
+    product.productId,
+  ]);
+  const built = state.length === 0;
+  const runs: Array<[string, string]> = built
+    ? [['1900-01-01', '9999-01-01']]
+    : dayRuns(marks.map((m) => m.day));
+  for (const [first, last] of runs) {
+    await manager.query(`DELETE FROM drift_labelled_days WHERE product_id = $1 AND day >= $2 AND day <= $3`, [
+      product.productId,
+      first,
+      last,
+    ]);
+    // The cell key of a pair, and each day's vessels in the order the charts read them (CTA day, analysis, vessel).
+    const key = `l.site_id::text || chr(31) || l.scanner_vendor || chr(31) || l.model_version`;
+    const order = 'ORDER BY l.analysis_event_id, l.vessel_index';
+    await manager.query(
+      `INSERT INTO drift_labelled_days (product_id, day, manufacturer_id, vessels, cells, cell_index, ct_ffr,
+                                        invasive_ffr)
+       SELECT l.product_id, l.day, l.manufacturer_id, count(*)::int, c.cells,
+              string_agg(int2send((array_position(c.cells, ${key}) - 1)::int2), ''::bytea ${order}),
+              string_agg(float8send(l.ct_ffr), ''::bytea ${order}),
+              string_agg(float8send(l.invasive_ffr), ''::bytea ${order})
+         FROM performance_linked_vessels l
+         JOIN (SELECT l.day, array_agg(DISTINCT ${key} ORDER BY ${key}) AS cells
+                 FROM performance_linked_vessels l
+                WHERE l.product_id = $1 AND l.day >= $2::date AND l.day <= $3::date
+                GROUP BY l.day) c ON c.day = l.day
+        WHERE l.product_id = $1 AND l.day >= $2::date AND l.day <= $3::date
+        GROUP BY l.product_id, l.day, l.manufacturer_id, c.cells`,
+      [product.productId, first, last],
+    );
+  }
+  if (marks.length) {
+    await manager.query(`DELETE FROM drift_label_dirty WHERE id = ANY($1::bigint[])`, [
+      marks.map((m) => m.id),
+    ]);
+  }
+  if (built) {
+    await manager.query(
+      `INSERT INTO drift_label_state (product_id, manufacturer_id, built_at) VALUES ($1, $2, now())`,
+      [product.productId, product.manufacturerId],
+    );
+  }
+  return { built, marks: marks.length };
+}
+
+/**
+ * The labelled stream (drift-queries.ts LabelledVesselRow) from current labelled days: vessels with a CTA day in
+ * [from's UTC day, to's UTC day], in CTA order. Residual and discordance are computed here from the stored doubles —
+ * IEEE subtraction and comparison with the threshold parsed as a double, as PostgreSQL's float8 would.
+ */
+export async function rolledUpLabelledStream(
+  db: Queryable,
+  productId: string,
+  from: Date,
+  to: Date,
+  threshold: string,
+): Promise<LabelledVesselRow[]> {
+  const days = await db.query<
+    Array<{ day: string; cells: string[]; cell_index: Buffer; ct_ffr: Buffer; invasive_ffr: Buffer }>
+  >(
+    `SELECT to_char(day, 'YYYY-MM-DD') AS day, cells, cell_index, ct_ffr, invasive_ffr
+       FROM drift_labelled_days
+      WHERE product_id = $1 AND day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
+        AND day < ($3::timestamptz AT TIME ZONE 'UTC')::date + 1
+      ORDER BY day`,
+    [productId, from.toISOString(), to.toISOString()],
+  );
+  const siteIds = new Set<string>();
+  for (const row of days) for (const cell of row.cells) siteIds.add(cell.split(CELL_SEPARATOR, 1)[0]);
+  const sites = siteIds.size
+    ? await db.query<Array<{ id: string; site_code: string }>>(
+        `SELECT id::text AS id, site_code FROM sites WHERE id = ANY($1::uuid[])`,
+        [[...siteIds]],
+      )
+    : [];
+  const siteCodes = new Map(sites.map((s) => [s.id, s.site_code]));
+  const limit = Number(threshold);
+  const out: LabelledVesselRow[] = [];
+  for (const row of days) {
+    const cells = row.cells.map((cell) => {
+      const [siteId, scannerVendor, modelVersion] = cell.split(CELL_SEPARATOR);
+      return { siteCode: siteCodes.get(siteId) ?? siteId, scannerVendor, modelVersion };
+    });
+    const vessels = row.ct_ffr.length / 8;
+    for (let i = 0; i < vessels; i++) {
+      const cell = cells[row.cell_index.readInt16BE(2 * i)];
+      const ctFfr = row.ct_ffr.readDoubleBE(8 * i);
+      const invasiveFfr = row.invasive_ffr.readDoubleBE(8 * i);
+      out.push({
+        day: row.day,
+        siteCode: cell.siteCode,
+        scannerVendor: cell.scannerVendor,
+        modelVersion: cell.modelVersion,
+        residual: ctFfr - invasiveFfr,
+        discordant: ctFfr <= limit !== invasiveFfr <= limit,
+      });
+    }
+  }
+  return out;
 }
