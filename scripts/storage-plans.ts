@@ -210,8 +210,8 @@ async function queries(client: Client): Promise<PlannedQuery[]> {
         // it from ANDing in ffr_links_tenant_linked, a scan of the tenant's links (migration 1764350000000).
         /ffr_links_(first_link|analysis)/,
       ],
-      // One day's slice reads one month of analyses (the bounds are plain values: pruned at plan time), through the
-      // tenant-time index: under row-level security a bound computed in SQL kept the index off the range.
+      // One day's slice reads one month of analyses (one range per run of days, partitions pruned at run time), through
+      // the tenant-time index: under row-level security a bound computed in SQL kept the index off the range.
       prune: { table: 'analyses', maxPartitions: 1 },
       sql: SLICE_LINKED_VESSELS_SQL,
       parameters: sliceParameters(PRODUCT, MANUFACTURER, [probe.day], 0.8),

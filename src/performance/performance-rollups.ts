@@ -64,27 +64,35 @@ export type RollupSumColumn = (typeof ROLLUP_SUM_COLUMNS)[number];
 const KEY_COLUMNS = ['product_id', 'day', 'site_id', 'model_version', 'scanner_vendor', 'vessel'] as const;
 
 /**
- * The analysed vessels of a product's slices ($1 product, $2 manufacturer, $3 days, $5–$6 the instants the days
- * span: sliceParameters) with their first invasive FFR, classified at $4. Values go through text so that they
+ * The analysed vessels of a product's slices ($1 product, $2 manufacturer, $3 days, $5–$6 the runs of consecutive days
+ * as instants: sliceParameters) with their first invasive FFR, classified at $4. Values go through text so that they
  * equal, as float8, what the API's row path parses from the `real` columns (PostgreSQL prints a real in its
  * shortest exact form).
  */
 const SLICE_VESSELS_CTE = `
   slice_analysed AS (
-    SELECT a.event_id, a.manufacturer_id, a.site_id, a.patient_key, a.model_version,
-           coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor,
-           (a.occurred_at AT TIME ZONE 'UTC')::date AS day, v.vessel_index, v.vessel, v.ct_ffr
-      FROM analyses a
-      -- The partition key too: vessels live in their analysis's month (docs/storage/partitioning.md).
-      JOIN analysis_vessels v ON v.analysis_event_id = a.event_id AND v.analysis_occurred_at = a.occurred_at
-     -- The bounds are plain values, compared with a leakproof operator: under row-level security only such a
-     -- condition may run before the policy, so only then does the (manufacturer_id, occurred_at) index serve the
-     -- range (bounds computed in SQL, through AT TIME ZONE, made every request scan the whole month's partition).
-     WHERE a.manufacturer_id = $2 AND a.product_id = $1 AND a.status = 'completed'
-       AND a.occurred_at >= $5::timestamptz AND a.occurred_at < $6::timestamptz
-       AND (a.occurred_at AT TIME ZONE 'UTC')::date = ANY($3::date[])
-       -- The same range on the vessels' partition key, so only the slices' months of vessels are read.
-       AND v.analysis_occurred_at >= $5::timestamptz AND v.analysis_occurred_at < $6::timestamptz
+    -- One index range per run of consecutive days. A single range from the first day to the last read every analysis
+    -- in between: bench:soak at 5,000/s had dirty days spread over nine months, and a request computing two days 8
+    -- days apart read 86,000 analyses to keep 21,600 (a few scattered days: the whole table).
+    SELECT x.*
+      FROM unnest($5::timestamptz[], $6::timestamptz[]) AS run(lo, hi)
+     CROSS JOIN LATERAL (
+      SELECT a.event_id, a.manufacturer_id, a.site_id, a.patient_key, a.model_version,
+             coalesce(a.scanner_vendor, 'unknown') AS scanner_vendor,
+             (a.occurred_at AT TIME ZONE 'UTC')::date AS day, v.vessel_index, v.vessel, v.ct_ffr
+        FROM analyses a
+        -- The partition key too: vessels live in their analysis's month (docs/storage/partitioning.md).
+        JOIN analysis_vessels v ON v.analysis_event_id = a.event_id AND v.analysis_occurred_at = a.occurred_at
+       -- The bounds are plain values, compared with a leakproof operator: under row-level security only such a
+       -- condition may run before the policy, so only then does the (manufacturer_id, occurred_at) index serve the
+       -- range (bounds computed in SQL, through AT TIME ZONE, made every request scan the whole month's partition).
+       WHERE a.manufacturer_id = $2 AND a.product_id = $1 AND a.status = 'completed'
+         AND a.occurred_at >= run.lo AND a.occurred_at < run.hi
+         AND (a.occurred_at AT TIME ZONE 'UTC')::date = ANY($3::date[])
+         -- The same range on the vessels' partition key, so only the run's months of vessels are read.
+         AND v.analysis_occurred_at >= run.lo AND v.analysis_occurred_at < run.hi
+      -- Not flattened into a join: a range per run, partitions pruned at run time.
+      OFFSET 0) x
   ), slice_vessels AS (
     -- As the row path: when a vessel was wired twice, the first measurement after the CTA counts. A lateral
     -- probe of ffr_links_first_link per vessel (one descent, migration 1764350000000): a join would let the planner
@@ -101,18 +109,31 @@ const SLICE_VESSELS_CTE = `
          LIMIT 1) f ON true
   )`;
 
-/** The parameters of the slice SQL: product, manufacturer, days (YYYY-MM-DD), threshold, and the days' span. */
+const DAY_MS = 86_400_000;
+
+/**
+ * The parameters of the slice SQL: product, manufacturer, days (YYYY-MM-DD), threshold, and the runs of consecutive
+ * days as [start, end) instants (starts, ends).
+ */
 export function sliceParameters(
   productId: string,
   manufacturerId: string,
   days: readonly string[],
   threshold: number,
-): [string, string, string[], number, string, string] {
-  const sorted = [...days].sort();
-  const first = sorted[0] ?? '1970-01-01';
-  const last = sorted[sorted.length - 1] ?? '1970-01-01';
-  const afterLast = new Date(Date.parse(`${last}T00:00:00Z`) + 86_400_000).toISOString();
-  return [productId, manufacturerId, sorted, threshold, `${first}T00:00:00Z`, afterLast];
+): [string, string, string[], number, string[], string[]] {
+  const sorted = [...new Set(days)].sort();
+  const starts: string[] = [];
+  const ends: string[] = [];
+  for (const day of sorted) {
+    const start = Date.parse(`${day}T00:00:00Z`);
+    const end = new Date(start + DAY_MS).toISOString();
+    if (ends.length > 0 && Date.parse(ends[ends.length - 1]) === start) ends[ends.length - 1] = end;
+    else {
+      starts.push(new Date(start).toISOString());
+      ends.push(end);
+    }
+  }
+  return [productId, manufacturerId, sorted, threshold, starts, ends];
 }
 
 /** Per patient within a slice key, once per vessel and once across vessels ('*'). */
@@ -239,7 +260,7 @@ export async function rebuildDirtySlices(client: PoolClient, maxSlices: number):
     // The day with the oldest mark first, then the dirty days after it in date order. Taking the earliest days
     // instead starved the latest: under bench:soak every batch re-dirtied the early ones, so the same days were
     // rebuilt pass after pass while the newest days kept their first marks for the whole run and every request
-    // computed them live. Consecutive days keep the pass's range scan (sliceParameters) short.
+    // computed them live. Consecutive days make few index ranges (sliceParameters).
     const marks = await client.query<{ day: string; mark_ids: string[] }>(
       `SELECT day::text AS day, array_agg(id)::text[] AS mark_ids FROM performance_rollup_dirty
         WHERE product_id = $1
