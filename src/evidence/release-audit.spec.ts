@@ -1,4 +1,4 @@
-import { atomsOf, auditFamily, ReleasedPartition } from './release-audit';
+import { atomsOf, auditFamily, meet, refine, ReleasedPartition } from './release-audit';
 
 /** A partition from a list of cells, each a list of record indices. */
 function partition(recordCount: number, cells: number[][]): ReleasedPartition {
@@ -142,11 +142,11 @@ describe('auditFamily: can a set of fewer than k patients be derived from the re
     });
   });
 
-  it('fails closed when the space to enumerate is too large', () => {
-    // Ten disjoint small cells, each released once alone and once in the total: every cell is derivable.
+  it('fails closed when the search needs more work than allowed', () => {
+    // Ten disjoint small cells, each released once alone: every cell is derivable.
     const ids = Int32Array.from(range(0, 30));
     const releases = range(0, 10).map((i) => partition(30, [range(3 * i, 3 * i + 3)]));
-    expect(auditFamily(ids, releases, K, 4)).toEqual({
+    expect(auditFamily(ids, releases, K, 2)).toEqual({
       disclosive: true,
       reason: 'undecided',
       dimension: 10,
@@ -182,6 +182,155 @@ describe('auditFamily: can a set of fewer than k patients be derived from the re
     // Both answers occur often enough for the agreement to mean something.
     expect(disclosive).toBeGreaterThan(30);
     expect(disclosive).toBeLessThan(270);
+  });
+
+  it('finds a cell of two tables of one cohort: every man is 80+, so 80+ minus men counts the women of 80+', () => {
+    // 30 men of 80+, 4 women of 80+, 40 women under 80: rows sex M 30, F 44; age 80+ 34, <80 40 — all ≥ k.
+    const ids = Int32Array.from(range(0, 74));
+    const men = range(0, 30);
+    const women80 = range(30, 34);
+    const womenUnder80 = range(34, 74);
+    const sex = partition(74, [men, [...women80, ...womenUnder80]]);
+    const age = partition(74, [[...men, ...women80], womenUnder80]);
+    expect(auditFamily(ids, [sex], K)).toMatchObject({ disclosive: false });
+    expect(auditFamily(ids, [age], K)).toMatchObject({ disclosive: false });
+    expect(auditFamily(ids, [sex, age], K)).toMatchObject({ disclosive: true, patients: 4 });
+  });
+
+  describe('several tables over several releases, audited per pair of tables as release-records.ts does', () => {
+    interface Release {
+      cohort: ReleasedPartition;
+      tables: Array<ReleasedPartition | null>;
+    }
+
+    /**
+     * Random records with `attributes` attributes of 2–3 values, and releases of random cohorts, each table
+     * protected within itself as disclosure-control.ts does it (rows of 1 … k − 1 patients suppressed, never alone,
+     * the suppressed group ≥ k patients or the table withheld), so that what is left to find is mostly leaks
+     * across tables and releases.
+     */
+    function randomProduct(random: () => number, attributes: number, k: number) {
+      const recordCount = 7 + Math.floor(random() * 5);
+      const patients = range(0, recordCount).map(() => Math.floor(random() * recordCount * 0.7));
+      const patientsIn = (records: number[]) => new Set(records.map((i) => patients[i])).size;
+      const values = range(0, attributes).map(() => 2 + Math.floor(random() * 2));
+      const record = range(0, recordCount).map(() => values.map((n) => Math.floor(random() * n)));
+      const releases: Release[] = [];
+      for (let r = 1 + Math.floor(random() * 3); r > 0; r--) {
+        // A cohort: the records with a random subset of the values of one attribute (or all), some left out at
+        // random as a later high-water mark would.
+        const on = Math.floor(random() * attributes);
+        const kept = range(0, values[on]).filter(() => random() < 0.7);
+        const members = range(0, recordCount).filter(
+          (i) => (random() < 0.3 || kept.includes(record[i][on])) && random() < 0.9,
+        );
+        if (patientsIn(members) < k) continue;
+        const tables = values.map((n, attribute) => {
+          if (random() < 0.2) return null;
+          const rowOf = range(0, n).map((v) => members.filter((i) => record[i][attribute] === v));
+          const hidden = range(0, n).filter((v) => {
+            const count = patientsIn(rowOf[v]);
+            return (count > 0 && count < k) || random() < 0.15;
+          });
+          const shown = range(0, n).filter((v) => !hidden.includes(v));
+          if (hidden.length === 1 && shown.length > 0) hidden.push(shown.pop()!);
+          const group = hidden.flatMap((v) => rowOf[v]);
+          if (group.length > 0 && patientsIn(group) < k) return null;
+          const cells = shown.map((v) => rowOf[v]);
+          if (hidden.length > 0) cells.push(group);
+          return partition(recordCount, cells);
+        });
+        releases.push({ cohort: partition(recordCount, [members]), tables });
+      }
+      return { recordCount, patients, attributes, releases };
+    }
+
+    const pairs = (attributes: number) =>
+      range(0, attributes).flatMap((a) => range(a + 1, attributes).map((b) => [a, b] as const));
+    const familyOf = (releases: Release[], [a, b]: readonly [number, number]) => [
+      ...releases.map((release) => release.cohort),
+      ...releases.flatMap((release) => (release.tables[a] ? [release.tables[a]] : [])),
+      ...releases.flatMap((release) => (release.tables[b] ? [release.tables[b]] : [])),
+    ];
+
+    /** The audit's verdict: every pair family, the earlier releases refined as the meet of per-table refinements. */
+    function pairAudit(product: ReturnType<typeof randomProduct>, k: number) {
+      const { recordCount, releases } = product;
+      if (releases.length === 0) return Infinity;
+      const earlier = releases.slice(0, -1);
+      const latest = releases.slice(-1);
+      let smallest = Infinity;
+      for (const pair of pairs(product.attributes)) {
+        const earlierPartitions = familyOf(earlier, pair);
+        const perTable = pair.map((t) =>
+          refine(recordCount, [
+            ...earlier.map((release) => release.cohort),
+            ...earlier.flatMap((release) => (release.tables[t] ? [release.tables[t]] : [])),
+          ]),
+        );
+        const refinement = meet(perTable[0], perTable[1]);
+        const verdict = auditFamily(Int32Array.from(product.patients), familyOf(latest, pair), k, undefined, {
+          partitions: earlierPartitions,
+          refinement,
+        });
+        if (verdict.disclosive && verdict.reason === 'small-set')
+          smallest = Math.min(smallest, verdict.patients);
+        if (verdict.disclosive && verdict.reason === 'undecided')
+          throw new Error('undecided on a small case');
+      }
+      return smallest;
+    }
+
+    it('agrees with the exhaustive attacker on 300 random releases of two tables (the pairs are every table)', () => {
+      const random = lcg(20_261_128);
+      let disclosive = 0;
+      for (let trial = 0; trial < 300; trial++) {
+        const k = 2 + Math.floor(random() * 2);
+        const product = randomProduct(random, 2, k);
+        const all = product.releases.flatMap((release) => [
+          release.cohort,
+          ...release.tables.filter((table): table is ReleasedPartition => table !== null),
+        ]);
+        const smallest = smallestDerivableSet(product.patients, all);
+        const found = pairAudit(product, k);
+        const expected = smallest < k;
+        if (expected) disclosive++;
+        expect({ trial, disclosive: found < k }).toEqual({ trial, disclosive: expected });
+        if (expected) expect({ trial, patients: found }).toEqual({ trial, patients: smallest });
+      }
+      console.log(`two-table random releases: ${disclosive} of 300 disclosive`);
+      expect(disclosive).toBeGreaterThan(30);
+      expect(disclosive).toBeLessThan(270);
+    });
+
+    it('agrees with an exhaustive attacker holding any two tables on 200 random releases of three tables', () => {
+      const random = lcg(20_261_129);
+      let disclosive = 0;
+      let beyondPairs = 0;
+      for (let trial = 0; trial < 200; trial++) {
+        const k = 2 + Math.floor(random() * 2);
+        const product = randomProduct(random, 3, k);
+        const smallest = Math.min(
+          ...pairs(3).map((pair) => smallestDerivableSet(product.patients, familyOf(product.releases, pair))),
+        );
+        const found = pairAudit(product, k);
+        const expected = smallest < k;
+        if (expected) disclosive++;
+        expect({ trial, disclosive: found < k }).toEqual({ trial, disclosive: expected });
+        if (expected) expect({ trial, patients: found }).toEqual({ trial, patients: smallest });
+        // What the pair families do not cover: a set derivable only from all three tables together.
+        const all = product.releases.flatMap((release) => [
+          release.cohort,
+          ...release.tables.filter((table): table is ReleasedPartition => table !== null),
+        ]);
+        if (!expected && smallestDerivableSet(product.patients, all) < k) beyondPairs++;
+      }
+      expect(disclosive).toBeGreaterThan(20);
+      // Measured, not asserted as zero: three-table leaks exist and are the stated gap (src/evidence/README.md).
+      console.log(
+        `three-table random releases: ${disclosive} of 200 disclosive within pairs, ${beyondPairs} only with all three`,
+      );
+    });
   });
 
   it('builds atoms as the classes of records sharing every cell', () => {

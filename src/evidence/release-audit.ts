@@ -17,18 +17,19 @@
  * be a union of atoms that each have fewer than k patients ("small" atoms). Order the atoms large first and row-reduce
  * the cells × atoms matrix: the reduced rows whose pivot lies among the small atoms span R_S, the vectors of R that
  * vanish on every large atom. A derivable small set is a non-zero 0/1 vector of R_S; in reduced form its coefficient
- * on each basis row is its value at that row's pivot, so it is one of the 2^d sums of a subset of the d basis rows.
- * The audit enumerates them (d ≤ maxEnumerationDimension) and reports the first 0/1 sum whose atoms hold 1 … k − 1
- * patients — exact, not a heuristic. When d is larger than can be enumerated the answer is "undecided", which the
- * caller treats as disclosive (fail closed).
+ * on each basis row is its value at that row's pivot, so it is Σ s_i·row_i for some s ∈ {0, 1}^d. The search
+ * (smallestBinaryCombination) finds the one with the fewest patients: it splits R_S into independent components and
+ * walks each by branch and bound, a branch ending as soon as a column whose rows are all decided takes a value
+ * outside {0, 1} or the patients reach the bound — exact, not a heuristic. When the search needs more than `maxWork`
+ * steps the answer is "undecided", which the caller treats as disclosive (fail closed).
  *
  * Arithmetic is exact modulo the prime 67,108,859 (< 2^26, so products stay below 2^53): the rank over GF(p) equals
  * the rank over the rationals unless p divides a minor of the 0/1 matrix, which for matrices of this size does not
  * happen in practice; no floating-point tolerance decides anything.
  *
- * Scope, stated in src/evidence/README.md: combinations within a family, across every release of the product.
- * Counts of different tables (the sex distribution's against the age distribution's) cross-classify records, so
- * one family over every table would make each record its own atom; those combinations are not covered.
+ * Scope, stated in src/evidence/README.md: a family is whatever partitions the caller puts together;
+ * release-records.ts audits every pair of tables over one unit (with the cohort counts) as one family, and the
+ * patient counts as another. A family over every table at once would make nearly each record its own atom.
  */
 
 export interface ReleasedPartition {
@@ -53,6 +54,8 @@ export type FamilyVerdict =
   | { readonly disclosive: true; readonly reason: 'undecided'; readonly dimension: number };
 
 export const AUDIT_PRIME = 67_108_859;
+/** Column steps of the search (smallestBinaryCombination) before the audit gives up and fails closed. */
+export const DEFAULT_MAX_WORK = 2_000_000;
 const P = AUDIT_PRIME;
 
 function mulMod(a: number, b: number): number {
@@ -71,6 +74,8 @@ function inverseMod(a: number): number {
   }
   return result;
 }
+
+const DENSE_KEYS = 1 << 22;
 
 /** Classes of records lying in the same cells of every partition so far (in-progress atoms). */
 export interface Refinement {
@@ -92,24 +97,52 @@ export function refine(
   for (const partition of partitions) {
     if (partition.cellOf.length !== recordCount) throw new RangeError('a partition must cover every record');
     const next = new Int32Array(recordCount);
-    const ids = new Map<number, number>();
     const stride = partition.cellCount + 1;
     const { cellOf } = partition;
+    // Class ids by (class, cell): a dense table when it is small enough, else a map.
+    const dense = classCount * stride <= DENSE_KEYS ? new Int32Array(classCount * stride).fill(-1) : null;
+    const ids = dense ? null : new Map<number, number>();
+    let count = 0;
     for (let i = 0; i < recordCount; i++) {
       const cell = cellOf[i];
       if (cell >= 0) inSomeCell[i] = 1;
       const key = classOf[i] * stride + (cell + 1);
-      let id = ids.get(key);
-      if (id === undefined) {
-        id = ids.size;
-        ids.set(key, id);
+      let id = dense ? dense[key] : (ids!.get(key) ?? -1);
+      if (id < 0) {
+        id = count++;
+        if (dense) dense[key] = id;
+        else ids!.set(key, id);
       }
       next[i] = id;
     }
     classOf = next;
-    classCount = ids.size;
+    classCount = count;
   }
   return { classOf, classCount, inSomeCell };
+}
+
+/** The common refinement of two refinements of the same records (classes of records in the same class of each). */
+export function meet(a: Refinement, b: Refinement): Refinement {
+  const recordCount = a.classOf.length;
+  if (b.classOf.length !== recordCount) throw new RangeError('refinements of different records');
+  const classOf = new Int32Array(recordCount);
+  const inSomeCell = new Uint8Array(recordCount);
+  const stride = b.classCount;
+  const dense = a.classCount * stride <= DENSE_KEYS ? new Int32Array(a.classCount * stride).fill(-1) : null;
+  const ids = dense ? null : new Map<number, number>();
+  let count = 0;
+  for (let i = 0; i < recordCount; i++) {
+    inSomeCell[i] = a.inSomeCell[i] | b.inSomeCell[i];
+    const key = a.classOf[i] * stride + b.classOf[i];
+    let id = dense ? dense[key] : (ids!.get(key) ?? -1);
+    if (id < 0) {
+      id = count++;
+      if (dense) dense[key] = id;
+      else ids!.set(key, id);
+    }
+    classOf[i] = id;
+  }
+  return { classOf, classCount: count, inSomeCell };
 }
 
 /** Atoms of the partitions: per record its atom (−1 when in no cell), and per atom one representative record. */
@@ -147,8 +180,9 @@ export function auditFamily(
   patientOf: Int32Array,
   partitions: readonly ReleasedPartition[],
   k: number,
-  maxEnumerationDimension = 16,
+  maxWork = DEFAULT_MAX_WORK,
   earlier?: { readonly partitions: readonly ReleasedPartition[]; readonly refinement: Refinement },
+  orderKey?: Float64Array,
 ): FamilyVerdict {
   const recordCount = patientOf.length;
   const { atomOf, representatives } = atomsOf(recordCount, partitions, earlier?.refinement);
@@ -167,26 +201,41 @@ export function auditFamily(
   const smallAtoms = isSmall.filter(Boolean).length;
   if (smallAtoms === 0) return { disclosive: false, atoms: atomCount, smallAtoms, dimension: 0 };
 
-  // Columns: large atoms first, then small ones. Rows: every released cell.
-  const columns = [
-    ...representatives.flatMap((_, atom) => (isSmall[atom] ? [] : [atom])),
-    ...representatives.flatMap((_, atom) => (isSmall[atom] ? [atom] : [])),
-  ];
+  // Columns: large atoms first, then small ones (in the order of `orderKey` of their records, when given: a column
+  // order that puts atoms differing in one table's value next to each other lets the search prune early, see
+  // smallestBinaryCombination). Rows: every released cell, identical cells once.
+  const small = representatives.flatMap((_, atom) => (isSmall[atom] ? [atom] : []));
+  if (orderKey) small.sort((a, b) => orderKey[representatives[a]] - orderKey[representatives[b]] || a - b);
+  const columns = [...representatives.flatMap((_, atom) => (isSmall[atom] ? [] : [atom])), ...small];
   const firstSmallColumn = atomCount - smallAtoms;
   const rows: Float64Array[] = [];
+  const seen = new Set<string>();
   for (const partition of partitions) {
-    const cellRows = Array.from({ length: partition.cellCount }, () => new Float64Array(atomCount));
+    const cellColumns = Array.from({ length: partition.cellCount }, () => [] as number[]);
     columns.forEach((atom, column) => {
       const cell = partition.cellOf[representatives[atom]];
-      if (cell >= 0) cellRows[cell][column] = 1;
+      if (cell >= 0) cellColumns[cell].push(column);
     });
-    for (const row of cellRows) if (row.some((value) => value !== 0)) rows.push(row);
+    for (const cellColumn of cellColumns) {
+      if (cellColumn.length === 0) continue;
+      const key = cellColumn.join(',');
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const row = new Float64Array(atomCount);
+      for (const column of cellColumn) row[column] = 1;
+      rows.push(row);
+    }
   }
 
-  // Reduced row echelon form over GF(p).
+  // Echelon form over GF(p), each pivot row applied through its non-zero entries only: forward elimination on the
+  // large atoms' columns (the rows left over vanish on every large atom and span R_S), then the reduced form of
+  // those rows on the small atoms' columns, which the search needs.
   const pivotColumns: number[] = [];
   let rank = 0;
+  let smallStart = rows.length;
+  const nonZero = new Int32Array(atomCount);
   for (let column = 0; column < atomCount && rank < rows.length; column++) {
+    if (column === firstSmallColumn) smallStart = rank;
     let pivot = -1;
     for (let r = rank; r < rows.length; r++) {
       if (rows[r][column] !== 0) {
@@ -199,13 +248,16 @@ export function auditFamily(
     const pivotRow = rows[rank];
     const inverse = inverseMod(pivotRow[column]);
     if (inverse !== 1) for (let c = column; c < atomCount; c++) pivotRow[c] = mulMod(pivotRow[c], inverse);
-    for (let r = 0; r < rows.length; r++) {
+    let nonZeros = 0;
+    for (let c = column; c < atomCount; c++) if (pivotRow[c] !== 0) nonZero[nonZeros++] = c;
+    for (let r = column < firstSmallColumn ? rank + 1 : smallStart; r < rows.length; r++) {
       if (r === rank) continue;
       const factor = rows[r][column];
       if (factor === 0) continue;
       const target = rows[r];
-      for (let c = column; c < atomCount; c++) {
-        if (pivotRow[c] !== 0) target[c] = (target[c] - mulMod(factor, pivotRow[c]) + P) % P;
+      for (let j = 0; j < nonZeros; j++) {
+        const c = nonZero[j];
+        target[c] = (target[c] - mulMod(factor, pivotRow[c]) + P) % P;
       }
     }
     pivotColumns.push(column);
@@ -219,32 +271,180 @@ export function auditFamily(
   });
   const dimension = basis.length;
   if (dimension === 0) return { disclosive: false, atoms: atomCount, smallAtoms, dimension };
-  if (dimension > maxEnumerationDimension) return { disclosive: true, reason: 'undecided', dimension };
+  const smallPatients = columns.slice(firstSmallColumn).map((atom) => [...atomPatients[atom]]);
+  const found = smallestBinaryCombination(basis, smallPatients, k, maxWork);
+  if (found === 'undecided') return { disclosive: true, reason: 'undecided', dimension };
+  if (found < k) return { disclosive: true, reason: 'small-set', patients: found };
+  return { disclosive: false, atoms: atomCount, smallAtoms, dimension };
+}
 
-  // Every subset of the basis rows, in Gray-code order (one row added or removed per step).
-  const width = smallAtoms;
-  const sum = new Float64Array(width);
-  let smallest = Infinity;
-  const total = 2 ** dimension;
-  for (let step = 1; step < total; step++) {
-    const flip = 31 - Math.clz32(step & -step);
-    const gray = step ^ (step >> 1);
-    const adding = (gray >> flip) & 1;
-    const row = basis[flip];
+/**
+ * The fewest patients of a non-empty 0/1 vector in the span of `basis` (reduced row echelon form over GF(p): row i
+ * is 1 at column pivots[i], pivots increasing, and 0 at every other pivot column and before its own), if under
+ * `bound`; otherwise `bound`. `patientsOf[c]`: the patients of column c's atom. Exact; 'undecided' once more than
+ * `maxWork` column steps were needed.
+ *
+ * Two facts make this feasible where the 2^d enumeration was not. (1) The span splits into the connected
+ * components of the rows' supports (rows sharing a non-zero column), and the restriction of a 0/1 vector of the span
+ * to one component is again one, with a subset of its patients: the smallest set lies within one component. For a
+ * matrix in reduced form these components are those of its column matroid, the finest such split. (2) A 0/1 vector
+ * x of the span is Σ x[p_i]·row_i, and row_i is 0 before p_i, so walking the columns left to right and choosing
+ * x[p_i] at each pivot, every other column's value is fixed by the choices already made: a value outside {0, 1}
+ * or a patient count reaching the bound ends the branch there (depth-first branch and bound).
+ */
+export function smallestBinaryCombination(
+  basis: readonly Float64Array[],
+  patientsOf: ReadonlyArray<readonly number[]>,
+  bound: number,
+  maxWork: number,
+): number | 'undecided' {
+  const d = basis.length;
+  const width = patientsOf.length;
+  // Union–find over rows: rows with a non-zero in the same column are in one component.
+  const parent = Int32Array.from({ length: d }, (_, i) => i);
+  const find = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  const firstRowOfColumn = new Int32Array(width).fill(-1);
+  for (let r = 0; r < d; r++) {
+    const row = basis[r];
     for (let c = 0; c < width; c++) {
       if (row[c] === 0) continue;
-      sum[c] = adding ? (sum[c] + row[c]) % P : (sum[c] - row[c] + P) % P;
+      const first = firstRowOfColumn[c];
+      if (first < 0) firstRowOfColumn[c] = r;
+      else parent[find(r)] = find(first);
     }
-    let binary = true;
-    for (let c = 0; c < width && binary; c++) if (sum[c] !== 0 && sum[c] !== 1) binary = false;
-    if (!binary) continue;
-    const patients = new Set<number>();
-    for (let c = 0; c < width && patients.size < k; c++) {
-      if (sum[c] === 1)
-        for (const patient of atomPatients[columns[firstSmallColumn + c]]) patients.add(patient);
-    }
-    if (patients.size > 0 && patients.size < k) smallest = Math.min(smallest, patients.size);
   }
-  if (Number.isFinite(smallest)) return { disclosive: true, reason: 'small-set', patients: smallest };
-  return { disclosive: false, atoms: atomCount, smallAtoms, dimension };
+  const components = new Map<number, number[]>();
+  for (let r = 0; r < d; r++) {
+    const root = find(r);
+    const members = components.get(root);
+    if (members) members.push(r);
+    else components.set(root, [r]);
+  }
+
+  let patientIds = 0;
+  const patientIndex = new Map<number, number>();
+  const localPatients = patientsOf.map((patients) =>
+    Int32Array.from(patients, (patient) => {
+      let index = patientIndex.get(patient);
+      if (index === undefined) {
+        index = patientIds++;
+        patientIndex.set(patient, index);
+      }
+      return index;
+    }),
+  );
+  const patientCount = new Int32Array(patientIds);
+  let distinct = 0;
+  let best = bound;
+  let work = 0;
+
+  for (const rowsOfComponent of components.values()) {
+    // The component's columns; its rows as sparse vectors over them, with the rows non-zero in each column.
+    const columnSet = new Set<number>();
+    for (const r of rowsOfComponent) {
+      const row = basis[r];
+      for (let c = 0; c < width; c++) if (row[c] !== 0) columnSet.add(c);
+    }
+    const cols = [...columnSet].sort((a, b) => a - b);
+    const local = new Map(cols.map((c, i) => [c, i]));
+    const n = cols.length;
+    const m = rowsOfComponent.length;
+    const rowIndex: Int32Array[] = [];
+    const rowValue: Float64Array[] = [];
+    const rowsOfColumn = cols.map(() => [] as number[]);
+    rowsOfComponent.forEach((r, i) => {
+      const indices: number[] = [];
+      const values: number[] = [];
+      const row = basis[r];
+      for (const c of cols) {
+        if (row[c] !== 0) {
+          const at = local.get(c)!;
+          indices.push(at);
+          values.push(row[c]);
+          rowsOfColumn[at].push(i);
+        }
+      }
+      rowIndex.push(Int32Array.from(indices));
+      rowValue.push(Float64Array.from(values));
+    });
+
+    // Order of decisions: greedily the row that completes the most columns (every row non-zero there decided),
+    // so that values are checked as early as possible. Columns completed by each decision, in that order.
+    const open = Int32Array.from(rowsOfColumn, (rows) => rows.length);
+    const decided = new Uint8Array(m);
+    const order: number[] = [];
+    const completes: Int32Array[] = [];
+    for (let step = 0; step < m; step++) {
+      let bestRow = -1;
+      let bestScore = -1;
+      for (let i = 0; i < m; i++) {
+        if (decided[i]) continue;
+        let score = 0;
+        for (const at of rowIndex[i]) if (open[at] === 1) score++;
+        if (score > bestScore) {
+          bestScore = score;
+          bestRow = i;
+        }
+      }
+      decided[bestRow] = 1;
+      order.push(bestRow);
+      const done: number[] = [];
+      for (const at of rowIndex[bestRow]) if (--open[at] === 0) done.push(at);
+      completes.push(Int32Array.from(done));
+    }
+
+    const sum = new Float64Array(n);
+    const atomPatients = cols.map((c) => localPatients[c]);
+    const addRow = (i: number, sign: 1 | -1) => {
+      const indices = rowIndex[i];
+      const values = rowValue[i];
+      for (let j = 0; j < indices.length; j++) {
+        const at = indices[j];
+        sum[at] = sign === 1 ? (sum[at] + values[j]) % P : (sum[at] - values[j] + P) % P;
+      }
+    };
+    const ones: number[] = [];
+    /** Checks the columns completed at `step`: false when one is outside {0, 1} or the patients reach the bound. */
+    const check = (step: number): boolean => {
+      for (const at of completes[step]) {
+        const value = sum[at];
+        if (value === 0) continue;
+        if (value !== 1) return false;
+        for (const p of atomPatients[at]) if (patientCount[p]++ === 0) distinct++;
+        ones.push(at);
+        if (distinct >= best) return false;
+      }
+      return true;
+    };
+    const uncheck = (mark: number) => {
+      while (ones.length > mark) {
+        for (const p of atomPatients[ones.pop()!]) if (--patientCount[p] === 0) distinct--;
+      }
+    };
+
+    // Depth-first over the rows in that order: row chosen (1) or not (0), then its completed columns checked.
+    const search = (step: number, chosen: number): boolean => {
+      if (++work > maxWork) return false;
+      if (step === m) {
+        if (chosen > 0 && distinct < best) best = distinct;
+        return true;
+      }
+      const row = order[step];
+      const mark = ones.length;
+      addRow(row, 1);
+      let finished = true;
+      if (check(step)) finished = search(step + 1, chosen + 1);
+      uncheck(mark);
+      addRow(row, -1);
+      if (!finished) return false;
+      if (check(step)) finished = search(step + 1, chosen);
+      uncheck(mark);
+      return finished;
+    };
+    if (!search(0, 0)) return 'undecided';
+  }
+  return best;
 }

@@ -20,7 +20,7 @@ import {
   EvidenceResult,
   ReleasedTable,
 } from './evidence-result';
-import { auditFamily, refine, Refinement, ReleasedPartition } from './release-audit';
+import { auditFamily, DEFAULT_MAX_WORK, meet, refine, Refinement, ReleasedPartition } from './release-audit';
 
 /** An analysis of the product, as the audit needs it. */
 export interface ProductAnalysisRecord extends CohortAnalysis {
@@ -78,35 +78,71 @@ interface Membership {
 type TableName = (typeof ANALYSIS_DISTRIBUTIONS)[number] | 'vessel' | 'ctFfrBand' | 'accuracy';
 
 /**
- * The families (release-audit.ts): the patients counted (cohort, with a linked vessel, per printed stratum), and one
- * per table over its unit. Every family also holds each release's cohort count in its unit — the total of a table
- * is released as the cohort count even when the table itself is withheld.
+ * The families (release-audit.ts): the patients counted (cohort, with a linked vessel, per printed stratum); per
+ * unit (analyses; analysed vessels) every table of every release at once when the unit's records fall into at most
+ * maxJointAtoms atoms, else one family per *pair* of tables of the unit (analyses: every two of the nine
+ * distributions; vessels: every two of the vessel table, the CT-FFR band table and the accuracy table). Every family
+ * of a unit also holds each release's cohort counts in that unit (analyses; analysed and linked vessels) — the
+ * total of a table is released as the cohort count even when the table itself is withheld. The new release's own
+ * tables count too (one release's sex and age distributions can single out a cell of their cross-classification:
+ * when every man is 80+, "80+" minus "men" counts the women of 80+).
  */
-const FAMILY_OF_TABLE: Record<TableName, string> = {
-  ...(Object.fromEntries(ANALYSIS_DISTRIBUTIONS.map((name) => [name, `analyses:${name}`])) as Record<
+const TABLE_UNIT: Record<TableName, Exclude<Unit, 'patients'>> = {
+  ...(Object.fromEntries(ANALYSIS_DISTRIBUTIONS.map((name) => [name, 'analyses'])) as Record<
     (typeof ANALYSIS_DISTRIBUTIONS)[number],
-    string
+    'analyses'
   >),
-  vessel: 'vessels:vessel',
-  ctFfrBand: 'vessels:ctFfrBand',
-  accuracy: 'linked:accuracy',
+  vessel: 'vessels',
+  ctFfrBand: 'vessels',
+  accuracy: 'vessels',
 };
-const TABLES = Object.keys(FAMILY_OF_TABLE) as TableName[];
+const TABLES = Object.keys(TABLE_UNIT) as TableName[];
+/** See ProductReleaseAudit's maxJointAtoms; src/evidence/README.md gives the measured cost. */
+export const DEFAULT_MAX_JOINT_ATOMS = 1_500;
 const PATIENTS = 'patients';
-const unitOf = (family: string): Unit =>
-  family === PATIENTS ? 'patients' : family.startsWith('analyses:') ? 'analyses' : 'vessels';
+
+interface PairFamily {
+  readonly key: string;
+  readonly unit: Exclude<Unit, 'patients'>;
+  readonly tables: readonly [TableName, TableName];
+}
+
+const PAIR_FAMILIES: readonly PairFamily[] = TABLES.flatMap((first, i) =>
+  TABLES.slice(i + 1)
+    .filter((second) => TABLE_UNIT[second] === TABLE_UNIT[first])
+    .map((second): PairFamily => ({
+      key: `${first}+${second}`,
+      unit: TABLE_UNIT[first],
+      tables: [first, second],
+    })),
+);
+
+/** A table's released cells in one release, and the patient counts it prints (the accuracy table's). */
+interface TableCells {
+  readonly table: ReleasedPartition;
+  readonly patients: readonly ReleasedPartition[];
+}
 
 export class ProductReleaseAudit implements CrossReleaseAudit {
   private readonly patientOfAnalysis: Int32Array;
   private readonly patientOf: Record<Unit, Int32Array>;
-  private readonly earlierPartitions = new Map<string, ReleasedPartition[]>();
+  /** Earlier releases: per unit its cohort counts, per table its cells, and the patient counts. */
+  private readonly earlierCohort: Record<Exclude<Unit, 'patients'>, ReleasedPartition[]> = {
+    analyses: [],
+    vessels: [],
+  };
+  private readonly earlierTables = new Map<TableName, ReleasedPartition[]>(TABLES.map((name) => [name, []]));
+  private readonly earlierPatients: ReleasedPartition[] = [];
   /** Per family, the earlier releases' partitions refined once (every check of the new release starts from it). */
   private readonly earlierRefinements = new Map<
     string,
-    { partitions: readonly ReleasedPartition[]; refinement: Refinement }
+    { partitions: readonly ReleasedPartition[]; refinement: Refinement; orderKey?: Float64Array }
   >();
   private readonly candidate: Membership;
-  private readonly candidateCohortCells: Map<string, ReleasedPartition[]>;
+  private readonly candidateCohort: Record<Exclude<Unit, 'patients'>, ReleasedPartition[]>;
+  private readonly candidatePatients: ReleasedPartition[];
+  /** The new release's tables released so far (tableResolution answered null for them). */
+  private readonly candidateTables = new Map<TableName, TableCells>();
   private readonly rowKeyCache = new Map<string, { ids: Int32Array; keys: string[] }>();
 
   constructor(
@@ -114,6 +150,10 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
     earlier: readonly AuditedRelease[],
     private readonly current: { definition: CohortDefinition; highWaterMark: string; threshold: number },
     private readonly k: number,
+    /** Column steps one family's search may take before the audit fails closed (release-audit.ts). */
+    private readonly maxWork = DEFAULT_MAX_WORK,
+    /** A unit's tables are audited all together when its records fall into at most this many atoms. */
+    private readonly maxJointAtoms = DEFAULT_MAX_JOINT_ATOMS,
   ) {
     const patientIndex = new Map<string, number>();
     this.patientOfAnalysis = Int32Array.from(records.analyses, (analysis) => {
@@ -131,29 +171,29 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
     };
     for (const release of earlier) {
       const members = this.membership(release.definition, release.highWaterMark);
-      for (const [family, partitions] of this.cohortCells(members))
-        this.add(this.earlierPartitions, family, partitions);
+      this.earlierCohort.analyses.push(single(members.analyses));
+      this.earlierCohort.vessels.push(single(members.vessels), single(members.linked));
+      this.earlierPatients.push(single(members.patients));
       const { accuracy, distributions } = release.result;
       for (const name of TABLES) {
         const table = name === 'accuracy' ? accuracy.counts : distributions[name];
         if (!table) continue;
-        const cells = this.tableCells(name, members, releasedRows(table), {
+        const rows = releasedRows(table);
+        if (!rows) continue;
+        const cells = this.tableCells(name, members, rows, {
           stratifyBy: accuracy.stratifyBy,
           threshold: accuracy.threshold,
         });
-        for (const [family, partitions] of cells) this.add(this.earlierPartitions, family, partitions);
+        this.earlierTables.get(name)!.push(cells.table);
+        this.earlierPatients.push(...cells.patients);
       }
     }
     this.candidate = this.membership(current.definition, current.highWaterMark);
-    this.candidateCohortCells = this.cohortCells(this.candidate);
-  }
-
-  private add(
-    map: Map<string, ReleasedPartition[]>,
-    family: string,
-    partitions: readonly ReleasedPartition[],
-  ) {
-    map.set(family, [...(map.get(family) ?? []), ...partitions]);
+    this.candidateCohort = {
+      analyses: [single(this.candidate.analyses)],
+      vessels: [single(this.candidate.vessels), single(this.candidate.linked)],
+    };
+    this.candidatePatients = [single(this.candidate.patients)];
   }
 
   private membership(definition: CohortDefinition, highWaterMark: string): Membership {
@@ -180,23 +220,6 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
     return { analyses: inCohort, vessels: inVessels, linked, patients, invasiveFfr };
   }
 
-  /** The cohort's counts, in every family's unit. */
-  private cohortCells(members: Membership): Map<string, ReleasedPartition[]> {
-    const cells = new Map<string, ReleasedPartition[]>([[PATIENTS, [single(members.patients)]]]);
-    const analyses = single(members.analyses);
-    const vessels = single(members.vessels);
-    for (const name of TABLES) {
-      const cohort =
-        name === 'accuracy'
-          ? single(members.linked)
-          : unitOf(FAMILY_OF_TABLE[name]) === 'analyses'
-            ? analyses
-            : vessels;
-      cells.set(FAMILY_OF_TABLE[name], [cohort]);
-    }
-    return cells;
-  }
-
   /**
    * A table's released cells: its rows (cells 0…, a row of the accuracy table spanning TP, FP, TN, FN) and its
    * suppressed rows together, whose sum the total gives away; for the accuracy table also the patients it prints
@@ -205,24 +228,19 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
   private tableCells(
     name: TableName,
     members: Membership,
-    rows: RowRelease | null,
+    rows: RowRelease,
     accuracy: { stratifyBy: StratifyBy | null; threshold: number },
-  ): Map<string, ReleasedPartition[]> {
-    const cells = new Map<string, ReleasedPartition[]>();
-    if (!rows) return cells;
-    const family = FAMILY_OF_TABLE[name];
+  ): TableCells {
     if (name !== 'accuracy') {
       const { cellOfRow, cellCount } = rowCells(rows, 1);
-      const analysesTable = unitOf(family) === 'analyses';
       const { ids, keys } = this.rowKeys(name);
       const cellOfKeyId = keys.map((key) => cellOfRow.get(key) ?? -2);
-      const member = analysesTable ? members.analyses : members.vessels;
+      const member = TABLE_UNIT[name] === 'analyses' ? members.analyses : members.vessels;
       const cellOf = new Int32Array(member.length);
       for (let i = 0; i < member.length; i++) {
         cellOf[i] = member[i] ? cellOfKey(cellOfKeyId[ids[i]], keys[ids[i]], name) : -1;
       }
-      cells.set(family, [{ cellOf, cellCount }]);
-      return cells;
+      return { table: { cellOf, cellCount }, patients: [] };
     }
     const columns = CONFUSION_COLUMNS.length;
     const { cellOfRow, cellCount } = rowCells(rows, columns);
@@ -251,12 +269,13 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
       const stratum = stratumPatients.get(rowCell);
       if (stratum) stratum[patient] = 1;
     }
-    cells.set(family, [{ cellOf, cellCount }]);
-    cells.set(PATIENTS, [
-      single(overall),
-      ...[...stratumPatients.values()].filter((flags) => flags.some(Boolean)).map(single),
-    ]);
-    return cells;
+    return {
+      table: { cellOf, cellCount },
+      patients: [
+        single(overall),
+        ...[...stratumPatients.values()].filter((flags) => flags.some(Boolean)).map(single),
+      ],
+    };
   }
 
   /**
@@ -302,16 +321,88 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
     return interned;
   }
 
-  private disclosive(candidates: ReadonlyMap<string, readonly ReleasedPartition[]>): boolean {
-    for (const [family, partitions] of candidates) {
-      const patientOf = this.patientOf[unitOf(family)];
-      let earlier = this.earlierRefinements.get(family);
-      if (!earlier) {
-        const earlierPartitions = this.earlierPartitions.get(family) ?? [];
-        earlier = { partitions: earlierPartitions, refinement: refine(patientOf.length, earlierPartitions) };
-        this.earlierRefinements.set(family, earlier);
-      }
-      if (auditFamily(patientOf, partitions, this.k, undefined, earlier).disclosive) return true;
+  private earlierOf(family: string, unit: Unit, build: () => ReleasedPartition[]) {
+    let earlier = this.earlierRefinements.get(family);
+    if (!earlier) {
+      const partitions = build();
+      earlier = { partitions, refinement: refine(this.patientOf[unit].length, partitions) };
+      this.earlierRefinements.set(family, earlier);
+    }
+    return earlier;
+  }
+
+  /** A pair family's earlier partitions, refined as the meet of its two tables' (each over the unit's counts). */
+  private earlierOfPair(family: PairFamily) {
+    let earlier = this.earlierRefinements.get(family.key);
+    if (!earlier) {
+      const cohort = this.earlierCohort[family.unit];
+      const [first, second] = family.tables.map((name) =>
+        this.earlierOf(`table:${name}`, family.unit, () => [...cohort, ...this.earlierTables.get(name)!]),
+      );
+      const uClasses = second.refinement.classCount;
+      const orderKey = Float64Array.from(
+        first.refinement.classOf,
+        (tClass, i) => tClass * uClasses + second.refinement.classOf[i],
+      );
+      earlier = {
+        orderKey,
+        partitions: [
+          ...cohort,
+          ...this.earlierTables.get(family.tables[0])!,
+          ...this.earlierTables.get(family.tables[1])!,
+        ],
+        refinement: meet(first.refinement, second.refinement),
+      };
+      this.earlierRefinements.set(family.key, earlier);
+    }
+    return earlier;
+  }
+
+  /**
+   * Does the new release — its cohort counts, its tables released so far, and `candidate` (a table being decided)
+   * — together with every earlier release let a set of 1 … k − 1 patients be derived, in any family it touches?
+   */
+  private disclosive(candidate: { name: TableName; cells: TableCells } | null): boolean {
+    const tableOf = (name: TableName): ReleasedPartition[] => {
+      if (candidate?.name === name) return [candidate.cells.table];
+      const released = this.candidateTables.get(name);
+      return released ? [released.table] : [];
+    };
+    // Per unit, every table at once when its records fall into few enough atoms; else every pair of tables.
+    const joint = new Set<Exclude<Unit, 'patients'>>();
+    for (const unit of ['analyses', 'vessels'] as const) {
+      const tables = TABLES.filter((name) => TABLE_UNIT[name] === unit);
+      if (candidate && TABLE_UNIT[candidate.name] !== unit) continue;
+      const earlier = this.earlierOf(`joint:${unit}`, unit, () => [
+        ...this.earlierCohort[unit],
+        ...tables.flatMap((name) => this.earlierTables.get(name)!),
+      ]);
+      const partitions = [...this.candidateCohort[unit], ...tables.flatMap(tableOf)];
+      const recordCount = this.patientOf[unit].length;
+      if (refine(recordCount, partitions, earlier.refinement).classCount > this.maxJointAtoms) continue;
+      joint.add(unit);
+      const verdict = auditFamily(this.patientOf[unit], partitions, this.k, this.maxWork, earlier);
+      if (verdict.disclosive) return true;
+    }
+    for (const family of PAIR_FAMILIES) {
+      if (joint.has(family.unit)) continue;
+      if (candidate && !family.tables.includes(candidate.name)) continue;
+      const [first, second] = family.tables;
+      const earlier = this.earlierOfPair(family);
+      const partitions = [...this.candidateCohort[family.unit], ...tableOf(first), ...tableOf(second)];
+      const patientOf = this.patientOf[family.unit];
+      const verdict = auditFamily(patientOf, partitions, this.k, this.maxWork, earlier, earlier.orderKey);
+      if (verdict.disclosive) return true;
+    }
+    if (!candidate || candidate.cells.patients.length > 0) {
+      const earlier = this.earlierOf(PATIENTS, 'patients', () => this.earlierPatients);
+      const patients = [
+        ...this.candidatePatients,
+        ...[...this.candidateTables.values()].flatMap((cells) => cells.patients),
+        ...(candidate?.cells.patients ?? []),
+      ];
+      if (auditFamily(this.patientOf.patients, patients, this.k, this.maxWork, earlier).disclosive)
+        return true;
     }
     return false;
   }
@@ -333,32 +424,30 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
       if (counted[key] !== released[key])
         throw new Error(`evidence audit: ${key} counted ${counted[key]}, released ${released[key]}`);
     }
-    return this.disclosive(this.candidateCohortCells);
+    return this.disclosive(null);
   }
 
   /**
-   * CrossReleaseAudit: null when the table as protected adds no derivable small set; else a row whose suppression
-   * (tried one at a time, smallest first) avoids it, or 'withhold'.
+   * CrossReleaseAudit: null when the table as protected adds no derivable small set (it is then counted among the
+   * new release's tables for the next ones); else a row whose suppression (tried one at a time, smallest first)
+   * avoids it, or 'withhold'.
    */
   tableResolution(name: string, table: ProtectedTable): Set<string> | 'withhold' | null {
     if (table.withheld) return null;
     const tableName = name as TableName;
-    if (!(tableName in FAMILY_OF_TABLE)) throw new Error(`evidence audit: unknown table ${name}`);
-    const candidates = (rows: RowRelease) => {
-      const cells = this.tableCells(tableName, this.candidate, rows, {
+    if (!(tableName in TABLE_UNIT)) throw new Error(`evidence audit: unknown table ${name}`);
+    const cellsOf = (rows: RowRelease) =>
+      this.tableCells(tableName, this.candidate, rows, {
         stratifyBy: this.current.definition.stratifyBy,
         threshold: this.current.threshold,
       });
-      // With the cohort's own counts, which the release prints whatever happens to the table.
-      for (const [family, partitions] of this.candidateCohortCells) {
-        if (cells.has(family)) cells.set(family, [...partitions, ...cells.get(family)!]);
-      }
-      return cells;
-    };
     const rows = protectedRows(table);
-    const cells = candidates(rows);
-    this.assertCounts(name, table, cells.get(FAMILY_OF_TABLE[tableName])!.at(-1)!, rows);
-    if (!this.disclosive(cells)) return null;
+    const cells = cellsOf(rows);
+    this.assertCounts(name, table, cells.table, rows);
+    if (!this.disclosive({ name: tableName, cells })) {
+      this.candidateTables.set(tableName, cells);
+      return null;
+    }
     const released = table.rows
       .filter((row) => row.values !== null && row.values.some((value) => value > 0))
       .sort((a, b) => sumOf(a.values!) - sumOf(b.values!));
@@ -367,7 +456,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         released: rows.released.filter((key) => key !== row.key),
         hidden: [...rows.hidden, row.key],
       };
-      if (!this.disclosive(candidates(trial))) return new Set([row.key]);
+      if (!this.disclosive({ name: tableName, cells: cellsOf(trial) })) return new Set([row.key]);
     }
     return 'withhold';
   }

@@ -1,0 +1,195 @@
+import { INestApplication } from '@nestjs/common';
+import { Producer } from 'kafkajs';
+import request from 'supertest';
+import { ensureTopics } from '../scripts/kafka-admin';
+import { allTopics, topicsFor } from '../src/kafka/topics';
+import { registerFleet, RegisteredFleet, startApp } from './helpers/app';
+import { analysisEvent, connectedProducer, invasiveFfrEvent, signedMessage } from './helpers/events';
+import { pollUntil } from './helpers/poll';
+import { isolatedEnvironment, TEST_ADMIN_TOKEN, TEST_KAFKA_BROKERS } from './helpers/test-environment';
+
+/*
+ * Disclosure across tables of different queries (issue 7 §2, src/evidence/README.md point 5): one query's sex
+ * distribution and another query's age distribution, over the same analyses. Site A: 30 men of 80+, 4 women of 80+,
+ * 40 women of 50-59; site B: women only (20 each of 80+, 50-59, 60-69); site C: no one of 80+ (30 men and 30
+ * women of 60-69, 20 women of 50-59). Every other attribute is the same for everyone.
+ *
+ * Sites A + B release "men: 30" — all of them site A's men of 80+, as B has no men — and no combination of that
+ * query's own tables singles anyone out. Sites A + C would release "80+: 34" (C has no one of 80+): 34 − 30 is
+ * site A's 4 women of 80+. Neither query can tell alone, and no single table of the two does: only the pair of
+ * tables (sex of one query, age of the other) over every release, which the audit now checks.
+ */
+
+const K = 11;
+const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
+
+interface Table {
+  totals: number[] | null;
+  withheld: string | null;
+  rows: Array<{ key: string; values: number[] | null; suppressed: string | null }>;
+}
+interface Answer {
+  status: string;
+  refusal: { reason: string; against?: string } | null;
+  result: {
+    cohort: Record<string, number>;
+    distributions: Record<string, Table>;
+    disclosure: { differencing: Array<{ table: string; against: string }> };
+  } | null;
+}
+
+describe('evidence queries: no combination of two tables of different queries singles out a cell', () => {
+  const environment: Record<string, string> = {
+    ...isolatedEnvironment('evidence-cross'),
+    FW_EVIDENCE_HWM_LAG_SECONDS: '0',
+  };
+  const topics = topicsFor(environment.KAFKA_TOPIC_PREFIX);
+  const run = environment.KAFKA_CONSUMER_GROUP.slice(-10);
+  const sites = { A: `XTA-${run}`, B: `XTB-${run}`, C: `XTC-${run}` };
+  let app: INestApplication;
+  let fleet: RegisteredFleet;
+  let producer: Producer;
+  let researcher: string;
+  let sent = 0;
+
+  /** `count` patients at `site` of one sex and age, one analysis and one linked LAD each, all else equal. */
+  async function sendPatients(site: keyof typeof sites, count: number, sex: 'F' | 'M', ageYears: number) {
+    const siteId = sites[site];
+    const device = `${siteId}-DEV`;
+    const cathLab = `${siteId}-CATH`;
+    const analyses = [];
+    const outcomes = [];
+    for (let p = 0; p < count; p++) {
+      const patientRef = `${run}-${site}-${sex}-${ageYears}-${p}`;
+      const occurredAt = new Date(Date.UTC(2026, 2, 1 + (p % 27), 9, p % 60)).toISOString();
+      analyses.push(
+        analysisEvent(device, siteId, {
+          patientRef,
+          occurredAt,
+          modelVersion: 'ffrnet-2026.1',
+          patient: { ageYears, sex, bmi: 23 },
+          acquisition: { scannerVendor: 'GE', agatstonScore: 0 },
+          vessels: [{ vessel: 'LAD', ctFfr: 0.9 }],
+        }),
+      );
+      outcomes.push(
+        invasiveFfrEvent(cathLab, siteId, patientRef, {
+          measuredAt: new Date(Date.parse(occurredAt) + 10 * 86_400_000).toISOString(),
+          vessel: 'LAD',
+          segment: null,
+          value: 0.9,
+        }),
+      );
+    }
+    sent += count;
+    await producer.send({
+      topic: topics.analyses,
+      messages: analyses.map((event) => signedMessage(device, event, fleet.devices[device])),
+    });
+    await producer.send({
+      topic: topics.outcomes,
+      messages: outcomes.map((event) => signedMessage(siteId, event, fleet.dataSources[cathLab])),
+    });
+  }
+
+  beforeAll(async () => {
+    await ensureTopics(TEST_KAFKA_BROKERS.split(','), allTopics(topics), 3);
+    app = await startApp(environment);
+    fleet = await registerFleet(
+      app,
+      `EvidenceCross-${run}`,
+      Object.values(sites).map((siteId) => ({
+        siteId,
+        devices: [`${siteId}-DEV`],
+        dataSources: [`${siteId}-CATH`],
+      })),
+    );
+    researcher = (
+      await request(app.getHttpServer())
+        .post('/api/v1/api-keys')
+        .set(bearer(TEST_ADMIN_TOKEN))
+        .send({ manufacturerId: fleet.manufacturerId, role: 'researcher', name: `researcher ${run}` })
+        .expect(201)
+    ).body.key as string;
+    ({ producer } = await connectedProducer(TEST_KAFKA_BROKERS));
+    await sendPatients('A', 30, 'M', 85);
+    await sendPatients('A', 4, 'F', 85);
+    await sendPatients('A', 40, 'F', 55);
+    await sendPatients('B', 20, 'F', 85);
+    await sendPatients('B', 20, 'F', 55);
+    await sendPatients('B', 20, 'F', 65);
+    await sendPatients('C', 30, 'M', 65);
+    await sendPatients('C', 30, 'F', 65);
+    await sendPatients('C', 20, 'F', 55);
+    await pollUntil(
+      async () =>
+        (
+          await request(app.getHttpServer())
+            .get('/api/v1/performance')
+            .query({ productId: fleet.productId, detail: 'full' })
+            .set(bearer(fleet.manufacturerKey))
+            .expect(200)
+        ).body.linkage.linkedVessels as number,
+      (linked) => linked === sent,
+      { timeoutMs: 120_000, what: 'every analysis and invasive FFR to be linked' },
+    );
+  });
+
+  afterAll(async () => {
+    await producer?.disconnect();
+    await app?.close();
+  });
+
+  const ask = async (body: Record<string, unknown>): Promise<Answer> =>
+    (
+      await request(app.getHttpServer())
+        .post('/api/v1/evidence/queries')
+        .set(bearer(researcher))
+        .send({ productId: fleet.productId, ...body })
+        .expect(201)
+    ).body as Answer;
+  const row = (table: Table, key: string) => table.rows.find((r) => r.key === key)!.values;
+
+  it('answers sites A + B whole, then withholds what of sites A + C would single out a cell with it', async () => {
+    const ab = await ask({ sites: [sites.A, sites.B], stratifyBy: 'sex' });
+    expect(ab.status).toBe('released');
+    expect(ab.result!.cohort.patients).toBe(134);
+    expect(ab.result!.disclosure.differencing).toEqual([]);
+    const abSex = ab.result!.distributions.sex;
+    const abAge = ab.result!.distributions.ageBand;
+    expect(row(abSex, 'M')).toEqual([30]);
+    expect(row(abSex, 'F')).toEqual([104]);
+    expect(row(abAge, '80+')).toEqual([54]);
+    expect(row(abAge, '50-59')).toEqual([60]);
+    expect(row(abAge, '60-69')).toEqual([20]);
+
+    // Sites A + C: its own tables are harmless, but its "80+" row minus the men of A + B is site A's 4 women of
+    // 80+. Hiding 80+ alone would not do (the total gives it back), so the age table loses it with a complement or
+    // is withheld; the cohort and its other tables are released.
+    const ac = await ask({ sites: [sites.A, sites.C] });
+    expect(ac.status).toBe('released');
+    expect(ac.result!.cohort.patients).toBe(154);
+    expect(ac.result!.disclosure.differencing).toContainEqual({
+      table: 'ageBand',
+      against: 'combination of earlier releases',
+    });
+    const acAge = ac.result!.distributions.ageBand;
+    expect(acAge.withheld !== null || row(acAge, '80+') === null).toBe(true);
+    if (acAge.totals) {
+      // What is released of it cannot give 80+ back: the hidden rows' sum is not 34.
+      const hidden = acAge.totals[0] - acAge.rows.reduce((sum, r) => sum + (r.values ? r.values[0] : 0), 0);
+      expect(hidden).not.toBe(34);
+      expect(hidden - 30).toBeGreaterThanOrEqual(K);
+    }
+    expect(row(ac.result!.distributions.sex, 'M')).toEqual([60]);
+    expect(row(ac.result!.distributions.sex, 'F')).toEqual([94]);
+  });
+
+  it('still answers a query that reveals nothing new: sites A + B again, stratified by site', async () => {
+    const again = await ask({ sites: [sites.A, sites.B], stratifyBy: 'site' });
+    expect(again.status).toBe('released');
+    expect(again.result!.disclosure.differencing).toEqual([]);
+    expect(row(again.result!.distributions.ageBand, '80+')).toEqual([54]);
+    expect(row(again.result!.distributions.site, sites.A)).toEqual([74]);
+  });
+});
