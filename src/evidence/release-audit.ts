@@ -375,24 +375,22 @@ export function smallestBinaryCombination(
     // so that values are checked as early as possible. Columns completed by each decision, in that order.
     const open = Int32Array.from(rowsOfColumn, (rows) => rows.length);
     const decided = new Uint8Array(m);
+    // score[i]: columns of row i whose only undecided row is i (kept up to date as rows are decided).
+    const score = new Int32Array(m);
+    for (let at = 0; at < n; at++) if (open[at] === 1) score[rowsOfColumn[at][0]]++;
     const order: number[] = [];
     const completes: Int32Array[] = [];
     for (let step = 0; step < m; step++) {
       let bestRow = -1;
-      let bestScore = -1;
-      for (let i = 0; i < m; i++) {
-        if (decided[i]) continue;
-        let score = 0;
-        for (const at of rowIndex[i]) if (open[at] === 1) score++;
-        if (score > bestScore) {
-          bestScore = score;
-          bestRow = i;
-        }
-      }
+      for (let i = 0; i < m; i++) if (!decided[i] && (bestRow < 0 || score[i] > score[bestRow])) bestRow = i;
       decided[bestRow] = 1;
       order.push(bestRow);
       const done: number[] = [];
-      for (const at of rowIndex[bestRow]) if (--open[at] === 0) done.push(at);
+      for (const at of rowIndex[bestRow]) {
+        const left = --open[at];
+        if (left === 0) done.push(at);
+        else if (left === 1) for (const i of rowsOfColumn[at]) if (!decided[i]) score[i]++;
+      }
       completes.push(Int32Array.from(done));
     }
 
