@@ -271,9 +271,12 @@ async function main(): Promise<void> {
 
     const windowFrom = new Date(to.getTime() + 60_000 - (options.days + 1) * DAY);
     const evaluatedAt = new Date(to.getTime() + 60_000);
-    // The first evaluation after the migration (or a new reference) builds the day roll-ups from every analysis
-    // (src/drift/drift-rollups.ts); later ones read days. Timed apart, like the performance roll-up build.
-    const { rows: builtBefore } = await db.query(`SELECT 1 FROM drift_rollup_state LIMIT 1`);
+    // The first evaluation after the migration (or a new reference) builds the day roll-ups from every analysis and
+    // the labelled days from every linked pair (src/drift/drift-rollups.ts); later ones read days. Timed apart, like
+    // the performance roll-up build.
+    const { rows: builtBefore } = await db.query(
+      `SELECT 1 FROM drift_rollup_state JOIN drift_label_state USING (product_id) LIMIT 1`,
+    );
     if (builtBefore.length === 0) {
       const build = await timed(() =>
         runAsSystem(() => app!.get(DriftEvaluationService).evaluateProduct(productId, evaluatedAt)),

@@ -237,24 +237,39 @@ export class DriftEvaluationService {
     if (chartMonitors.length && references.size) {
       const earliest = new Date(Math.min(...[...references.values()].map((r) => Date.parse(r.monitorFrom))));
       const rows = await rolledUpLabelledStream(db, productId, earliest, windowTo, product.threshold);
-      // Each segment's stream and monitoring start looked up once, not per vessel (1.9M labelled vessels at 10M).
-      const targets = new Map<string, { stream: LabelledVessel[]; start: string } | null>();
-      for (const row of rows) {
-        for (const kind of kinds) {
-          const segment = segmentOf(kind, row);
-          const id = segmentId(segment);
-          let target = targets.get(id);
-          if (target === undefined) {
-            const reference = referenceFor(segment);
-            target = reference ? { stream: [], start: utcDay(new Date(reference.monitorFrom)) } : null;
-            targets.set(id, target);
-          }
-          if (!target || row.day < target.start) continue;
-          if (target.stream.length === 0 && !streams.has(id))
-            streams.set(id, { segment, stream: target.stream });
-          target.stream.push(row);
+      // The segments a cell (site × vendor × version) feeds, resolved once per cell, not per vessel (1.9M labelled
+      // vessels at 10M analyses): each target is a segment's stream and its monitoring start.
+      type Target = { stream: LabelledVessel[]; start: string };
+      const targets = new Map<string, Target | null>();
+      const targetOf = (segment: SegmentRef): Target | null => {
+        const id = segmentId(segment);
+        let target = targets.get(id);
+        if (target === undefined) {
+          const reference = referenceFor(segment);
+          target = reference ? { stream: [], start: utcDay(new Date(reference.monitorFrom)) } : null;
+          targets.set(id, target);
+          if (target) streams.set(id, { segment, stream: target.stream });
         }
+        return target;
+      };
+      const byCell = new Map<string, Map<string, Map<string, Target[]>>>();
+      for (const row of rows) {
+        let byVendor = byCell.get(row.siteCode);
+        if (!byVendor) byCell.set(row.siteCode, (byVendor = new Map<string, Map<string, Target[]>>()));
+        let byVersion = byVendor.get(row.scannerVendor);
+        if (!byVersion) byVendor.set(row.scannerVendor, (byVersion = new Map<string, Target[]>()));
+        let cellTargets = byVersion.get(row.modelVersion);
+        if (!cellTargets) {
+          cellTargets = [];
+          for (const kind of kinds) {
+            const target = targetOf(segmentOf(kind, row));
+            if (target) cellTargets.push(target);
+          }
+          byVersion.set(row.modelVersion, cellTargets);
+        }
+        for (const target of cellTargets) if (row.day >= target.start) target.stream.push(row);
       }
+      for (const [id, entry] of streams) if (entry.stream.length === 0) streams.delete(id);
     }
 
     lap('labelledStreamMs');

@@ -1042,7 +1042,7 @@ export function evaluateChartMonitor(
     const run = runBernoulliCusum(
       stream.map((v) => v.discordant),
       design,
-      { afterSignal: 'reset' },
+      { afterSignal: 'reset', record: 'last' },
     );
     const { current, summary } = describe(run.signals);
     const lastValue = run.statistic[run.statistic.length - 1];
@@ -1134,7 +1134,7 @@ export function evaluateChartMonitor(
         }),
     );
     const design = { k: calibrated.k, h: calibrated.h, sided: calibrated.sided };
-    const run = runCusum(values, { ...design, mu0, sigma, afterSignal: 'reset' });
+    const run = runCusum(values, { ...design, mu0, sigma, afterSignal: 'reset', record: 'last' });
     const { current, summary } = describe(run.signals);
     const lastUpper = run.upper[run.upper.length - 1];
     const lastLower = run.lower[run.lower.length - 1];
@@ -1181,7 +1181,14 @@ export function evaluateChartMonitor(
     }),
   );
   const design = { lambda: calibrated.lambda, L: calibrated.L };
-  const run = runEwma(values, { ...design, mu0, sigma, limits: 'asymptotic', afterSignal: 'reset' });
+  const run = runEwma(values, {
+    ...design,
+    mu0,
+    sigma,
+    limits: 'asymptotic',
+    afterSignal: 'reset',
+    record: 'last',
+  });
   const { current, summary } = describe(run.signals);
   const lastEwma = run.ewma[run.ewma.length - 1];
   const halfWidth = ewmaAsymptoticLimit(design);

@@ -470,3 +470,40 @@ describe('Gauss–Legendre quadrature', () => {
     expect(s).toBeCloseTo((2 ** 10 - 1) / 10, 10);
   });
 });
+
+describe("runners with record 'last' (what a 10M-analysis evaluation keeps)", () => {
+  // Same signals and processed count as the full path, and the path's last value, under reset and stop.
+  const random = seededRandom(20261128);
+  const values = Array.from({ length: 4000 }, (_, i) => sampleStandardNormal(random) + (i > 2500 ? 0.6 : 0));
+  const outcomes = values.map((v) => v > 1.1);
+  const last = (path: readonly number[]) => path[path.length - 1];
+  for (const afterSignal of ['reset', 'stop'] as const) {
+    it(`CUSUM, EWMA and Bernoulli CUSUM agree with their full path (${afterSignal})`, () => {
+      const cusum = { k: 0.5, h: 4, sided: 'two' as const, mu0: 0, sigma: 1, afterSignal };
+      const fullCusum = runCusum(values, cusum);
+      const lastCusum = runCusum(values, { ...cusum, record: 'last' });
+      expect(fullCusum.signals.length).toBeGreaterThan(0);
+      expect(lastCusum.signals).toEqual(fullCusum.signals);
+      expect(lastCusum.processed).toBe(fullCusum.processed);
+      expect(lastCusum.upper).toEqual([last(fullCusum.upper)]);
+      expect(lastCusum.lower).toEqual([last(fullCusum.lower)]);
+
+      const ewma = { lambda: 0.1, L: 2.7, mu0: 0, sigma: 1, limits: 'asymptotic' as const, afterSignal };
+      const fullEwma = runEwma(values, ewma);
+      const lastEwma = runEwma(values, { ...ewma, record: 'last' });
+      expect(fullEwma.signals.length).toBeGreaterThan(0);
+      expect(lastEwma.signals).toEqual(fullEwma.signals);
+      expect(lastEwma.processed).toBe(fullEwma.processed);
+      expect(lastEwma.ewma).toEqual([last(fullEwma.ewma)]);
+      expect(lastEwma.upperLimit).toEqual([last(fullEwma.upperLimit)]);
+
+      const chart = bernoulliCusumDesign({ p0: 0.13, p1: 0.26, arl0: 200 });
+      const fullBernoulli = runBernoulliCusum(outcomes, chart, { afterSignal });
+      const lastBernoulli = runBernoulliCusum(outcomes, chart, { afterSignal, record: 'last' });
+      expect(fullBernoulli.signals.length).toBeGreaterThan(0);
+      expect(lastBernoulli.signals).toEqual(fullBernoulli.signals);
+      expect(lastBernoulli.processed).toBe(fullBernoulli.processed);
+      expect(lastBernoulli.statistic).toEqual([last(fullBernoulli.statistic)]);
+    });
+  }
+});

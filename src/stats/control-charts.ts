@@ -677,7 +677,7 @@ export interface ChartRun {
 }
 
 export interface CusumRun extends ChartRun {
-  /** C⁺ path (σ units), one per processed observation; all zeros for a 'lower' chart. */
+  /** C⁺ path (σ units), one per processed observation (record 'last': the last only); zeros for a 'lower' chart. */
   readonly upper: readonly number[];
   /** C⁻ path (σ units); all zeros for an 'upper' chart. */
   readonly lower: readonly number[];
@@ -704,7 +704,7 @@ function assertFinite(values: ArrayLike<number>): void {
 /** Run a CUSUM over observations ordered by procedure date (file header for reset semantics). */
 export function runCusum(
   values: ArrayLike<number>,
-  design: CusumDesign & NormalBaseline & { readonly afterSignal?: AfterSignal },
+  design: CusumDesign & NormalBaseline & { readonly afterSignal?: AfterSignal; readonly record?: PathRecord },
 ): CusumRun {
   assertCusum(design);
   assertBaseline(design);
@@ -722,6 +722,7 @@ export function runCusum(
   let plusStart = 0;
   let minusStart = 0;
   let processed = 0;
+  const recordPath = (design.record ?? 'path') === 'path';
   for (let t = 0; t < values.length; t++) {
     const z = (values[t] - mu0) / sigma;
     if (watchUpper) {
@@ -732,8 +733,10 @@ export function runCusum(
       if (cMinus === 0) minusStart = t;
       cMinus = max(0, cMinus - z - k);
     }
-    upper.push(cPlus);
-    lower.push(cMinus);
+    if (recordPath || t === values.length - 1) {
+      upper.push(cPlus);
+      lower.push(cMinus);
+    }
     processed = t + 1;
     const upSignal = watchUpper && cPlus > h;
     const downSignal = watchLower && cMinus > h;
@@ -758,7 +761,13 @@ export function runCusum(
       });
     }
     if (upSignal || downSignal) {
-      if (afterSignal === 'stop') break;
+      if (afterSignal === 'stop') {
+        if (!recordPath && t < values.length - 1) {
+          upper.push(cPlus);
+          lower.push(cMinus);
+        }
+        break;
+      }
       if (afterSignal === 'reset') {
         cPlus = watchUpper ? start : 0;
         cMinus = watchLower ? start : 0;
@@ -774,8 +783,15 @@ export function runCusum(
 
 export type EwmaLimits = 'asymptotic' | 'time-varying';
 
+/**
+ * What a runner keeps of its statistic: the whole path (one value per processed observation, the default) or only the
+ * value at the last processed observation — an evaluation over millions of vessels reads the last value and the
+ * signals, and a path per chart and segment was most of its allocation.
+ */
+export type PathRecord = 'path' | 'last';
+
 export interface EwmaRun extends ChartRun {
-  /** EWMA path in the observations' units: μ0 + σ·w_t. */
+  /** EWMA path in the observations' units: μ0 + σ·w_t (record 'last': the last processed value only, as below). */
   readonly ewma: readonly number[];
   /** Control limits in the observations' units at each step. */
   readonly lowerLimit: readonly number[];
@@ -785,7 +801,12 @@ export interface EwmaRun extends ChartRun {
 /** Run a two-sided EWMA over observations ordered by procedure date. */
 export function runEwma(
   values: ArrayLike<number>,
-  design: EwmaDesign & NormalBaseline & { readonly limits?: EwmaLimits; readonly afterSignal?: AfterSignal },
+  design: EwmaDesign &
+    NormalBaseline & {
+      readonly limits?: EwmaLimits;
+      readonly afterSignal?: AfterSignal;
+      readonly record?: PathRecord;
+    },
 ): EwmaRun {
   assertEwma(design);
   assertBaseline(design);
@@ -801,6 +822,7 @@ export function runEwma(
   let w = 0;
   let sinceStart = 0;
   let processed = 0;
+  const recordPath = (design.record ?? 'path') === 'path';
   for (let t = 0; t < values.length; t++) {
     const z = (values[t] - mu0) / sigma;
     w = lambda * z + (1 - lambda) * w;
@@ -810,11 +832,14 @@ export function runEwma(
         ? asymptoticVariance
         : asymptoticVariance * (1 - (1 - lambda) ** (2 * sinceStart));
     const half = L * sqrt(variance);
-    ewma.push(mu0 + sigma * w);
-    lowerLimit.push(mu0 - sigma * half);
-    upperLimit.push(mu0 + sigma * half);
+    const signalled = abs(w) > half;
+    if (recordPath || t === values.length - 1 || (signalled && afterSignal === 'stop')) {
+      ewma.push(mu0 + sigma * w);
+      lowerLimit.push(mu0 - sigma * half);
+      upperLimit.push(mu0 + sigma * half);
+    }
     processed = t + 1;
-    if (abs(w) > half) {
+    if (signalled) {
       signals.push({ index: t, side: w > 0 ? 'upper' : 'lower', statistic: w });
       if (afterSignal === 'stop') break;
       if (afterSignal === 'reset') {
@@ -834,7 +859,7 @@ export function runEwma(
 }
 
 export interface BernoulliCusumRun extends ChartRun {
-  /** S path on the log-likelihood-ratio scale (lattice value / scale). */
+  /** S path on the log-likelihood-ratio scale (lattice value / scale); record 'last': the last value only. */
   readonly statistic: readonly number[];
 }
 
@@ -842,9 +867,10 @@ export interface BernoulliCusumRun extends ChartRun {
 export function runBernoulliCusum(
   outcomes: ArrayLike<boolean | number>,
   chart: BernoulliCusumChart,
-  options: { readonly afterSignal?: AfterSignal } = {},
+  options: { readonly afterSignal?: AfterSignal; readonly record?: PathRecord } = {},
 ): BernoulliCusumRun {
   const afterSignal = options.afterSignal ?? 'reset';
+  const recordPath = (options.record ?? 'path') === 'path';
   const statistic: number[] = [];
   const signals: ChartSignal[] = [];
   let s = 0;
@@ -855,9 +881,12 @@ export function runBernoulliCusum(
       throw new RangeError(`outcome ${t} must be 0/1 or a boolean, got ${String(y)}`);
     }
     s = max(0, s + (y === true || y === 1 ? chart.stepEvent : chart.stepNonEvent));
-    statistic.push(s / chart.scale);
+    const signalled = s > chart.limit;
+    if (recordPath || t === outcomes.length - 1 || (signalled && afterSignal === 'stop')) {
+      statistic.push(s / chart.scale);
+    }
     processed = t + 1;
-    if (s > chart.limit) {
+    if (signalled) {
       signals.push({ index: t, side: chart.p1 > chart.p0 ? 'upper' : 'lower', statistic: s / chart.scale });
       if (afterSignal === 'stop') break;
       if (afterSignal === 'reset') s = 0;
