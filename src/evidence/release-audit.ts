@@ -183,6 +183,8 @@ export function auditFamily(
   maxWork = DEFAULT_MAX_WORK,
   earlier?: { readonly partitions: readonly ReleasedPartition[]; readonly refinement: Refinement },
   orderKey?: Float64Array,
+  /** Stop at the first small set found (its size is then not necessarily the smallest). */
+  firstFound = false,
 ): FamilyVerdict {
   const recordCount = patientOf.length;
   const { atomOf, representatives } = atomsOf(recordCount, partitions, earlier?.refinement);
@@ -272,7 +274,7 @@ export function auditFamily(
   const dimension = basis.length;
   if (dimension === 0) return { disclosive: false, atoms: atomCount, smallAtoms, dimension };
   const smallPatients = columns.slice(firstSmallColumn).map((atom) => [...atomPatients[atom]]);
-  const found = smallestBinaryCombination(basis, smallPatients, k, maxWork);
+  const found = smallestBinaryCombination(basis, smallPatients, k, maxWork, firstFound);
   if (found === 'undecided') return { disclosive: true, reason: 'undecided', dimension };
   if (found < k) return { disclosive: true, reason: 'small-set', patients: found };
   return { disclosive: false, atoms: atomCount, smallAtoms, dimension };
@@ -297,6 +299,7 @@ export function smallestBinaryCombination(
   patientsOf: ReadonlyArray<readonly number[]>,
   bound: number,
   maxWork: number,
+  firstFound = false,
 ): number | 'undecided' {
   const d = basis.length;
   const width = patientsOf.length;
@@ -340,6 +343,7 @@ export function smallestBinaryCombination(
   let distinct = 0;
   let best = bound;
   let work = 0;
+  let stopped = false;
 
   for (const rowsOfComponent of components.values()) {
     // The component's columns; its rows as sparse vectors over them, with the rows non-zero in each column.
@@ -425,9 +429,13 @@ export function smallestBinaryCombination(
 
     // Depth-first over the rows in that order: row chosen (1) or not (0), then its completed columns checked.
     const search = (step: number, chosen: number): boolean => {
+      if (stopped) return true;
       if (++work > maxWork) return false;
       if (step === m) {
-        if (chosen > 0 && distinct < best) best = distinct;
+        if (chosen > 0 && distinct < best) {
+          best = distinct;
+          stopped = firstFound;
+        }
         return true;
       }
       const row = order[step];
@@ -443,6 +451,7 @@ export function smallestBinaryCombination(
       return finished;
     };
     if (!search(0, 0)) return 'undecided';
+    if (stopped) break;
   }
   return best;
 }

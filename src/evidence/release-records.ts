@@ -381,7 +381,15 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
       const recordCount = this.patientOf[unit].length;
       if (refine(recordCount, partitions, earlier.refinement).classCount > this.maxJointAtoms) continue;
       joint.add(unit);
-      const verdict = auditFamily(this.patientOf[unit], partitions, this.k, this.maxWork, earlier);
+      const verdict = auditFamily(
+        this.patientOf[unit],
+        partitions,
+        this.k,
+        this.maxWork,
+        earlier,
+        undefined,
+        true,
+      );
       if (verdict.disclosive) return true;
     }
     for (const family of PAIR_FAMILIES) {
@@ -391,7 +399,15 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
       const earlier = this.earlierOfPair(family);
       const partitions = [...this.candidateCohort[family.unit], ...tableOf(first), ...tableOf(second)];
       const patientOf = this.patientOf[family.unit];
-      const verdict = auditFamily(patientOf, partitions, this.k, this.maxWork, earlier, earlier.orderKey);
+      const verdict = auditFamily(
+        patientOf,
+        partitions,
+        this.k,
+        this.maxWork,
+        earlier,
+        earlier.orderKey,
+        true,
+      );
       if (verdict.disclosive) return true;
     }
     if (!candidate || candidate.cells.patients.length > 0) {
@@ -401,7 +417,10 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         ...[...this.candidateTables.values()].flatMap((cells) => cells.patients),
         ...(candidate?.cells.patients ?? []),
       ];
-      if (auditFamily(this.patientOf.patients, patients, this.k, this.maxWork, earlier).disclosive)
+      if (
+        auditFamily(this.patientOf.patients, patients, this.k, this.maxWork, earlier, undefined, true)
+          .disclosive
+      )
         return true;
     }
     return false;
