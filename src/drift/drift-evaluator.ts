@@ -637,7 +637,7 @@ function countsTest(
   return { result: countsDriftTest(merged.reference, merged.current, options), merged };
 }
 
-function sum(values: readonly number[]): number {
+function sum(values: Iterable<number>): number {
   let s = 0;
   for (const v of values) s += v;
   return s;
@@ -958,6 +958,39 @@ export const DISCORDANCE_GRID = 0.005;
 export const DISCORDANCE_RESOLUTION = 5;
 
 /** One chart monitor on one segment's labelled stream (CTA-date order). */
+type StreamColumn = 'residual' | 'absoluteResidual' | 'rootAbsoluteResidual' | 'discordant';
+const streamColumns = new WeakMap<readonly LabelledVessel[], Partial<Record<StreamColumn, Float64Array>>>();
+
+/**
+ * A stream's observations as one typed column, computed once per stream and shared by its charts (bias CUSUM and EWMA
+ * read the same residuals): at 10M analyses a segment's stream holds up to 1.9M vessels, and an array per chart was
+ * most of an evaluation's garbage.
+ */
+function streamColumn(stream: readonly LabelledVessel[], column: StreamColumn): Float64Array {
+  let columns = streamColumns.get(stream);
+  if (!columns) streamColumns.set(stream, (columns = {}));
+  let values = columns[column];
+  // A stream that grew since (a caller appending the next day's vessels) is read again.
+  if (!values || values.length !== stream.length) {
+    values = new Float64Array(stream.length);
+    for (let i = 0; i < stream.length; i++) {
+      const vessel = stream[i];
+      values[i] =
+        column === 'discordant'
+          ? vessel.discordant
+            ? 1
+            : 0
+          : column === 'residual'
+            ? vessel.residual
+            : column === 'absoluteResidual'
+              ? Math.abs(vessel.residual)
+              : Math.sqrt(Math.abs(vessel.residual));
+    }
+    columns[column] = values;
+  }
+  return values;
+}
+
 export function evaluateChartMonitor(
   monitor: LabelledChartMonitor,
   reference: ReferenceSummary,
@@ -1039,11 +1072,10 @@ export function evaluateChartMonitor(
       }),
     );
     const design = calibrated.chart;
-    const run = runBernoulliCusum(
-      stream.map((v) => v.discordant),
-      design,
-      { afterSignal: 'reset', record: 'last' },
-    );
+    const run = runBernoulliCusum(streamColumn(stream, 'discordant'), design, {
+      afterSignal: 'reset',
+      record: 'last',
+    });
     const { current, summary } = describe(run.signals);
     const lastValue = run.statistic[run.statistic.length - 1];
     return {
@@ -1075,7 +1107,7 @@ export function evaluateChartMonitor(
           },
         },
         estimation,
-        observedDiscordance: stream.filter((v) => v.discordant).length / n,
+        observedDiscordance: sum(streamColumn(stream, 'discordant')) / n,
         lastStatistic: lastValue,
         signals: summary,
         ...common,
@@ -1103,8 +1135,9 @@ export function evaluateChartMonitor(
       ? 3
       : (baseline.kurtosisResidual ?? 3);
   if (!(sigma > 0)) return notEstimable('reference-sd-zero');
-  const values = stream.map((v) =>
-    rooted ? Math.sqrt(Math.abs(v.residual)) : absolute ? Math.abs(v.residual) : v.residual,
+  const values = streamColumn(
+    stream,
+    rooted ? 'rootAbsoluteResidual' : absolute ? 'absoluteResidual' : 'residual',
   );
   let mean = 0;
   for (const v of values) mean += v;
