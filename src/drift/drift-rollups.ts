@@ -118,12 +118,32 @@ async function insertDayCells(
 }
 
 /**
+ * Takes the product's change marks out of `table` in the caller's transaction and returns their distinct days. The
+ * DELETE removes exactly the marks committed before it (a writer committing later keeps its mark for the next
+ * refresh) and is undone with the rebuild if the transaction fails; under ingestion a day collects a mark per batch,
+ * so only the days come back, not every mark.
+ */
+async function takeMarkedDays(
+  manager: Queryable,
+  table: 'drift_rollup_dirty' | 'drift_label_dirty',
+  productId: string,
+): Promise<{ days: string[]; marks: number }> {
+  const rows = await manager.query<Array<{ day: string; marks: number }>>(
+    `WITH taken AS (DELETE FROM ${table} WHERE product_id = $1 RETURNING day)
+     SELECT to_char(day, 'YYYY-MM-DD') AS day, count(*)::int AS marks FROM taken GROUP BY day ORDER BY day`,
+    [productId],
+  );
+  return { days: rows.map((r) => r.day), marks: rows.reduce((n, r) => n + r.marks, 0) };
+}
+
+/**
  * Brings the day cells of the product's active references up to date, in one transaction of `manager`. The caller
  * holds the product's drift advisory lock (drift-evaluation.service.ts), so no two refreshes of a product overlap.
  *
  * - A reference without a roll-up (new, or its threshold changed) is built from every analysis of the product.
- * - Days marked in drift_rollup_dirty are rebuilt for every built reference, then the marks read are deleted; a mark
- *   committed after they were read stays for the next refresh (its day is rebuilt again then: idempotent).
+ * - Days marked in drift_rollup_dirty are rebuilt for every built reference, their marks taken in the same
+ *   transaction (takeMarkedDays); a mark committed meanwhile stays for the next refresh (a day rebuilt twice is the
+ *   same day).
  * - Roll-ups of references no longer active are dropped: nothing would keep them current.
  */
 export async function refreshDriftRollups(
@@ -135,10 +155,7 @@ export async function refreshDriftRollups(
   await manager.query(`SET LOCAL statement_timeout = '30min'`);
   // JIT compiling dominated small day passes over partitioned tables (as in the performance roll-ups, 16928af).
   await manager.query('SET LOCAL jit = off');
-  const marks = await manager.query<Array<{ id: string; day: string }>>(
-    `SELECT id::text AS id, to_char(day, 'YYYY-MM-DD') AS day FROM drift_rollup_dirty WHERE product_id = $1`,
-    [product.productId],
-  );
+  const marked = await takeMarkedDays(manager, 'drift_rollup_dirty', product.productId);
   const states = await manager.query<Array<{ reference_id: string; current: boolean }>>(
     `SELECT reference_id::text AS reference_id, threshold = $2::real AS current
        FROM drift_rollup_state WHERE product_id = $1`,
@@ -153,7 +170,7 @@ export async function refreshDriftRollups(
   const built = new Set(
     states.filter((s) => activeIds.has(s.reference_id) && s.current).map((s) => s.reference_id),
   );
-  const runs = dayRuns(marks.map((m) => m.day));
+  const runs = dayRuns(marked.days);
   const fresh: string[] = [];
   for (const reference of references) {
     if (!built.has(reference.id)) {
@@ -172,11 +189,6 @@ export async function refreshDriftRollups(
       await insertDayCells(manager, product, reference, from, to);
     }
   }
-  if (marks.length) {
-    await manager.query(`DELETE FROM drift_rollup_dirty WHERE id = ANY($1::bigint[])`, [
-      marks.map((m) => m.id),
-    ]);
-  }
   for (const reference of references) {
     await manager.query(
       `INSERT INTO drift_rollup_state (reference_id, manufacturer_id, product_id, threshold, built_at, refreshed_at)
@@ -188,7 +200,7 @@ export async function refreshDriftRollups(
   return {
     built: fresh,
     rebuiltDays: runs.reduce((n, [a, b]) => n + (Date.parse(b) - Date.parse(a)) / DAY_MS + 1, 0) * built.size,
-    marks: marks.length,
+    marks: marked.marks,
   };
 }
 
@@ -357,17 +369,12 @@ export async function refreshLabelledDays(
   manager: Queryable,
   product: Pick<RollupProduct, 'manufacturerId' | 'productId'>,
 ): Promise<{ built: boolean; marks: number }> {
-  const marks = await manager.query<Array<{ id: string; day: string }>>(
-    `SELECT id::text AS id, to_char(day, 'YYYY-MM-DD') AS day FROM drift_label_dirty WHERE product_id = $1`,
-    [product.productId],
-  );
+  const marked = await takeMarkedDays(manager, 'drift_label_dirty', product.productId);
   const state = await manager.query<unknown[]>(`SELECT 1 FROM drift_label_state WHERE product_id = $1`, [
     product.productId,
   ]);
   const built = state.length === 0;
-  const runs: Array<[string, string]> = built
-    ? [['1900-01-01', '9999-01-01']]
-    : dayRuns(marks.map((m) => m.day));
+  const runs: Array<[string, string]> = built ? [['1900-01-01', '9999-01-01']] : dayRuns(marked.days);
   for (const [first, last] of runs) {
     await manager.query(`DELETE FROM drift_labelled_days WHERE product_id = $1 AND day >= $2 AND day <= $3`, [
       product.productId,
@@ -394,18 +401,13 @@ export async function refreshLabelledDays(
       [product.productId, first, last],
     );
   }
-  if (marks.length) {
-    await manager.query(`DELETE FROM drift_label_dirty WHERE id = ANY($1::bigint[])`, [
-      marks.map((m) => m.id),
-    ]);
-  }
   if (built) {
     await manager.query(
       `INSERT INTO drift_label_state (product_id, manufacturer_id, built_at) VALUES ($1, $2, now())`,
       [product.productId, product.manufacturerId],
     );
   }
-  return { built, marks: marks.length };
+  return { built, marks: marked.marks };
 }
 
 /**
