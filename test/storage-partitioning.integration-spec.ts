@@ -159,8 +159,33 @@ describe('time-partitioned event storage', () => {
       `UPDATE devices SET revoked_at = now() - interval '25 months' WHERE device_code = $1`,
       [retiredDevice],
     );
+    // A drift day roll-up of the month (and one of the month after) — it summarises the analyses being retired.
+    const [{ id: referenceId }] = (
+      await database.query<{ id: string }>(
+        `INSERT INTO drift_reference_windows (manufacturer_id, product_id, kind, label, monitor_from, source_sha256,
+                                              cases, vessels, labelled_vessels, summary, active, created_by)
+         VALUES ($1, $2, 'dataset', 'retention test', $3, repeat('a', 64), 0, 0, 0, '{}', false, 'test')
+         RETURNING id::text AS id`,
+        [fleet.manufacturerId, fleet.productId, oldMonth.toISOString()],
+      )
+    ).rows;
+    for (const day of [`${oldMonth.getUTCFullYear()}-06-15`, `${oldMonth.getUTCFullYear()}-07-15`]) {
+      await database.query(
+        `INSERT INTO drift_daily_cells (reference_id, day, site_id, scanner_vendor, model_version, manufacturer_id,
+                                        product_id, analyses, rejected, failed, sex_f, sex_m, sex_x, numeric_bins,
+                                        vessels, vessels_at_or_below)
+         SELECT $1, $2::date, s.id, 'GE', 'v1', $3, $4, 1, 0, 0, 0, 1, 0, '{}', 0, 0
+           FROM sites s WHERE s.manufacturer_id = $3 AND s.site_code = $5`,
+        [referenceId, day, fleet.manufacturerId, fleet.productId, site],
+      );
+    }
     const result = await maintain();
     const monthKey = `${oldMonth.getUTCFullYear()}-06-01`;
+    const rollupDays = await database.query<{ day: string }>(
+      `SELECT to_char(day, 'YYYY-MM-DD') AS day FROM drift_daily_cells WHERE reference_id = $1`,
+      [referenceId],
+    );
+    expect(rollupDays.rows).toEqual([{ day: `${oldMonth.getUTCFullYear()}-07-15` }]);
     expect(result.retention.find((d) => d.table === 'analyses' && d.month === monthKey)).toMatchObject({
       retired: true,
       rows: 1,

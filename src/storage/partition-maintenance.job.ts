@@ -152,6 +152,14 @@ export class PartitionMaintenanceJob implements OnApplicationBootstrap, OnApplic
           this.config.FW_RETENTION_MONTHS,
           DEVICE_RETIREMENT_GRACE_MONTHS,
         ]);
+        if (outcome.retired && table === 'analyses') {
+          // The drift day roll-ups (src/drift/drift-rollups.ts) summarise these analyses: a retired month leaves them
+          // too, or a window reaching back over it would still count what is gone.
+          await manager.query(
+            `DELETE FROM drift_daily_cells WHERE day >= $1::date AND day < ($1::date + interval '1 month')`,
+            [month],
+          );
+        }
         if (outcome.retired) {
           await this.audit.record(
             {
