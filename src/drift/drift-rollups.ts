@@ -204,16 +204,8 @@ export async function refreshDriftRollups(
   };
 }
 
-interface DayCellRow {
-  site_id: string;
-  scanner_vendor: string;
-  model_version: string;
-  analyses: number;
-  rejected: number;
-  failed: number;
-  sex_f: number;
-  sex_m: number;
-  sex_x: number;
+/** A drift_daily_cells row: the window's analysis counts of one day and cell, with the vessel counts beside them. */
+interface DayCellRow extends Omit<AnalysisCellRow, `bins_${string}`> {
   numeric_bins: Partial<Record<NumericFeature, number[]>>;
   vessels: number;
   vessels_at_or_below: number;
