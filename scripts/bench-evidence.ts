@@ -27,6 +27,7 @@ import {
   evidenceOutcome,
 } from '../src/evidence/evidence-result';
 import { ProductRecords, ProductReleaseAudit } from '../src/evidence/release-records';
+import os from 'node:os';
 
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -86,6 +87,7 @@ const universe = {
   vessel: [...VESSELS],
 };
 
+const loadAtStart = os.loadavg()[0];
 const earlier: EarlierRelease[] = [];
 const audited: number[] = [];
 const baseline: number[] = [];
@@ -150,3 +152,7 @@ console.log(
 );
 console.log(`| baseline (no cross-release audit), median | ${median(baseline).toFixed(0)} ms |`);
 console.log(`| ratio of medians | ${(median(audited) / median(baseline)).toFixed(1)} |`);
+// The machine is shared: the load around the run says how far the absolute times are from a quiet one's.
+console.log(
+  `| load average (1 min) at start → end | ${loadAtStart.toFixed(1)} → ${os.loadavg()[0].toFixed(1)} |`,
+);

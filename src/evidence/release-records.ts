@@ -99,6 +99,8 @@ const TABLE_UNIT: Record<TableName, Exclude<Unit, 'patients'>> = {
 const TABLES = Object.keys(TABLE_UNIT) as TableName[];
 /** See ProductReleaseAudit's maxJointAtoms; src/evidence/README.md gives the measured cost. */
 export const DEFAULT_MAX_JOINT_ATOMS = 1_500;
+/** Search steps a joint family may take before the audit falls back to the pair families of its unit. */
+const JOINT_MAX_WORK = 200_000;
 const PATIENTS = 'patients';
 
 interface PairFamily {
@@ -380,16 +382,18 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
       const partitions = [...this.candidateCohort[unit], ...tables.flatMap(tableOf)];
       const recordCount = this.patientOf[unit].length;
       if (refine(recordCount, partitions, earlier.refinement).classCount > this.maxJointAtoms) continue;
-      joint.add(unit);
       const verdict = auditFamily(
         this.patientOf[unit],
         partitions,
         this.k,
-        this.maxWork,
+        JOINT_MAX_WORK,
         earlier,
         undefined,
         true,
       );
+      // A joint search that does not finish is not a verdict: the pairs below decide (and fail closed themselves).
+      if (verdict.disclosive && verdict.reason === 'undecided') continue;
+      joint.add(unit);
       if (verdict.disclosive) return true;
     }
     for (const family of PAIR_FAMILIES) {
