@@ -42,15 +42,6 @@ export interface RollupReference {
   readonly edges: Edges;
 }
 
-export interface RollupRefresh {
-  /** References whose roll-up was built from scratch (new, or the threshold changed). */
-  readonly built: string[];
-  /** Days rebuilt per reference because their analyses changed. */
-  readonly rebuiltDays: number;
-  /** Change marks consumed. */
-  readonly marks: number;
-}
-
 /** Between the parts of a labelled day's cell key (chr(31), the unit separator: in no site id, vendor or version). */
 const CELL_SEPARATOR = '\u001f';
 const EVERY_ANALYSIS = {
@@ -127,13 +118,13 @@ async function takeMarkedDays(
   manager: Queryable,
   table: 'drift_rollup_dirty' | 'drift_label_dirty',
   productId: string,
-): Promise<{ days: string[]; marks: number }> {
-  const rows = await manager.query<Array<{ day: string; marks: number }>>(
+): Promise<string[]> {
+  const rows = await manager.query<Array<{ day: string }>>(
     `WITH taken AS (DELETE FROM ${table} WHERE product_id = $1 RETURNING day)
-     SELECT to_char(day, 'YYYY-MM-DD') AS day, count(*)::int AS marks FROM taken GROUP BY day ORDER BY day`,
+     SELECT DISTINCT to_char(day, 'YYYY-MM-DD') AS day FROM taken ORDER BY day`,
     [productId],
   );
-  return { days: rows.map((r) => r.day), marks: rows.reduce((n, r) => n + r.marks, 0) };
+  return rows.map((r) => r.day);
 }
 
 /**
@@ -150,12 +141,12 @@ export async function refreshDriftRollups(
   manager: Queryable,
   product: RollupProduct,
   references: readonly RollupReference[],
-): Promise<RollupRefresh> {
+): Promise<void> {
   // The first build of a reference reads every analysis of the product: minutes at 10M, longer than a request's 30 s.
   await manager.query(`SET LOCAL statement_timeout = '30min'`);
   // JIT compiling dominated small day passes over partitioned tables (as in the performance roll-ups, 16928af).
   await manager.query('SET LOCAL jit = off');
-  const marked = await takeMarkedDays(manager, 'drift_rollup_dirty', product.productId);
+  const markedDays = await takeMarkedDays(manager, 'drift_rollup_dirty', product.productId);
   const states = await manager.query<Array<{ reference_id: string; current: boolean }>>(
     `SELECT reference_id::text AS reference_id, threshold = $2::real AS current
        FROM drift_rollup_state WHERE product_id = $1`,
@@ -170,13 +161,11 @@ export async function refreshDriftRollups(
   const built = new Set(
     states.filter((s) => activeIds.has(s.reference_id) && s.current).map((s) => s.reference_id),
   );
-  const runs = dayRuns(marked.days);
-  const fresh: string[] = [];
+  const runs = dayRuns(markedDays);
   for (const reference of references) {
     if (!built.has(reference.id)) {
       // Every analysis the product has: the bounds only keep the window SQL's shape (every partition is read).
       await insertDayCells(manager, product, reference, EVERY_ANALYSIS.from, EVERY_ANALYSIS.to);
-      fresh.push(reference.id);
       continue;
     }
     for (const [first, last] of runs) {
@@ -197,11 +186,6 @@ export async function refreshDriftRollups(
       [reference.id, product.manufacturerId, product.productId, product.threshold],
     );
   }
-  return {
-    built: fresh,
-    rebuiltDays: runs.reduce((n, [a, b]) => n + (Date.parse(b) - Date.parse(a)) / DAY_MS + 1, 0) * built.size,
-    marks: marked.marks,
-  };
 }
 
 /** A drift_daily_cells row: the window's analysis counts of one day and cell, with the vessel counts beside them. */
@@ -360,13 +344,13 @@ export async function rolledUpAnalysisMark(
 export async function refreshLabelledDays(
   manager: Queryable,
   product: Pick<RollupProduct, 'manufacturerId' | 'productId'>,
-): Promise<{ built: boolean; marks: number }> {
-  const marked = await takeMarkedDays(manager, 'drift_label_dirty', product.productId);
+): Promise<void> {
+  const markedDays = await takeMarkedDays(manager, 'drift_label_dirty', product.productId);
   const state = await manager.query<unknown[]>(`SELECT 1 FROM drift_label_state WHERE product_id = $1`, [
     product.productId,
   ]);
-  const built = state.length === 0;
-  const runs: Array<[string, string]> = built ? [['1900-01-01', '9999-01-01']] : dayRuns(marked.days);
+  const firstBuild = state.length === 0;
+  const runs: Array<[string, string]> = firstBuild ? [['1900-01-01', '9999-01-01']] : dayRuns(markedDays);
   for (const [first, last] of runs) {
     await manager.query(`DELETE FROM drift_labelled_days WHERE product_id = $1 AND day >= $2 AND day <= $3`, [
       product.productId,
@@ -393,13 +377,12 @@ export async function refreshLabelledDays(
       [product.productId, first, last],
     );
   }
-  if (built) {
+  if (firstBuild) {
     await manager.query(
       `INSERT INTO drift_label_state (product_id, manufacturer_id, built_at) VALUES ($1, $2, now())`,
       [product.productId, product.manufacturerId],
     );
   }
-  return { built, marks: marked.marks };
 }
 
 /**
