@@ -958,7 +958,14 @@ export const DISCORDANCE_GRID = 0.005;
 export const DISCORDANCE_RESOLUTION = 5;
 
 /** One chart monitor on one segment's labelled stream (CTA-date order). */
-type StreamColumn = 'residual' | 'absoluteResidual' | 'rootAbsoluteResidual' | 'discordant';
+/** What each stream column holds of a labelled vessel. */
+const STREAM_COLUMNS = {
+  residual: (vessel: LabelledVessel) => vessel.residual,
+  absoluteResidual: (vessel: LabelledVessel) => Math.abs(vessel.residual),
+  rootAbsoluteResidual: (vessel: LabelledVessel) => Math.sqrt(Math.abs(vessel.residual)),
+  discordant: (vessel: LabelledVessel) => (vessel.discordant ? 1 : 0),
+} as const;
+type StreamColumn = keyof typeof STREAM_COLUMNS;
 const streamColumns = new WeakMap<readonly LabelledVessel[], Partial<Record<StreamColumn, Float64Array>>>();
 
 /**
@@ -973,19 +980,8 @@ function streamColumn(stream: readonly LabelledVessel[], column: StreamColumn): 
   // A stream that grew since (a caller appending the next day's vessels) is read again.
   if (!values || values.length !== stream.length) {
     values = new Float64Array(stream.length);
-    for (let i = 0; i < stream.length; i++) {
-      const vessel = stream[i];
-      values[i] =
-        column === 'discordant'
-          ? vessel.discordant
-            ? 1
-            : 0
-          : column === 'residual'
-            ? vessel.residual
-            : column === 'absoluteResidual'
-              ? Math.abs(vessel.residual)
-              : Math.sqrt(Math.abs(vessel.residual));
-    }
+    const valueOf = STREAM_COLUMNS[column];
+    for (let i = 0; i < stream.length; i++) values[i] = valueOf(stream[i]);
     columns[column] = values;
   }
   return values;
