@@ -1,4 +1,4 @@
-import { atomsOf, auditFamily, meet, refine, ReleasedPartition } from './release-audit';
+import { atomsOf, auditFamily, meet, refine, ReleasedPartition, SearchMemo } from './release-audit';
 
 /** A partition from a list of cells, each a list of record indices. */
 function partition(recordCount: number, cells: number[][]): ReleasedPartition {
@@ -146,7 +146,7 @@ describe('auditFamily: can a set of fewer than k patients be derived from the re
     // Ten disjoint small cells, each released once alone: every cell is derivable.
     const ids = Int32Array.from(range(0, 30));
     const releases = range(0, 10).map((i) => partition(30, [range(3 * i, 3 * i + 3)]));
-    expect(auditFamily(ids, releases, K, 2)).toEqual({
+    expect(auditFamily(ids, releases, K, { maxWork: 2 })).toEqual({
       disclosive: true,
       reason: 'undecided',
       dimension: 10,
@@ -179,21 +179,49 @@ describe('auditFamily: can a set of fewer than k patients be derived from the re
       expect({ trial, disclosive: verdict.disclosive }).toEqual({ trial, disclosive: expected });
       if (verdict.disclosive && verdict.reason === 'small-set') expect(verdict.patients).toBe(smallest);
       // Stopping at the first small set found (as release-records.ts does) gives the same verdict.
-      const first = auditFamily(
-        Int32Array.from(patients),
-        partitions,
-        k,
-        undefined,
-        undefined,
-        undefined,
-        true,
-      );
+      const first = auditFamily(Int32Array.from(patients), partitions, k, { firstFound: true });
       expect({ trial, disclosive: first.disclosive }).toEqual({ trial, disclosive: expected });
       if (first.disclosive && first.reason === 'small-set') expect(first.patients).toBeLessThan(k);
     }
     // Both answers occur often enough for the agreement to mean something.
     expect(disclosive).toBeGreaterThan(30);
     expect(disclosive).toBeLessThan(270);
+  });
+
+  it('gives the same verdicts with the search memo as without, work limit included', () => {
+    // One memo per product across every limit and both stopping rules: later calls are answered from it, and must
+    // still hit the work limit exactly where the search itself would.
+    const random = lcg(20_261_128_1);
+    let hits = 0;
+    for (let trial = 0; trial < 200; trial++) {
+      const recordCount = 8 + Math.floor(random() * 10);
+      const patients = Int32Array.from(
+        range(0, recordCount).map(() => Math.floor(random() * recordCount * 0.8)),
+      );
+      const k = 2 + Math.floor(random() * 3);
+      const partitions = range(0, 2 + Math.floor(random() * 4)).map(() => {
+        const cellCount = 1 + Math.floor(random() * 3);
+        const cellOf = Int32Array.from(
+          range(0, recordCount).map(() => Math.floor(random() * (cellCount + 1)) - 1),
+        );
+        return { cellOf, cellCount };
+      });
+      const memo = new SearchMemo();
+      for (const maxWork of [undefined, 1, 3, 8, 30, undefined]) {
+        for (const firstFound of [false, true]) {
+          const without = auditFamily(patients, partitions, k, { maxWork, firstFound });
+          const withMemo = auditFamily(patients, partitions, k, { maxWork, firstFound, memo });
+          expect({ trial, maxWork, firstFound, verdict: withMemo }).toEqual({
+            trial,
+            maxWork,
+            firstFound,
+            verdict: without,
+          });
+        }
+      }
+      hits += memo.hits;
+    }
+    expect(hits).toBeGreaterThan(200);
   });
 
   it('finds a cell of two tables of one cohort: every man is 80+, so 80+ minus men counts the women of 80+', () => {
@@ -281,9 +309,8 @@ describe('auditFamily: can a set of fewer than k patients be derived from the re
           ]),
         );
         const refinement = meet(perTable[0], perTable[1]);
-        const verdict = auditFamily(Int32Array.from(product.patients), familyOf(latest, pair), k, undefined, {
-          partitions: earlierPartitions,
-          refinement,
+        const verdict = auditFamily(Int32Array.from(product.patients), familyOf(latest, pair), k, {
+          earlier: { partitions: earlierPartitions, refinement },
         });
         if (verdict.disclosive && verdict.reason === 'small-set')
           smallest = Math.min(smallest, verdict.patients);

@@ -31,6 +31,7 @@
  * release-records.ts audits every pair of tables over one unit (with the cohort counts) as one family, and the
  * patient counts as another. A family over every table at once would make nearly each record its own atom.
  */
+import { createHash } from 'node:crypto';
 
 export interface ReleasedPartition {
   /** Per record of the family: the index of the released cell holding it, or −1 when no cell of this release does. */
@@ -171,21 +172,31 @@ export function atomsOf(
   return { atomOf, representatives };
 }
 
+/** How auditFamily works; every field is optional. */
+export interface AuditOptions {
+  /** Column steps of the search before the audit gives up and fails closed (default DEFAULT_MAX_WORK). */
+  readonly maxWork?: number;
+  /** Partitions already refined (`refine`), audited together with the new ones without refining them again. */
+  readonly earlier?: { readonly partitions: readonly ReleasedPartition[]; readonly refinement: Refinement };
+  /** Per record, a key ordering the small atoms' columns (see below). */
+  readonly orderKey?: Float64Array;
+  /** Stop at the first small set found (its size is then not necessarily the smallest). */
+  readonly firstFound?: boolean;
+  /** Searches already done, by content (SearchMemo): the verdict does not depend on whether it is given. */
+  readonly memo?: SearchMemo;
+}
+
 /**
  * Is a set of 1 … k − 1 patients derivable from the released cells of `partitions`? `patientOf`: per record, its
- * patient (any integer id). `earlier`: partitions already refined (`refine`), audited together with `partitions`
- * without refining them again.
+ * patient (any integer id).
  */
 export function auditFamily(
   patientOf: Int32Array,
   partitions: readonly ReleasedPartition[],
   k: number,
-  maxWork = DEFAULT_MAX_WORK,
-  earlier?: { readonly partitions: readonly ReleasedPartition[]; readonly refinement: Refinement },
-  orderKey?: Float64Array,
-  /** Stop at the first small set found (its size is then not necessarily the smallest). */
-  firstFound = false,
+  options: AuditOptions = {},
 ): FamilyVerdict {
+  const { maxWork = DEFAULT_MAX_WORK, earlier, orderKey, firstFound = false, memo } = options;
   const recordCount = patientOf.length;
   const { atomOf, representatives } = atomsOf(recordCount, partitions, earlier?.refinement);
   if (earlier) partitions = [...earlier.partitions, ...partitions];
@@ -274,7 +285,7 @@ export function auditFamily(
   const dimension = basis.length;
   if (dimension === 0) return { disclosive: false, atoms: atomCount, smallAtoms, dimension };
   const smallPatients = columns.slice(firstSmallColumn).map((atom) => [...atomPatients[atom]]);
-  const found = smallestBinaryCombination(basis, smallPatients, k, maxWork, firstFound);
+  const found = smallestBinaryCombination(basis, smallPatients, k, maxWork, firstFound, memo);
   if (found === 'undecided') return { disclosive: true, reason: 'undecided', dimension };
   if (found < k) return { disclosive: true, reason: 'small-set', patients: found };
   return { disclosive: false, atoms: atomCount, smallAtoms, dimension };
@@ -300,6 +311,7 @@ export function smallestBinaryCombination(
   bound: number,
   maxWork: number,
   firstFound = false,
+  memo?: SearchMemo,
 ): number | 'undecided' {
   const d = basis.length;
   const width = patientsOf.length;
@@ -450,8 +462,87 @@ export function smallestBinaryCombination(
       uncheck(mark);
       return finished;
     };
-    if (!search(0, 0)) return 'undecided';
+    const key = memo?.keyOf(best, firstFound, rowIndex, rowValue, atomPatients);
+    const known = key === undefined ? undefined : memo!.get(key);
+    if (known) {
+      // The same search from the same state: it took `known.work` steps and found `known.found`. Charging its
+      // steps keeps the fail-closed limit where the search itself would have hit it.
+      work += known.work;
+      if (work > maxWork) return 'undecided';
+      if (known.found !== null) {
+        best = known.found;
+        stopped = firstFound;
+      }
+    } else {
+      const workBefore = work;
+      const bestBefore = best;
+      if (!search(0, 0)) return 'undecided';
+      if (key !== undefined)
+        memo!.set(key, { work: work - workBefore, found: best < bestBefore ? best : null });
+    }
     if (stopped) break;
   }
   return best;
+}
+
+/**
+ * Searches of smallestBinaryCombination by content. The audit of one query checks the same families several times
+ * (its cohort, then each table as it is released, then each trial suppression), and the components of R_S that the
+ * new cells do not touch come out identical each time — the reduced form of a span over a fixed column order is
+ * unique. A component's search depends only on its rows, on which columns share patients, on the bound it starts
+ * with and on whether it stops at the first set found; the key is a digest of exactly these, with patients renamed
+ * in order of first appearance. Only finished searches are kept, with their step count, which a hit charges to the
+ * work limit: a verdict is the same with or without the memo, so a re-run reproduces it either way.
+ */
+export class SearchMemo {
+  private readonly entries = new Map<string, { readonly work: number; readonly found: number | null }>();
+  /** Look-ups answered from the memo, and not (for the bench and the tests). */
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly maxEntries = 100_000) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  keyOf(
+    bound: number,
+    firstFound: boolean,
+    rowIndex: readonly Int32Array[],
+    rowValue: readonly Float64Array[],
+    columnPatients: readonly Int32Array[],
+  ): string {
+    const digest = createHash('sha256');
+    digest.update(Float64Array.of(bound, firstFound ? 1 : 0, rowIndex.length, columnPatients.length));
+    for (let i = 0; i < rowIndex.length; i++) {
+      digest.update(Int32Array.of(rowIndex[i].length));
+      digest.update(rowIndex[i]);
+      digest.update(rowValue[i]);
+    }
+    const renamed = new Map<number, number>();
+    for (const patients of columnPatients) {
+      const names = Int32Array.from(patients, (patient) => {
+        let name = renamed.get(patient);
+        if (name === undefined) renamed.set(patient, (name = renamed.size));
+        return name;
+      }).sort();
+      digest.update(Int32Array.of(names.length));
+      digest.update(names);
+    }
+    return digest.digest('base64');
+  }
+
+  get(key: string): { readonly work: number; readonly found: number | null } | undefined {
+    const entry = this.entries.get(key);
+    if (entry) this.hits++;
+    else this.misses++;
+    return entry;
+  }
+
+  set(key: string, entry: { readonly work: number; readonly found: number | null }): void {
+    // Oldest first out: a bounded memory for a long-lived memo.
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, entry);
+  }
 }

@@ -20,7 +20,15 @@ import {
   EvidenceResult,
   ReleasedTable,
 } from './evidence-result';
-import { auditFamily, DEFAULT_MAX_WORK, meet, refine, Refinement, ReleasedPartition } from './release-audit';
+import {
+  auditFamily,
+  DEFAULT_MAX_WORK,
+  meet,
+  refine,
+  Refinement,
+  ReleasedPartition,
+  SearchMemo,
+} from './release-audit';
 
 /** An analysis of the product, as the audit needs it. */
 export interface ProductAnalysisRecord extends CohortAnalysis {
@@ -146,6 +154,11 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
   /** The new release's tables released so far (tableResolution answered null for them). */
   private readonly candidateTables = new Map<TableName, TableCells>();
   private readonly rowKeyCache = new Map<string, { ids: Int32Array; keys: string[] }>();
+  /**
+   * Searches already done (release-audit.ts): the components of R_S that a check's new cells do not touch recur in
+   * the next checks of the same families. Verdicts are the same with or without it.
+   */
+  private readonly memo = new SearchMemo();
 
   constructor(
     private readonly records: ProductRecords,
@@ -382,15 +395,12 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
       const partitions = [...this.candidateCohort[unit], ...tables.flatMap(tableOf)];
       const recordCount = this.patientOf[unit].length;
       if (refine(recordCount, partitions, earlier.refinement).classCount > this.maxJointAtoms) continue;
-      const verdict = auditFamily(
-        this.patientOf[unit],
-        partitions,
-        this.k,
-        JOINT_MAX_WORK,
+      const verdict = auditFamily(this.patientOf[unit], partitions, this.k, {
+        maxWork: JOINT_MAX_WORK,
         earlier,
-        undefined,
-        true,
-      );
+        firstFound: true,
+        memo: this.memo,
+      });
       // A joint search that does not finish is not a verdict: the pairs below decide (and fail closed themselves).
       if (verdict.disclosive && verdict.reason === 'undecided') continue;
       joint.add(unit);
@@ -403,15 +413,13 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
       const earlier = this.earlierOfPair(family);
       const partitions = [...this.candidateCohort[family.unit], ...tableOf(first), ...tableOf(second)];
       const patientOf = this.patientOf[family.unit];
-      const verdict = auditFamily(
-        patientOf,
-        partitions,
-        this.k,
-        this.maxWork,
+      const verdict = auditFamily(patientOf, partitions, this.k, {
+        maxWork: this.maxWork,
         earlier,
-        earlier.orderKey,
-        true,
-      );
+        orderKey: earlier.orderKey,
+        firstFound: true,
+        memo: this.memo,
+      });
       if (verdict.disclosive) return true;
     }
     if (!candidate || candidate.cells.patients.length > 0) {
@@ -421,11 +429,8 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         ...[...this.candidateTables.values()].flatMap((cells) => cells.patients),
         ...(candidate?.cells.patients ?? []),
       ];
-      if (
-        auditFamily(this.patientOf.patients, patients, this.k, this.maxWork, earlier, undefined, true)
-          .disclosive
-      )
-        return true;
+      const options = { maxWork: this.maxWork, earlier, firstFound: true, memo: this.memo };
+      if (auditFamily(this.patientOf.patients, patients, this.k, options).disclosive) return true;
     }
     return false;
   }
