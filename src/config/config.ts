@@ -332,6 +332,24 @@ export class EnvironmentVariables {
   FW_EVIDENCE_MIN_CELL = 11;
 
   /**
+   * Worker threads that compute evidence queries and their re-runs (figures, disclosure control and the
+   * cross-release audit, src/evidence/evidence-outcome.task.ts): the audit never runs on the thread that serves
+   * requests and ingests events.
+   */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(1)
+  @Max(16)
+  FW_EVIDENCE_WORKERS = 1;
+
+  /** Evidence queries that may wait for a worker; more at once are answered 503 (retry shortly). */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(0)
+  @Max(1000)
+  FW_EVIDENCE_QUEUE = 8;
+
+  /**
    * An evidence query sees rows received (and linkage decided) up to this many seconds before it runs: transactions
    * still open then commit rows stamped earlier, and a re-run must see exactly what the query saw.
    */

@@ -1,7 +1,9 @@
-import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, NotFoundException, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { join } from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import { actorOf, AuditService } from '../audit/audit.service';
+import { BoundedWorkerPool } from '../common/bounded-worker-pool';
 import { Principal } from '../auth/roles';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
@@ -16,7 +18,6 @@ import {
   BMI_BANDS,
   CohortDefinition,
   CohortInput,
-  cohortsNested,
   monthAfter,
   monthStart,
   normaliseDefinition,
@@ -33,11 +34,11 @@ import {
   DistributionUniverse,
   EarlierRelease,
   EvidenceOutcome,
-  evidenceOutcome,
   EvidenceResult,
   sha256Hex,
 } from './evidence-result';
-import { ProductRecords, ProductReleaseAudit } from './release-records';
+import { EvidenceOutcomeRequest } from './evidence-outcome.task';
+import { ProductRecords } from './release-records';
 
 export interface EvidenceQueryView {
   id: string;
@@ -150,13 +151,27 @@ interface AnalysisRow {
  * this process: only the released result leaves it.
  */
 @Injectable()
-export class EvidenceService {
+export class EvidenceService implements OnModuleDestroy {
+  /** Computes outcomes off the request thread (evidence-outcome.task.ts); beyond its queue a query is a 503. */
+  private readonly outcomes: BoundedWorkerPool<EvidenceOutcomeRequest, EvidenceOutcome>;
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly registry: RegistryService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly audit: AuditService,
-  ) {}
+  ) {
+    this.outcomes = new BoundedWorkerPool({
+      task: join(__dirname, 'evidence-outcome.task'),
+      threads: config.FW_EVIDENCE_WORKERS,
+      queue: config.FW_EVIDENCE_QUEUE,
+      busyMessage: 'Too many evidence queries are in progress; retry shortly',
+    });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.outcomes.destroy();
+  }
 
   async create(principal: Principal, input: CohortInput): Promise<EvidenceQueryView> {
     const product = await this.registry.requireProduct(principal, input.productId);
@@ -377,22 +392,20 @@ export class EvidenceService {
     }));
     const universe = await this.universe(manager, product, hwm, definition);
     const threshold = Number(product.ffrThreshold ?? PERFORMANCE_RULES.defaultThreshold);
-    const audit = new ProductReleaseAudit(
-      await this.productRecords(manager, product, [hwm, ...earlier.map((release) => release.highWaterMark)]),
-      earlier,
-      { definition, highWaterMark: hwm, threshold },
-      k,
-    );
-    return evidenceOutcome({
+    const records = await this.productRecords(manager, product, [
+      hwm,
+      ...earlier.map((release) => release.highWaterMark),
+    ]);
+    return this.outcomes.run({
       definition,
+      highWaterMark: hwm,
       analyses: [...analyses.values()],
       vessels,
       universe,
       threshold,
       k,
       earlier,
-      nested: cohortsNested,
-      audit,
+      records,
     });
   }
 

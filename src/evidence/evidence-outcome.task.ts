@@ -1,0 +1,41 @@
+import { CohortDefinition, cohortsNested } from './cohort';
+import {
+  CohortAnalysis,
+  CohortVessel,
+  DistributionUniverse,
+  EarlierRelease,
+  EvidenceOutcome,
+  evidenceOutcome,
+} from './evidence-result';
+import { ProductRecords, ProductReleaseAudit } from './release-records';
+
+/** What the service has read for one evidence query (or re-run): the whole input of evidenceOutcome. */
+export interface EvidenceOutcomeRequest {
+  definition: CohortDefinition;
+  highWaterMark: string;
+  analyses: readonly CohortAnalysis[];
+  /** Each vessel's `analysis` is the same object as its entry of `analyses` (structured clone keeps the identity). */
+  vessels: readonly CohortVessel[];
+  universe: DistributionUniverse;
+  threshold: number;
+  k: number;
+  earlier: readonly EarlierRelease[];
+  /** The product's records for the cross-release audit (release-records.ts). */
+  records: ProductRecords;
+}
+
+/** The figures, the disclosure control and the cross-release audit of one query: pure, no I/O. */
+export function computeEvidenceOutcome(request: EvidenceOutcomeRequest): EvidenceOutcome {
+  const { definition, highWaterMark, threshold, k, earlier, records } = request;
+  const audit = new ProductReleaseAudit(records, earlier, { definition, highWaterMark, threshold }, k);
+  return evidenceOutcome({ ...request, nested: cohortsNested, audit });
+}
+
+/**
+ * Worker-thread entry of the evidence pool (evidence.service.ts). The cross-release audit costs seconds once a
+ * product has tens of releases (src/evidence/README.md): run on the thread that serves requests and ingests events,
+ * it would stop both for that long. The rows arrive with the task and only the outcome returns.
+ */
+export default function evidenceOutcomeTask(request: EvidenceOutcomeRequest): EvidenceOutcome {
+  return computeEvidenceOutcome(request);
+}
