@@ -18,6 +18,8 @@ import { isolatedEnvironment, TEST_ADMIN_TOKEN, TEST_KAFKA_BROKERS } from './hel
  * query's own tables singles anyone out. Sites A + C would release "80+: 34" (C has no one of 80+): 34 − 30 is
  * site A's 4 women of 80+. Neither query can tell alone, and no single table of the two does: only the pair of
  * tables (sex of one query, age of the other) over every release, which the audit now checks.
+ *
+ * Sites D (30 women of 50-59, 5 of 80+) and E (30 women of 50-59) are for two queries asked at the same moment.
  */
 
 const K = 11;
@@ -45,7 +47,7 @@ describe('evidence queries: no combination of two tables of different queries si
   };
   const topics = topicsFor(environment.KAFKA_TOPIC_PREFIX);
   const run = environment.KAFKA_CONSUMER_GROUP.slice(-10);
-  const sites = { A: `XTA-${run}`, B: `XTB-${run}`, C: `XTC-${run}` };
+  const sites = { A: `XTA-${run}`, B: `XTB-${run}`, C: `XTC-${run}`, D: `XTD-${run}`, E: `XTE-${run}` };
   let app: INestApplication;
   let fleet: RegisteredFleet;
   let producer: Producer;
@@ -121,6 +123,9 @@ describe('evidence queries: no combination of two tables of different queries si
     await sendPatients('C', 30, 'M', 65);
     await sendPatients('C', 30, 'F', 65);
     await sendPatients('C', 20, 'F', 55);
+    await sendPatients('D', 30, 'F', 55);
+    await sendPatients('D', 5, 'F', 85);
+    await sendPatients('E', 30, 'F', 55);
     await pollUntil(
       async () =>
         (
@@ -191,5 +196,19 @@ describe('evidence queries: no combination of two tables of different queries si
     expect(again.result!.disclosure.differencing).toEqual([]);
     expect(row(again.result!.distributions.ageBand, '80+')).toEqual([54]);
     expect(row(again.result!.distributions.site, sites.A)).toEqual([74]);
+  });
+
+  it('serialises concurrent queries of one product: of two cohorts 5 patients apart, asked at once, one is refused', async () => {
+    // Sites D + E, and their patients of 50-59: neither was asked before, and site D's 5 women of 80+ are the
+    // difference. Asked at the same moment, whichever takes the product's lock second is checked against the first.
+    const [everyone, younger] = await Promise.all([
+      ask({ sites: [sites.D, sites.E] }),
+      ask({ sites: [sites.D, sites.E], ageBands: ['50-59'] }),
+    ]);
+    expect([everyone.status, younger.status].sort()).toEqual(['refused', 'released']);
+    const refused = everyone.status === 'refused' ? everyone : younger;
+    expect(refused.refusal).toMatchObject({ reason: 'differencing' });
+    const released = everyone.status === 'released' ? everyone : younger;
+    expect(released.result!.cohort.patients).toBe(everyone.status === 'released' ? 65 : 60);
   });
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import { actorOf, AuditService } from '../audit/audit.service';
 import { BoundedWorkerPool } from '../common/bounded-worker-pool';
+import { runWithAdvisoryLock } from '../common/singleton-schedule';
 import { Principal } from '../auth/roles';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
@@ -83,6 +84,9 @@ interface StoredRow {
   refusal: EvidenceQueryView['refusal'];
   result_sha256: string | null;
 }
+
+/** Prefix of a product's evidence lock (its session advisory lock; the product id follows). */
+const EVIDENCE_LOCK = 'fieldwatch:evidence:';
 
 /** The lattice attributes of an analysis, as SQL over `a` (analyses) and `s` (sites). */
 const ATTRIBUTES_SQL = `
@@ -184,52 +188,64 @@ export class EvidenceService implements OnModuleDestroy {
       );
     }
     const k = this.config.FW_EVIDENCE_MIN_CELL;
-    return this.dataSource.transaction(async (manager) => {
-      // One query per product at a time: each is checked against every release before it, concurrent ones included.
-      await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('fieldwatch:evidence:' || $1, 0))`, [
-        product.id,
-      ]);
-      const [{ hwm }] = await manager.query<Array<{ hwm: string }>>(
-        `SELECT to_char((now() - make_interval(secs => $1)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS hwm`,
-        [this.config.FW_EVIDENCE_HWM_LAG_SECONDS],
-      );
-      const earlier = await this.earlierReleases(manager, product.manufacturerId, product.id, null);
-      const outcome = await this.evaluate(manager, definition, product, hwm, k, earlier);
-      const sha = outcome.status === 'released' ? sha256Hex(canonicalJson(outcome.result)) : null;
-      const [row] = await manager.query<StoredRow[]>(
-        `INSERT INTO evidence_queries (manufacturer_id, product_id, created_by_key_id, created_by_role, definition,
-                                       definition_sha256, high_water_mark, min_cell, status, refusal, result, result_sha256)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         RETURNING ${STORED_COLUMNS}`,
-        [
-          product.manufacturerId,
-          product.id,
-          principal.apiKeyId,
-          principal.role,
-          JSON.stringify(definition),
-          sha256Hex(canonicalJson(definition)),
-          hwm,
-          k,
-          outcome.status,
-          outcome.status === 'refused' ? JSON.stringify(outcome.refusal) : null,
-          outcome.status === 'released' ? JSON.stringify(outcome.result) : null,
-          sha,
-        ],
-      );
-      // In the query's own transaction: a query is stored and released only together with its audit entry.
-      await this.audit.record(
-        {
-          actor: actorOf(principal),
-          action: 'evidence_query.run',
-          entityId: row.id,
-          manufacturerId: row.manufacturer_id,
-          after: view(row),
-          details: { ...provenance(row), status: row.status },
-        },
-        manager,
-      );
-      return view(row);
-    });
+    // One query per product at a time: each is checked against every release before it, concurrent ones included.
+    // The lock is the session's, held from the read to the store, so that no transaction stays open while the
+    // audit computes (it can take longer than idle_in_transaction_session_timeout, and an open snapshot that long
+    // would hold back vacuum).
+    const locked = await runWithAdvisoryLock(
+      this.dataSource,
+      `${EVIDENCE_LOCK}${product.id}`,
+      { wait: true },
+      async () => {
+        const { hwm, input } = await this.dataSource.transaction(async (manager) => {
+          const [{ hwm }] = await manager.query<Array<{ hwm: string }>>(
+            `SELECT to_char((now() - make_interval(secs => $1)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS hwm`,
+            [this.config.FW_EVIDENCE_HWM_LAG_SECONDS],
+          );
+          const earlier = await this.earlierReleases(manager, product.manufacturerId, product.id, null);
+          return { hwm, input: await this.outcomeInput(manager, definition, product, hwm, k, earlier) };
+        });
+        const outcome = await this.outcomes.run(input);
+        const sha = outcome.status === 'released' ? sha256Hex(canonicalJson(outcome.result)) : null;
+        return this.dataSource.transaction(async (manager) => {
+          const [row] = await manager.query<StoredRow[]>(
+            `INSERT INTO evidence_queries (manufacturer_id, product_id, created_by_key_id, created_by_role, definition,
+                                         definition_sha256, high_water_mark, min_cell, status, refusal, result, result_sha256)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+           RETURNING ${STORED_COLUMNS}`,
+            [
+              product.manufacturerId,
+              product.id,
+              principal.apiKeyId,
+              principal.role,
+              JSON.stringify(definition),
+              sha256Hex(canonicalJson(definition)),
+              hwm,
+              k,
+              outcome.status,
+              outcome.status === 'refused' ? JSON.stringify(outcome.refusal) : null,
+              outcome.status === 'released' ? JSON.stringify(outcome.result) : null,
+              sha,
+            ],
+          );
+          // In the query's own transaction: a query is stored and released only together with its audit entry.
+          await this.audit.record(
+            {
+              actor: actorOf(principal),
+              action: 'evidence_query.run',
+              entityId: row.id,
+              manufacturerId: row.manufacturer_id,
+              after: view(row),
+              details: { ...provenance(row), status: row.status },
+            },
+            manager,
+          );
+          return view(row);
+        });
+      },
+    );
+    if (!locked.ran) throw new Error('evidence lock: a waiting acquisition did not run');
+    return locked.value;
   }
 
   /** The stored query as CSV (evidence-csv.ts); the export is recorded in the audit trail before it is returned. */
@@ -276,10 +292,12 @@ export class EvidenceService implements OnModuleDestroy {
   async rerun(principal: Principal, id: string): Promise<RerunView> {
     const row = await this.stored(this.dataSource.manager, id);
     const product = await this.registry.requireProduct(principal, row.product_id);
-    const outcome = await this.dataSource.transaction(async (manager) => {
+    // Read in one transaction, computed outside any (as a query is).
+    const input = await this.dataSource.transaction(async (manager) => {
       const earlier = await this.earlierReleases(manager, product.manufacturerId, product.id, row);
-      return this.evaluate(manager, row.definition, product, row.high_water_mark, row.min_cell, earlier);
+      return this.outcomeInput(manager, row.definition, product, row.high_water_mark, row.min_cell, earlier);
     });
+    const outcome = await this.outcomes.run(input);
     const stored = digestOf(row.status === 'released' ? row.result : row.refusal);
     const rerun = digestOf(outcome.status === 'released' ? outcome.result : outcome.refusal);
     await this.audit.record({
@@ -327,14 +345,15 @@ export class EvidenceService implements OnModuleDestroy {
     return rows;
   }
 
-  private async evaluate(
+  /** What evidenceOutcome needs for `definition` at `hwm`, read under the caller's tenant (row-level security). */
+  private async outcomeInput(
     manager: EntityManager,
     definition: CohortDefinition,
     product: { id: string; manufacturerId: string; ffrThreshold: number },
     hwm: string,
     k: number,
     earlier: readonly EarlierRelease[],
-  ): Promise<EvidenceOutcome> {
+  ): Promise<EvidenceOutcomeRequest> {
     const parameters: unknown[] = [product.manufacturerId, product.id, hwm];
     const where: string[] = [];
     for (const dimension of SET_DIMENSIONS) {
@@ -396,7 +415,7 @@ export class EvidenceService implements OnModuleDestroy {
       hwm,
       ...earlier.map((release) => release.highWaterMark),
     ]);
-    return this.outcomes.run({
+    return {
       definition,
       highWaterMark: hwm,
       analyses: [...analyses.values()],
@@ -406,7 +425,7 @@ export class EvidenceService implements OnModuleDestroy {
       k,
       earlier,
       records,
-    });
+    };
   }
 
   /**

@@ -4,7 +4,7 @@
  * in which released cell of each release — earlier ones as they were released, at their own high-water mark and with
  * linkage as it stood then — and asks auditFamily whether the new release lets a set of 1 … k − 1 patients be derived.
  *
- * Cohort membership here is the same rule as the SQL of EvidenceService.evaluate (received by the high-water mark,
+ * Cohort membership here is the same rule as the SQL of EvidenceService.outcomeInput (received by the high-water mark,
  * the lattice filters, a vessel filter met by any analysed vessel); the new release's own cells are counted here and
  * compared with the figures it releases, so a divergence between the two is an error, never a silent gap.
  */
