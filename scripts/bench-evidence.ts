@@ -90,6 +90,7 @@ const universe = {
 const loadAtStart = os.loadavg()[0];
 const earlier: EarlierRelease[] = [];
 const audited: number[] = [];
+const operations: number[] = [];
 const baseline: number[] = [];
 let refused = 0;
 console.log(
@@ -131,6 +132,7 @@ for (let q = 0; q < queries; q++) {
   };
   const outcome = evidenceOutcome({ ...input, nested: cohortsNested, audit });
   audited.push(performance.now() - start);
+  operations.push(audit.operations);
   const baselineStart = performance.now();
   evidenceOutcome({ ...input, nested: cohortsNested });
   baseline.push(performance.now() - baselineStart);
@@ -139,7 +141,7 @@ for (let q = 0; q < queries; q++) {
   } else refused++;
   console.log(
     `  query ${q + 1}: ${outcome.status}${outcome.status === 'released' ? '' : ` (${outcome.refusal.reason})`}, ` +
-      `audited ${audited.at(-1)!.toFixed(0)} ms, baseline ${baseline.at(-1)!.toFixed(0)} ms, ${earlier.length} releases so far`,
+      `audited ${audited.at(-1)!.toFixed(0)} ms (${(operations.at(-1)! / 1e6).toFixed(0)} M operations), baseline ${baseline.at(-1)!.toFixed(0)} ms, ${earlier.length} releases so far`,
   );
 }
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];

@@ -481,6 +481,7 @@ describe('evidence queries under disclosure control, end to end', () => {
     for (const item of list.body.items) {
       expect(item).not.toHaveProperty('result');
       expect(Object.keys(item).sort()).toEqual([
+        'auditOperationLimit',
         'createdAt',
         'definition',
         'highWaterMark',

@@ -342,6 +342,17 @@ export class EnvironmentVariables {
   @Max(16)
   FW_EVIDENCE_WORKERS = 1;
 
+  /**
+   * The cross-release disclosure audit's work limit per evidence query, in operations (src/evidence/release-audit.ts,
+   * AuditBudget; about 10–20 ns each on this machine's cores). Counted, not timed, so a re-run reaches it at the same
+   * point; past it the audit fails closed (the cohort is refused, or the table withheld, as `audit-limit`).
+   */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(1_000_000)
+  @Max(1_000_000_000_000)
+  FW_EVIDENCE_AUDIT_OPERATIONS = 2_000_000_000;
+
   /** Evidence queries that may wait for a worker; more at once are answered 503 (retry shortly). */
   @Transform(({ value }: { value: unknown }) => Number(value))
   @IsInt()

@@ -40,7 +40,7 @@ export interface CountTable {
   readonly cells: ReadonlyArray<ReadonlyArray<CountCell>>;
 }
 
-export type SuppressionReason = 'primary' | 'complementary' | 'differencing' | 'table';
+export type SuppressionReason = 'primary' | 'complementary' | 'differencing' | 'table' | 'audit-limit';
 
 export interface ProtectedRow {
   readonly key: string;
@@ -55,7 +55,7 @@ export interface ProtectedTable {
   readonly totals: ReadonlyArray<number> | null;
   readonly rows: readonly ProtectedRow[];
   /** Why the whole table is withheld, or null. */
-  readonly withheld: 'small-total' | 'cannot-protect' | null;
+  readonly withheld: 'small-total' | 'cannot-protect' | 'audit-limit' | null;
   /** Per column, the sum of the suppressed rows (what a reader can derive); null when the table is withheld. */
   readonly suppressedSums: ReadonlyArray<number> | null;
 }

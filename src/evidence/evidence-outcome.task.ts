@@ -22,12 +22,22 @@ export interface EvidenceOutcomeRequest {
   earlier: readonly EarlierRelease[];
   /** The product's records for the cross-release audit (release-records.ts). */
   records: ProductRecords;
+  /** The audit's work limit in operations (AuditBudget); null: none (queries stored before it existed). */
+  auditOperationLimit: number | null;
 }
 
 /** The figures, the disclosure control and the cross-release audit of one query: pure, no I/O. */
 export function computeEvidenceOutcome(request: EvidenceOutcomeRequest): EvidenceOutcome {
-  const { definition, highWaterMark, threshold, k, earlier, records } = request;
-  const audit = new ProductReleaseAudit(records, earlier, { definition, highWaterMark, threshold }, k);
+  const { definition, highWaterMark, threshold, k, earlier, records, auditOperationLimit } = request;
+  const audit = new ProductReleaseAudit(
+    records,
+    earlier,
+    { definition, highWaterMark, threshold },
+    k,
+    undefined,
+    undefined,
+    auditOperationLimit ?? Infinity,
+  );
   return evidenceOutcome({ ...request, nested: cohortsNested, audit });
 }
 

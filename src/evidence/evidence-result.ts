@@ -121,18 +121,26 @@ export interface EarlierRelease {
  */
 export interface CrossReleaseAudit {
   cohortDisclosive(released: EvidenceResult['cohort']): boolean;
+  /** True once the audit ran out of its work limit: what it then called disclosive it could not decide. */
+  readonly exhausted?: boolean;
   /** null: safe as is; rows to suppress as well; or 'withhold' the table. */
   tableResolution(name: string, table: ProtectedTable): Set<string> | 'withhold' | null;
 }
 
 /** `against` of a differencing entry that needs several earlier releases, not one. */
 export const AGAINST_COMBINATION = 'combination of earlier releases';
+/** `against` of an entry the audit could not decide within its work limit (it fails closed). */
+export const AGAINST_AUDIT_LIMIT = 'audit work limit';
 
 export type EvidenceOutcome =
   | { status: 'released'; result: EvidenceResult }
   | {
       status: 'refused';
-      refusal: { reason: 'cohort-below-k' | 'differencing'; message: string; against?: string };
+      refusal: {
+        reason: 'cohort-below-k' | 'differencing' | 'audit-limit';
+        message: string;
+        against?: string;
+      };
     };
 
 export const ANALYSIS_DISTRIBUTIONS = [
@@ -216,13 +224,20 @@ function protectAgainst(
   audit: CrossReleaseAudit | undefined,
 ): ProtectedTable {
   const flagged = new Set<string>();
-  const withheld = (): ProtectedTable => ({
-    columnKeys: table.columnKeys,
-    totals: null,
-    rows: table.rowKeys.map((key) => ({ key, values: null, suppressed: 'differencing' })),
-    withheld: 'cannot-protect',
-    suppressedSums: null,
-  });
+  const withheld = (): ProtectedTable => {
+    const limit = audit?.exhausted === true;
+    return {
+      columnKeys: table.columnKeys,
+      totals: null,
+      rows: table.rowKeys.map((key) => ({
+        key,
+        values: null,
+        suppressed: limit ? 'audit-limit' : 'differencing',
+      })),
+      withheld: limit ? 'audit-limit' : 'cannot-protect',
+      suppressedSums: null,
+    };
+  };
   for (;;) {
     const protectedTable = protectTable(table, { k, extraSensitiveRows: flagged });
     if (protectedTable.withheld) return protectedTable;
@@ -264,7 +279,7 @@ function protectAgainst(
     // Any number of earlier releases together (release-audit.ts), once the nested pairs above are settled.
     const resolution = audit?.tableResolution(name, protectedTable) ?? null;
     if (resolution === null) return protectedTable;
-    differencing.push({ table: name, against: AGAINST_COMBINATION });
+    differencing.push({ table: name, against: audit?.exhausted ? AGAINST_AUDIT_LIMIT : AGAINST_COMBINATION });
     if (resolution === 'withhold') return withheld();
     for (const key of resolution) flagged.add(key);
   }
@@ -340,6 +355,16 @@ export function evidenceOutcome(input: {
   }
 
   if (input.audit?.cohortDisclosive(cohort)) {
+    if (input.audit.exhausted) {
+      return {
+        status: 'refused',
+        refusal: {
+          reason: 'audit-limit',
+          message: `the disclosure audit could not establish within its work limit that this cohort's counts, together with the ${input.earlier.length} earlier releases of this product, single out no set of fewer than ${k} patients; nothing about it is released`,
+          against: AGAINST_AUDIT_LIMIT,
+        },
+      };
+    }
     return {
       status: 'refused',
       refusal: {

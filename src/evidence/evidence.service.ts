@@ -49,6 +49,8 @@ export interface EvidenceQueryView {
   /** Rows received, and linkage decided, up to this instant are what the query saw. */
   highWaterMark: string;
   minCell: number;
+  /** The disclosure audit's work limit the query ran under (operations); null: none (stored before it existed). */
+  auditOperationLimit: number | null;
   createdAt: string;
   result: EvidenceResult | null;
   refusal: Extract<EvidenceOutcome, { status: 'refused' }>['refusal'] | null;
@@ -78,6 +80,7 @@ interface StoredRow {
   definition: CohortDefinition;
   high_water_mark: string;
   min_cell: number;
+  audit_operation_limit: string | null;
   created_at: string;
   created_seq: string;
   result: EvidenceResult | null;
@@ -188,6 +191,7 @@ export class EvidenceService implements OnModuleDestroy {
       );
     }
     const k = this.config.FW_EVIDENCE_MIN_CELL;
+    const operationLimit = this.config.FW_EVIDENCE_AUDIT_OPERATIONS;
     // One query per product at a time: each is checked against every release before it, concurrent ones included.
     // The lock is the session's, held from the read to the store, so that no transaction stays open while the
     // audit computes (it can take longer than idle_in_transaction_session_timeout, and an open snapshot that long
@@ -203,15 +207,25 @@ export class EvidenceService implements OnModuleDestroy {
             [this.config.FW_EVIDENCE_HWM_LAG_SECONDS],
           );
           const earlier = await this.earlierReleases(manager, product.manufacturerId, product.id, null);
-          return { hwm, input: await this.outcomeInput(manager, definition, product, hwm, k, earlier) };
+          const input = await this.outcomeInput(
+            manager,
+            definition,
+            product,
+            hwm,
+            k,
+            earlier,
+            operationLimit,
+          );
+          return { hwm, input };
         });
         const outcome = await this.outcomes.run(input);
         const sha = outcome.status === 'released' ? sha256Hex(canonicalJson(outcome.result)) : null;
         return this.dataSource.transaction(async (manager) => {
           const [row] = await manager.query<StoredRow[]>(
             `INSERT INTO evidence_queries (manufacturer_id, product_id, created_by_key_id, created_by_role, definition,
-                                         definition_sha256, high_water_mark, min_cell, status, refusal, result, result_sha256)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                         definition_sha256, high_water_mark, min_cell, audit_operation_limit, status, refusal, result,
+                                         result_sha256)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
            RETURNING ${STORED_COLUMNS}`,
             [
               product.manufacturerId,
@@ -222,6 +236,7 @@ export class EvidenceService implements OnModuleDestroy {
               sha256Hex(canonicalJson(definition)),
               hwm,
               k,
+              operationLimit,
               outcome.status,
               outcome.status === 'refused' ? JSON.stringify(outcome.refusal) : null,
               outcome.status === 'released' ? JSON.stringify(outcome.result) : null,
@@ -295,7 +310,16 @@ export class EvidenceService implements OnModuleDestroy {
     // Read in one transaction, computed outside any (as a query is).
     const input = await this.dataSource.transaction(async (manager) => {
       const earlier = await this.earlierReleases(manager, product.manufacturerId, product.id, row);
-      return this.outcomeInput(manager, row.definition, product, row.high_water_mark, row.min_cell, earlier);
+      const limit = row.audit_operation_limit === null ? null : Number(row.audit_operation_limit);
+      return this.outcomeInput(
+        manager,
+        row.definition,
+        product,
+        row.high_water_mark,
+        row.min_cell,
+        earlier,
+        limit,
+      );
     });
     const outcome = await this.outcomes.run(input);
     const stored = digestOf(row.status === 'released' ? row.result : row.refusal);
@@ -353,6 +377,7 @@ export class EvidenceService implements OnModuleDestroy {
     hwm: string,
     k: number,
     earlier: readonly EarlierRelease[],
+    auditOperationLimit: number | null,
   ): Promise<EvidenceOutcomeRequest> {
     const parameters: unknown[] = [product.manufacturerId, product.id, hwm];
     const where: string[] = [];
@@ -425,6 +450,7 @@ export class EvidenceService implements OnModuleDestroy {
       k,
       earlier,
       records,
+      auditOperationLimit,
     };
   }
 
@@ -543,7 +569,8 @@ export class EvidenceService implements OnModuleDestroy {
   }
 }
 
-const STORED_COLUMNS = `id, manufacturer_id, product_id, status, definition, definition_sha256, min_cell, result,
+const STORED_COLUMNS = `id, manufacturer_id, product_id, status, definition, definition_sha256, min_cell,
+  audit_operation_limit::text AS audit_operation_limit, result,
   refusal, result_sha256,
   to_char(high_water_mark AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS high_water_mark,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
@@ -572,6 +599,7 @@ function view(row: StoredRow): EvidenceQueryView {
     definition: row.definition,
     highWaterMark: row.high_water_mark,
     minCell: row.min_cell,
+    auditOperationLimit: row.audit_operation_limit === null ? null : Number(row.audit_operation_limit),
     createdAt: row.created_at,
     result: row.result,
     refusal: row.refusal,
@@ -587,6 +615,7 @@ function indexEntry(query: EvidenceQueryView): EvidenceQueryIndexEntry {
     definition: query.definition,
     highWaterMark: query.highWaterMark,
     minCell: query.minCell,
+    auditOperationLimit: query.auditOperationLimit,
     createdAt: query.createdAt,
     refusal: query.refusal,
     resultSha256: query.resultSha256,
@@ -600,6 +629,7 @@ function provenance(row: StoredRow): Record<string, string | number | null> {
     definitionSha256: row.definition_sha256,
     highWaterMark: row.high_water_mark,
     minCell: row.min_cell,
+    auditOperationLimit: row.audit_operation_limit === null ? null : Number(row.audit_operation_limit),
     resultSha256: row.result_sha256,
   };
 }

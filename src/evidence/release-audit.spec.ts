@@ -1,4 +1,12 @@
-import { atomsOf, auditFamily, meet, refine, ReleasedPartition, SearchMemo } from './release-audit';
+import {
+  atomsOf,
+  AuditBudget,
+  auditFamily,
+  meet,
+  refine,
+  ReleasedPartition,
+  SearchMemo,
+} from './release-audit';
 
 /** A partition from a list of cells, each a list of record indices. */
 function partition(recordCount: number, cells: number[][]): ReleasedPartition {
@@ -188,7 +196,7 @@ describe('auditFamily: can a set of fewer than k patients be derived from the re
     expect(disclosive).toBeLessThan(270);
   });
 
-  it('gives the same verdicts with the search memo as without, work limit included', () => {
+  it('gives the same verdicts with the search memo as without, work limit and operation budget included', () => {
     // One memo per product across every limit and both stopping rules: later calls are answered from it, and must
     // still hit the work limit exactly where the search itself would.
     const random = lcg(20_261_128_1);
@@ -209,14 +217,24 @@ describe('auditFamily: can a set of fewer than k patients be derived from the re
       const memo = new SearchMemo();
       for (const maxWork of [undefined, 1, 3, 8, 30, undefined]) {
         for (const firstFound of [false, true]) {
-          const without = auditFamily(patients, partitions, k, { maxWork, firstFound });
-          const withMemo = auditFamily(patients, partitions, k, { maxWork, firstFound, memo });
-          expect({ trial, maxWork, firstFound, verdict: withMemo }).toEqual({
-            trial,
-            maxWork,
-            firstFound,
-            verdict: without,
-          });
+          for (const operations of [undefined, 200, 600, 2_000]) {
+            // A fresh budget per call, so that both calls start from the same remainder.
+            const budget = () => (operations === undefined ? undefined : new AuditBudget(operations));
+            const without = auditFamily(patients, partitions, k, { maxWork, firstFound, budget: budget() });
+            const withMemo = auditFamily(patients, partitions, k, {
+              maxWork,
+              firstFound,
+              memo,
+              budget: budget(),
+            });
+            expect({ trial, maxWork, firstFound, operations, verdict: withMemo }).toEqual({
+              trial,
+              maxWork,
+              firstFound,
+              operations,
+              verdict: without,
+            });
+          }
         }
       }
       hits += memo.hits;

@@ -184,6 +184,8 @@ export interface AuditOptions {
   readonly firstFound?: boolean;
   /** Searches already done, by content (SearchMemo): the verdict does not depend on whether it is given. */
   readonly memo?: SearchMemo;
+  /** Operations the caller's whole audit may still do (AuditBudget); past it every family is undecided. */
+  readonly budget?: AuditBudget;
 }
 
 /**
@@ -196,7 +198,8 @@ export function auditFamily(
   k: number,
   options: AuditOptions = {},
 ): FamilyVerdict {
-  const { maxWork = DEFAULT_MAX_WORK, earlier, orderKey, firstFound = false, memo } = options;
+  const { maxWork = DEFAULT_MAX_WORK, earlier, orderKey, firstFound = false, memo, budget } = options;
+  if (budget?.exhausted) return { disclosive: true, reason: 'undecided', dimension: 0 };
   const recordCount = patientOf.length;
   const { atomOf, representatives } = atomsOf(recordCount, partitions, earlier?.refinement);
   if (earlier) partitions = [...earlier.partitions, ...partitions];
@@ -239,6 +242,8 @@ export function auditFamily(
       rows.push(row);
     }
   }
+  const undecided = { disclosive: true, reason: 'undecided', dimension: 0 } as const;
+  if (budget && !budget.spend((partitions.length + rows.length) * atomCount)) return undecided;
 
   // Echelon form over GF(p), each pivot row applied through its non-zero entries only: forward elimination on the
   // large atoms' columns (the rows left over vanish on every large atom and span R_S), then the reduced form of
@@ -250,19 +255,25 @@ export function auditFamily(
   for (let column = 0; column < atomCount && rank < rows.length; column++) {
     if (column === firstSmallColumn) smallStart = rank;
     let pivot = -1;
+    let scanned = 0;
     for (let r = rank; r < rows.length; r++) {
+      scanned++;
       if (rows[r][column] !== 0) {
         pivot = r;
         break;
       }
     }
-    if (pivot < 0) continue;
+    if (pivot < 0) {
+      if (budget && !budget.spend(scanned)) return undecided;
+      continue;
+    }
     [rows[rank], rows[pivot]] = [rows[pivot], rows[rank]];
     const pivotRow = rows[rank];
     const inverse = inverseMod(pivotRow[column]);
     if (inverse !== 1) for (let c = column; c < atomCount; c++) pivotRow[c] = mulMod(pivotRow[c], inverse);
     let nonZeros = 0;
     for (let c = column; c < atomCount; c++) if (pivotRow[c] !== 0) nonZero[nonZeros++] = c;
+    let updates = 0;
     for (let r = column < firstSmallColumn ? rank + 1 : smallStart; r < rows.length; r++) {
       if (r === rank) continue;
       const factor = rows[r][column];
@@ -272,7 +283,9 @@ export function auditFamily(
         const c = nonZero[j];
         target[c] = (target[c] - mulMod(factor, pivotRow[c]) + P) % P;
       }
+      updates += nonZeros;
     }
+    if (budget && !budget.spend(scanned + nonZeros + updates)) return undecided;
     pivotColumns.push(column);
     rank++;
   }
@@ -285,7 +298,7 @@ export function auditFamily(
   const dimension = basis.length;
   if (dimension === 0) return { disclosive: false, atoms: atomCount, smallAtoms, dimension };
   const smallPatients = columns.slice(firstSmallColumn).map((atom) => [...atomPatients[atom]]);
-  const found = smallestBinaryCombination(basis, smallPatients, k, maxWork, firstFound, memo);
+  const found = smallestBinaryCombination(basis, smallPatients, k, maxWork, firstFound, memo, budget);
   if (found === 'undecided') return { disclosive: true, reason: 'undecided', dimension };
   if (found < k) return { disclosive: true, reason: 'small-set', patients: found };
   return { disclosive: false, atoms: atomCount, smallAtoms, dimension };
@@ -312,6 +325,7 @@ export function smallestBinaryCombination(
   maxWork: number,
   firstFound = false,
   memo?: SearchMemo,
+  budget?: AuditBudget,
 ): number | 'undecided' {
   const d = basis.length;
   const width = patientsOf.length;
@@ -412,9 +426,13 @@ export function smallestBinaryCombination(
 
     const sum = new Float64Array(n);
     const atomPatients = cols.map((c) => localPatients[c]);
+    // Operations of this component's search (row entries added, completed columns checked), for the budget.
+    let operations = 0;
+    const operationLimit = budget ? budget.remaining : Infinity;
     const addRow = (i: number, sign: 1 | -1) => {
       const indices = rowIndex[i];
       const values = rowValue[i];
+      operations += indices.length;
       for (let j = 0; j < indices.length; j++) {
         const at = indices[j];
         sum[at] = sign === 1 ? (sum[at] + values[j]) % P : (sum[at] - values[j] + P) % P;
@@ -423,6 +441,7 @@ export function smallestBinaryCombination(
     const ones: number[] = [];
     /** Checks the columns completed at `step`: false when one is outside {0, 1} or the patients reach the bound. */
     const check = (step: number): boolean => {
+      operations += completes[step].length;
       for (const at of completes[step]) {
         const value = sum[at];
         if (value === 0) continue;
@@ -442,7 +461,7 @@ export function smallestBinaryCombination(
     // Depth-first over the rows in that order: row chosen (1) or not (0), then its completed columns checked.
     const search = (step: number, chosen: number): boolean => {
       if (stopped) return true;
-      if (++work > maxWork) return false;
+      if (++work > maxWork || operations > operationLimit) return false;
       if (step === m) {
         if (chosen > 0 && distinct < best) {
           best = distinct;
@@ -465,10 +484,11 @@ export function smallestBinaryCombination(
     const key = memo?.keyOf(best, firstFound, rowIndex, rowValue, atomPatients);
     const known = key === undefined ? undefined : memo!.get(key);
     if (known) {
-      // The same search from the same state: it took `known.work` steps and found `known.found`. Charging its
-      // steps keeps the fail-closed limit where the search itself would have hit it.
+      // The same search from the same state: it took `known.work` steps and `known.operations` operations and found
+      // `known.found`. Charging both keeps the fail-closed limits where the search itself would have hit them.
       work += known.work;
       if (work > maxWork) return 'undecided';
+      if (budget && !budget.spend(known.operations)) return 'undecided';
       if (known.found !== null) {
         best = known.found;
         stopped = firstFound;
@@ -477,8 +497,10 @@ export function smallestBinaryCombination(
       const workBefore = work;
       const bestBefore = best;
       if (!search(0, 0)) return 'undecided';
+      // Counters only grow, so a limit passed at the last step is a limit passed: undecided, as with the memo.
+      if (budget && !budget.spend(operations)) return 'undecided';
       if (key !== undefined)
-        memo!.set(key, { work: work - workBefore, found: best < bestBefore ? best : null });
+        memo!.set(key, { work: work - workBefore, operations, found: best < bestBefore ? best : null });
     }
     if (stopped) break;
   }
@@ -495,7 +517,10 @@ export function smallestBinaryCombination(
  * work limit: a verdict is the same with or without the memo, so a re-run reproduces it either way.
  */
 export class SearchMemo {
-  private readonly entries = new Map<string, { readonly work: number; readonly found: number | null }>();
+  private readonly entries = new Map<
+    string,
+    { readonly work: number; readonly operations: number; readonly found: number | null }
+  >();
   /** Look-ups answered from the memo, and not (for the bench and the tests). */
   hits = 0;
   misses = 0;
@@ -533,16 +558,52 @@ export class SearchMemo {
     return digest.digest('base64');
   }
 
-  get(key: string): { readonly work: number; readonly found: number | null } | undefined {
+  get(
+    key: string,
+  ): { readonly work: number; readonly operations: number; readonly found: number | null } | undefined {
     const entry = this.entries.get(key);
     if (entry) this.hits++;
     else this.misses++;
     return entry;
   }
 
-  set(key: string, entry: { readonly work: number; readonly found: number | null }): void {
+  set(
+    key: string,
+    entry: { readonly work: number; readonly operations: number; readonly found: number | null },
+  ): void {
     // Oldest first out: a bounded memory for a long-lived memo.
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(key, entry);
+  }
+}
+
+/**
+ * The work one query's whole audit may do, in operations: a matrix entry updated by the elimination, a row entry
+ * added or a completed column checked by the search. Counted, not timed, so that a query and its re-run reach the
+ * limit at the same point and get the same outcome on any machine, loaded or not. Past the limit every family is
+ * undecided, i.e. disclosive: the audit fails closed rather than run without bound (its cost grows with the
+ * product's releases, src/evidence/README.md).
+ */
+export class AuditBudget {
+  private spent = 0;
+
+  constructor(readonly limit: number) {}
+
+  get used(): number {
+    return this.spent;
+  }
+
+  get remaining(): number {
+    return Math.max(0, this.limit - this.spent);
+  }
+
+  get exhausted(): boolean {
+    return this.spent > this.limit;
+  }
+
+  /** Records `operations`; false once the total passes the limit. */
+  spend(operations: number): boolean {
+    this.spent += operations;
+    return this.spent <= this.limit;
   }
 }

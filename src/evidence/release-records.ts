@@ -21,6 +21,7 @@ import {
   ReleasedTable,
 } from './evidence-result';
 import {
+  AuditBudget,
   auditFamily,
   DEFAULT_MAX_WORK,
   meet,
@@ -107,6 +108,11 @@ const TABLE_UNIT: Record<TableName, Exclude<Unit, 'patients'>> = {
 const TABLES = Object.keys(TABLE_UNIT) as TableName[];
 /** See ProductReleaseAudit's maxJointAtoms; src/evidence/README.md gives the measured cost. */
 export const DEFAULT_MAX_JOINT_ATOMS = 1_500;
+/**
+ * Operations (release-audit.ts's AuditBudget) one query's audit may do before it fails closed. About 20 s of this
+ * machine's single core when quiet (bench:evidence prints operations and time per query; README).
+ */
+export const DEFAULT_AUDIT_OPERATIONS = 20_000_000_000;
 /** Search steps a joint family may take before the audit falls back to the pair families of its unit. */
 const JOINT_MAX_WORK = 200_000;
 const PATIENTS = 'patients';
@@ -159,6 +165,10 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
    * the next checks of the same families. Verdicts are the same with or without it.
    */
   private readonly memo = new SearchMemo();
+  /** Units whose joint family did not finish within its steps in an earlier check of this query. */
+  private readonly jointUndecided = new Set<Exclude<Unit, 'patients'>>();
+  /** The operations this audit may do in all (release-audit.ts): past them it fails closed. */
+  private readonly budget: AuditBudget;
 
   constructor(
     private readonly records: ProductRecords,
@@ -169,7 +179,10 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
     private readonly maxWork = DEFAULT_MAX_WORK,
     /** A unit's tables are audited all together when its records fall into at most this many atoms. */
     private readonly maxJointAtoms = DEFAULT_MAX_JOINT_ATOMS,
+    /** Operations the whole audit of this query may do (AuditBudget); FW_EVIDENCE_AUDIT_OPERATIONS in the service. */
+    operationLimit = DEFAULT_AUDIT_OPERATIONS,
   ) {
+    this.budget = new AuditBudget(operationLimit);
     const patientIndex = new Map<string, number>();
     this.patientOfAnalysis = Int32Array.from(records.analyses, (analysis) => {
       let index = patientIndex.get(analysis.patientId);
@@ -378,6 +391,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
    * — together with every earlier release let a set of 1 … k − 1 patients be derived, in any family it touches?
    */
   private disclosive(candidate: { name: TableName; cells: TableCells } | null): boolean {
+    if (this.budget.exhausted) return true;
     const tableOf = (name: TableName): ReleasedPartition[] => {
       if (candidate?.name === name) return [candidate.cells.table];
       const released = this.candidateTables.get(name);
@@ -388,6 +402,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
     for (const unit of ['analyses', 'vessels'] as const) {
       const tables = TABLES.filter((name) => TABLE_UNIT[name] === unit);
       if (candidate && TABLE_UNIT[candidate.name] !== unit) continue;
+      if (this.jointUndecided.has(unit)) continue;
       const earlier = this.earlierOf(`joint:${unit}`, unit, () => [
         ...this.earlierCohort[unit],
         ...tables.flatMap((name) => this.earlierTables.get(name)!),
@@ -400,9 +415,15 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         earlier,
         firstFound: true,
         memo: this.memo,
+        budget: this.budget,
       });
       // A joint search that does not finish is not a verdict: the pairs below decide (and fail closed themselves).
-      if (verdict.disclosive && verdict.reason === 'undecided') continue;
+      // The later checks of this query only add cells to the same family, so they are not tried jointly again:
+      // each attempt costs its full step limit (a 600-analysis product spent 65 s of its first four queries so).
+      if (verdict.disclosive && verdict.reason === 'undecided') {
+        this.jointUndecided.add(unit);
+        continue;
+      }
       joint.add(unit);
       if (verdict.disclosive) return true;
     }
@@ -419,6 +440,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         orderKey: earlier.orderKey,
         firstFound: true,
         memo: this.memo,
+        budget: this.budget,
       });
       if (verdict.disclosive) return true;
     }
@@ -429,10 +451,26 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         ...[...this.candidateTables.values()].flatMap((cells) => cells.patients),
         ...(candidate?.cells.patients ?? []),
       ];
-      const options = { maxWork: this.maxWork, earlier, firstFound: true, memo: this.memo };
+      const options = {
+        maxWork: this.maxWork,
+        earlier,
+        firstFound: true,
+        memo: this.memo,
+        budget: this.budget,
+      };
       if (auditFamily(this.patientOf.patients, patients, this.k, options).disclosive) return true;
     }
     return false;
+  }
+
+  /** CrossReleaseAudit: whether the audit ran out of its operations (every verdict since is "disclosive"). */
+  get exhausted(): boolean {
+    return this.budget.exhausted;
+  }
+
+  /** Operations the audit has done so far (for the bench). */
+  get operations(): number {
+    return this.budget.used;
   }
 
   /** The new release's cohort as the audit counts it (analyses, analysed vessels, linked vessels, patients). */
@@ -462,6 +500,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
    */
   tableResolution(name: string, table: ProtectedTable): Set<string> | 'withhold' | null {
     if (table.withheld) return null;
+    if (this.budget.exhausted) return 'withhold';
     const tableName = name as TableName;
     if (!(tableName in TABLE_UNIT)) throw new Error(`evidence audit: unknown table ${name}`);
     const cellsOf = (rows: RowRelease) =>
