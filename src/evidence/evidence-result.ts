@@ -121,8 +121,11 @@ export interface EarlierRelease {
  */
 export interface CrossReleaseAudit {
   cohortDisclosive(released: EvidenceResult['cohort']): boolean;
-  /** True once the audit ran out of its work limit: what it then called disclosive it could not decide. */
-  readonly exhausted?: boolean;
+  /**
+   * True when the latest disclosive answer (cohortDisclosive, or a tableResolution other than null) is the audit
+   * failing closed — a check it could not finish within its work limits — not a small set it found.
+   */
+  readonly undecided?: boolean;
   /** null: safe as is; rows to suppress as well; or 'withhold' the table. */
   tableResolution(name: string, table: ProtectedTable): Set<string> | 'withhold' | null;
 }
@@ -225,7 +228,7 @@ function protectAgainst(
 ): ProtectedTable {
   const flagged = new Set<string>();
   const withheld = (): ProtectedTable => {
-    const limit = audit?.exhausted === true;
+    const limit = audit?.undecided === true;
     return {
       columnKeys: table.columnKeys,
       totals: null,
@@ -279,7 +282,7 @@ function protectAgainst(
     // Any number of earlier releases together (release-audit.ts), once the nested pairs above are settled.
     const resolution = audit?.tableResolution(name, protectedTable) ?? null;
     if (resolution === null) return protectedTable;
-    differencing.push({ table: name, against: audit?.exhausted ? AGAINST_AUDIT_LIMIT : AGAINST_COMBINATION });
+    differencing.push({ table: name, against: audit?.undecided ? AGAINST_AUDIT_LIMIT : AGAINST_COMBINATION });
     if (resolution === 'withhold') return withheld();
     for (const key of resolution) flagged.add(key);
   }
@@ -355,7 +358,7 @@ export function evidenceOutcome(input: {
   }
 
   if (input.audit?.cohortDisclosive(cohort)) {
-    if (input.audit.exhausted) {
+    if (input.audit.undecided) {
       return {
         status: 'refused',
         refusal: {

@@ -76,6 +76,9 @@ const ATTRIBUTE_OF: Record<Exclude<SetDimension, 'vessels'>, keyof CohortAnalysi
 
 type Unit = 'patients' | 'analyses' | 'vessels';
 
+/** A check's answer: no small set derivable (false), one found, or not decided within the work limits. */
+type Disclosure = false | 'found' | 'undecided';
+
 interface Membership {
   readonly analyses: Uint8Array;
   readonly vessels: Uint8Array;
@@ -109,10 +112,11 @@ const TABLES = Object.keys(TABLE_UNIT) as TableName[];
 /** See ProductReleaseAudit's maxJointAtoms; src/evidence/README.md gives the measured cost. */
 export const DEFAULT_MAX_JOINT_ATOMS = 1_500;
 /**
- * Operations (release-audit.ts's AuditBudget) one query's audit may do before it fails closed. About 20 s of this
- * machine's single core when quiet (bench:evidence prints operations and time per query; README).
+ * Operations (release-audit.ts's AuditBudget) one query's audit may do before it fails closed: the default of
+ * FW_EVIDENCE_AUDIT_OPERATIONS (src/config/config.ts). bench:evidence measured 8–20 ns per operation on one core
+ * of this machine when quiet, so 15–40 s (src/evidence/README.md).
  */
-export const DEFAULT_AUDIT_OPERATIONS = 20_000_000_000;
+export const DEFAULT_AUDIT_OPERATIONS = 2_000_000_000;
 /** Search steps a joint family may take before the audit falls back to the pair families of its unit. */
 const JOINT_MAX_WORK = 200_000;
 const PATIENTS = 'patients';
@@ -165,6 +169,8 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
    * the next checks of the same families. Verdicts are the same with or without it.
    */
   private readonly memo = new SearchMemo();
+  /** See `undecided`. */
+  private lastUndecided = false;
   /** Units whose joint family did not finish within its steps in an earlier check of this query. */
   private readonly jointUndecided = new Set<Exclude<Unit, 'patients'>>();
   /** The operations this audit may do in all (release-audit.ts): past them it fails closed. */
@@ -390,8 +396,8 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
    * Does the new release — its cohort counts, its tables released so far, and `candidate` (a table being decided)
    * — together with every earlier release let a set of 1 … k − 1 patients be derived, in any family it touches?
    */
-  private disclosive(candidate: { name: TableName; cells: TableCells } | null): boolean {
-    if (this.budget.exhausted) return true;
+  private disclosive(candidate: { name: TableName; cells: TableCells } | null): Disclosure {
+    if (this.budget.exhausted) return 'undecided';
     const tableOf = (name: TableName): ReleasedPartition[] => {
       if (candidate?.name === name) return [candidate.cells.table];
       const released = this.candidateTables.get(name);
@@ -425,7 +431,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         continue;
       }
       joint.add(unit);
-      if (verdict.disclosive) return true;
+      if (verdict.disclosive) return verdict.reason === 'small-set' ? 'found' : 'undecided';
     }
     for (const family of PAIR_FAMILIES) {
       if (joint.has(family.unit)) continue;
@@ -442,7 +448,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         memo: this.memo,
         budget: this.budget,
       });
-      if (verdict.disclosive) return true;
+      if (verdict.disclosive) return verdict.reason === 'small-set' ? 'found' : 'undecided';
     }
     if (!candidate || candidate.cells.patients.length > 0) {
       const earlier = this.earlierOf(PATIENTS, 'patients', () => this.earlierPatients);
@@ -458,14 +464,19 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         memo: this.memo,
         budget: this.budget,
       };
-      if (auditFamily(this.patientOf.patients, patients, this.k, options).disclosive) return true;
+      const verdict = auditFamily(this.patientOf.patients, patients, this.k, options);
+      if (verdict.disclosive) return verdict.reason === 'small-set' ? 'found' : 'undecided';
     }
     return false;
   }
 
-  /** CrossReleaseAudit: whether the audit ran out of its operations (every verdict since is "disclosive"). */
-  get exhausted(): boolean {
-    return this.budget.exhausted;
+  /**
+   * CrossReleaseAudit: whether the latest refusal, suppression or withholding (cohortDisclosive, tableResolution)
+   * came from a check that did not finish within its work limits (a family's steps, the query's operations) rather
+   * than from a small set found.
+   */
+  get undecided(): boolean {
+    return this.lastUndecided;
   }
 
   /** Operations the audit has done so far (for the bench). */
@@ -490,7 +501,9 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
       if (counted[key] !== released[key])
         throw new Error(`evidence audit: ${key} counted ${counted[key]}, released ${released[key]}`);
     }
-    return this.disclosive(null);
+    const verdict = this.disclosive(null);
+    this.lastUndecided = verdict === 'undecided';
+    return verdict !== false;
   }
 
   /**
@@ -500,7 +513,10 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
    */
   tableResolution(name: string, table: ProtectedTable): Set<string> | 'withhold' | null {
     if (table.withheld) return null;
-    if (this.budget.exhausted) return 'withhold';
+    if (this.budget.exhausted) {
+      this.lastUndecided = true;
+      return 'withhold';
+    }
     const tableName = name as TableName;
     if (!(tableName in TABLE_UNIT)) throw new Error(`evidence audit: unknown table ${name}`);
     const cellsOf = (rows: RowRelease) =>
@@ -511,10 +527,13 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
     const rows = protectedRows(table);
     const cells = cellsOf(rows);
     this.assertCounts(name, table, cells.table, rows);
-    if (!this.disclosive({ name: tableName, cells })) {
+    const whole = this.disclosive({ name: tableName, cells });
+    if (!whole) {
       this.candidateTables.set(tableName, cells);
       return null;
     }
+    // A suppression answers the table as checked whole; a withholding, every trial too.
+    let undecided = whole === 'undecided';
     const released = table.rows
       .filter((row) => row.values !== null && row.values.some((value) => value > 0))
       .sort((a, b) => sumOf(a.values!) - sumOf(b.values!));
@@ -523,8 +542,14 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         released: rows.released.filter((key) => key !== row.key),
         hidden: [...rows.hidden, row.key],
       };
-      if (!this.disclosive({ name: tableName, cells: cellsOf(trial) })) return new Set([row.key]);
+      const verdict = this.disclosive({ name: tableName, cells: cellsOf(trial) });
+      if (!verdict) {
+        this.lastUndecided = whole === 'undecided';
+        return new Set([row.key]);
+      }
+      undecided ||= verdict === 'undecided';
     }
+    this.lastUndecided = undecided;
     return 'withhold';
   }
 
