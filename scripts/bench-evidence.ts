@@ -7,6 +7,10 @@
  * protection only) — and only the audited outcome becomes an earlier release. Prints per-query times, the medians
  * and their ratio.
  *
+ * Last, the final query is computed once more on this thread and once in the service's worker thread
+ * (evidence-outcome.task.ts), and the longest stall of this thread's event loop is printed for each: what a request
+ * or an ingested event waiting behind the audit would wait.
+ *
  *   npm run bench:evidence -- [--analyses 20000] [--queries 30] [--seed 7]
  */
 import {
@@ -28,6 +32,11 @@ import {
 } from '../src/evidence/evidence-result';
 import { ProductRecords, ProductReleaseAudit } from '../src/evidence/release-records';
 import os from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { BoundedWorkerPool } from '../src/common/bounded-worker-pool';
+import { computeEvidenceOutcome, EvidenceOutcomeRequest } from '../src/evidence/evidence-outcome.task';
+import { DEFAULT_AUDIT_OPERATIONS } from '../src/evidence/release-records';
 
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -93,6 +102,7 @@ const audited: number[] = [];
 const operations: number[] = [];
 const baseline: number[] = [];
 let refused = 0;
+let lastInput: EvidenceOutcomeRequest | null = null;
 console.log(
   `bench:evidence — ${analyses.length.toLocaleString('en')} analyses, ${vessels.length.toLocaleString('en')} vessels, ${queries} queries, k = ${k}`,
 );
@@ -131,6 +141,7 @@ for (let q = 0; q < queries; q++) {
     earlier,
   };
   const outcome = evidenceOutcome({ ...input, nested: cohortsNested, audit });
+  lastInput = { ...input, highWaterMark, records, auditOperationLimit: DEFAULT_AUDIT_OPERATIONS };
   audited.push(performance.now() - start);
   operations.push(audit.operations);
   const baselineStart = performance.now();
@@ -158,3 +169,37 @@ console.log(`| ratio of medians | ${(median(audited) / median(baseline)).toFixed
 console.log(
   `| load average (1 min) at start → end | ${loadAtStart.toFixed(1)} → ${os.loadavg()[0].toFixed(1)} |`,
 );
+
+/** The longest event-loop stall of this thread while `work` runs, in ms. */
+async function longestStall(work: () => Promise<unknown>): Promise<{ stallMs: number; elapsedMs: number }> {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  const start = performance.now();
+  // Let the histogram's timer run before and after, so a stall at either end is seen.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await work();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  histogram.disable();
+  return { stallMs: histogram.max / 1e6, elapsedMs: performance.now() - start - 100 };
+}
+
+void (async () => {
+  const input = lastInput!;
+  const inline = await longestStall(() => Promise.resolve(computeEvidenceOutcome(input)));
+  const pool = new BoundedWorkerPool<EvidenceOutcomeRequest, unknown>({
+    task: join(__dirname, '..', 'src', 'evidence', 'evidence-outcome.task'),
+    threads: 1,
+    queue: 1,
+    busyMessage: 'busy',
+  });
+  // The first task starts the thread (and its transpiler): not what a request waits for in the service.
+  await pool.run(input);
+  const worker = await longestStall(() => pool.run(input));
+  await pool.destroy();
+  console.log(
+    `| the final query on this thread: longest event-loop stall / time | ${inline.stallMs.toFixed(0)} ms / ${inline.elapsedMs.toFixed(0)} ms |`,
+  );
+  console.log(
+    `| the same in the worker thread (as the service runs it) | ${worker.stallMs.toFixed(0)} ms / ${worker.elapsedMs.toFixed(0)} ms |`,
+  );
+})();
