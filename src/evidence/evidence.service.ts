@@ -222,11 +222,11 @@ export class EvidenceService implements OnModuleDestroy {
         const sha = outcome.status === 'released' ? sha256Hex(canonicalJson(outcome.result)) : null;
         return this.dataSource.transaction(async (manager) => {
           const [row] = await manager.query<StoredRow[]>(
-            `INSERT INTO evidence_queries (manufacturer_id, product_id, created_by_key_id, created_by_role, definition,
-                                         definition_sha256, high_water_mark, min_cell, audit_operation_limit, status, refusal, result,
-                                         result_sha256)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-           RETURNING ${STORED_COLUMNS}`,
+            `INSERT INTO evidence_queries (manufacturer_id, product_id, created_by_key_id, created_by_role,
+                                           definition, definition_sha256, high_water_mark, min_cell,
+                                           audit_operation_limit, status, refusal, result, result_sha256)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             RETURNING ${STORED_COLUMNS}`,
             [
               product.manufacturerId,
               product.id,
