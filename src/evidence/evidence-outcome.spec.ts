@@ -30,7 +30,7 @@ describe('evidence outcome under the audit work limit', () => {
   const sites = ['S1', 'S2', 'S3', 'S4'];
   const months = ['2026-01', '2026-02', '2026-03'];
   const highWaterMark = '2026-08-01T00:00:00.000000Z';
-  const analyses = Array.from({ length: 400 }, (_, i) => ({
+  const analyses = Array.from({ length: 250 }, (_, i) => ({
     patientId: `p${Math.floor(i / 1.2)}`,
     site: pick(sites),
     modelVersion: pick(['v1', 'v2']),
