@@ -1,5 +1,4 @@
 import {
-  cohortsNested,
   bandKeys,
   AGATSTON_BANDS,
   AGE_BANDS,
@@ -9,9 +8,13 @@ import {
   STATUSES,
   VESSELS,
 } from './cohort';
-import { AGAINST_AUDIT_LIMIT, EarlierRelease, EvidenceOutcome, evidenceOutcome } from './evidence-result';
-import { computeEvidenceOutcome, EvidenceOutcomeRequest } from './evidence-outcome.task';
-import { ProductRecords, ProductReleaseAudit } from './release-records';
+import { AGAINST_AUDIT_LIMIT, EarlierRelease, EvidenceOutcome } from './evidence-result';
+import {
+  auditedEvidenceOutcome,
+  computeEvidenceOutcome,
+  EvidenceOutcomeRequest,
+} from './evidence-outcome.task';
+import { ProductRecords } from './release-records';
 
 /** Deterministic generator (Park–Miller). */
 function lcg(seed: number): () => number {
@@ -129,24 +132,7 @@ describe('evidence outcome under the audit work limit', () => {
     });
   });
 
-  /** The outcome, and the operations its audit did (as computeEvidenceOutcome computes it). */
-  const audited = (limit: number) => {
-    const input = request(next, earlier, limit);
-    const { definition, threshold, k } = input;
-    const audit = new ProductReleaseAudit(
-      records,
-      earlier,
-      { definition, highWaterMark, threshold },
-      k,
-      undefined,
-      undefined,
-      limit,
-    );
-    return {
-      outcome: evidenceOutcome({ ...input, nested: cohortsNested, audit }),
-      operations: audit.operations,
-    };
-  };
+  const audited = (limit: number) => auditedEvidenceOutcome(request(next, earlier, limit));
 
   it('withholds, as audit-limit, the tables it had not decided when the limit ran out, and releases the rest', () => {
     const unlimited = audited(Infinity);

@@ -1,33 +1,25 @@
-import { CohortDefinition, cohortsNested } from './cohort';
-import {
-  CohortAnalysis,
-  CohortVessel,
-  DistributionUniverse,
-  EarlierRelease,
-  EvidenceOutcome,
-  evidenceOutcome,
-} from './evidence-result';
+import { cohortsNested } from './cohort';
+import { EvidenceInput, EvidenceOutcome, evidenceOutcome } from './evidence-result';
 import { ProductRecords, ProductReleaseAudit } from './release-records';
 
 /** What the service has read for one evidence query (or re-run): the whole input of evidenceOutcome. */
-export interface EvidenceOutcomeRequest {
-  definition: CohortDefinition;
+export interface EvidenceOutcomeRequest extends Omit<EvidenceInput, 'nested' | 'audit'> {
+  /** The data high-water mark the query is evaluated at (the audit re-evaluates earlier releases at theirs). */
   highWaterMark: string;
-  analyses: readonly CohortAnalysis[];
-  /** Each vessel's `analysis` is the same object as its entry of `analyses` (structured clone keeps the identity). */
-  vessels: readonly CohortVessel[];
-  universe: DistributionUniverse;
-  threshold: number;
-  k: number;
-  earlier: readonly EarlierRelease[];
   /** The product's records for the cross-release audit (release-records.ts). */
   records: ProductRecords;
   /** The audit's work limit in operations (AuditBudget); null: none (queries stored before it existed). */
   auditOperationLimit: number | null;
 }
 
-/** The figures, the disclosure control and the cross-release audit of one query: pure, no I/O. */
-export function computeEvidenceOutcome(request: EvidenceOutcomeRequest): EvidenceOutcome {
+/**
+ * The figures, the disclosure control and the cross-release audit of one query (pure, no I/O), with the operations
+ * the audit did. Each vessel's `analysis` is the same object as its entry of `analyses`, as structured clone keeps it.
+ */
+export function auditedEvidenceOutcome(request: EvidenceOutcomeRequest): {
+  outcome: EvidenceOutcome;
+  operations: number;
+} {
   const { definition, highWaterMark, threshold, k, earlier, records, auditOperationLimit } = request;
   const audit = new ProductReleaseAudit(
     records,
@@ -38,7 +30,14 @@ export function computeEvidenceOutcome(request: EvidenceOutcomeRequest): Evidenc
     undefined,
     auditOperationLimit ?? Infinity,
   );
-  return evidenceOutcome({ ...request, nested: cohortsNested, audit });
+  return {
+    outcome: evidenceOutcome({ ...request, nested: cohortsNested, audit }),
+    operations: audit.operations,
+  };
+}
+
+export function computeEvidenceOutcome(request: EvidenceOutcomeRequest): EvidenceOutcome {
+  return auditedEvidenceOutcome(request).outcome;
 }
 
 /**

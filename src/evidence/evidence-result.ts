@@ -308,11 +308,8 @@ function stratumAccuracy(key: string, vessels: readonly LinkedVessel[], threshol
   };
 }
 
-/**
- * The released result of a cohort, or why nothing is released. `earlier`: every earlier release of the tenant
- * (any definition; only nested ones are compared), oldest first.
- */
-export function evidenceOutcome(input: {
+/** What evidenceOutcome computes a cohort's outcome from. */
+export interface EvidenceInput {
   definition: CohortDefinition;
   analyses: readonly CohortAnalysis[];
   vessels: readonly CohortVessel[];
@@ -322,7 +319,13 @@ export function evidenceOutcome(input: {
   earlier: readonly EarlierRelease[];
   nested: (a: CohortDefinition, b: CohortDefinition) => boolean;
   audit?: CrossReleaseAudit;
-}): EvidenceOutcome {
+}
+
+/**
+ * The released result of a cohort, or why nothing is released. `earlier`: every earlier release of the tenant
+ * (any definition; only nested ones are compared), oldest first.
+ */
+export function evidenceOutcome(input: EvidenceInput): EvidenceOutcome {
   const { definition, analyses, vessels, universe, threshold, k } = input;
   const patients = new Set(analyses.map((analysis) => analysis.patientId));
   if (patients.size < k) {
