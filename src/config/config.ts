@@ -344,8 +344,9 @@ export class EnvironmentVariables {
 
   /**
    * The cross-release disclosure audit's work limit per evidence query, in operations (src/evidence/release-audit.ts,
-   * AuditBudget; about 10–20 ns each on this machine's cores). Counted, not timed, so a re-run reaches it at the same
-   * point; past it the audit fails closed (the cohort is refused, or the table withheld, as `audit-limit`).
+   * AuditBudget; queries that reached the default took 11–14 s on one core of this machine). Counted, not timed, so a
+   * re-run reaches it at the same point; past it the audit fails closed (the cohort is refused, or the table withheld,
+   * as `audit-limit`).
    */
   @Transform(({ value }: { value: unknown }) => Number(value))
   @IsInt()

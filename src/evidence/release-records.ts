@@ -113,8 +113,8 @@ const TABLES = Object.keys(TABLE_UNIT) as TableName[];
 export const DEFAULT_MAX_JOINT_ATOMS = 1_500;
 /**
  * Operations (release-audit.ts's AuditBudget) one query's audit may do before it fails closed: the default of
- * FW_EVIDENCE_AUDIT_OPERATIONS (src/config/config.ts). bench:evidence measured 8–20 ns per operation on one core
- * of this machine when quiet, so 15–40 s (src/evidence/README.md).
+ * FW_EVIDENCE_AUDIT_OPERATIONS (src/config/config.ts). Queries that reached it in bench:evidence took 11–14 s on one
+ * core of this machine (src/evidence/README.md).
  */
 export const DEFAULT_AUDIT_OPERATIONS = 2_000_000_000;
 /** Search steps a joint family may take before the audit falls back to the pair families of its unit. */
