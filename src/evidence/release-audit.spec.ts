@@ -28,6 +28,13 @@ function lcg(seed: number): () => number {
   };
 }
 
+/** A random release over `recordCount` records: 1–3 cells, each record in one of them or in none. */
+function randomPartition(random: () => number, recordCount: number): ReleasedPartition {
+  const cellCount = 1 + Math.floor(random() * 3);
+  const cellOf = Int32Array.from(range(0, recordCount).map(() => Math.floor(random() * (cellCount + 1)) - 1));
+  return { cellOf, cellCount };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The oracle: an attacker by exhaustion over every set of records, in exact rational arithmetic (BigInt fractions),
 // on the records × cells matrix itself — no atoms, no modular arithmetic, nothing shared with auditFamily.
@@ -173,13 +180,9 @@ describe('auditFamily: can a set of fewer than k patients be derived from the re
       const recordCount = 6 + Math.floor(random() * 7);
       const patients = range(0, recordCount).map(() => Math.floor(random() * recordCount * 0.8));
       const k = 2 + Math.floor(random() * 3);
-      const partitions = range(0, 1 + Math.floor(random() * 4)).map(() => {
-        const cellCount = 1 + Math.floor(random() * 3);
-        const cellOf = Int32Array.from(
-          range(0, recordCount).map(() => Math.floor(random() * (cellCount + 1)) - 1),
-        );
-        return { cellOf, cellCount };
-      });
+      const partitions = range(0, 1 + Math.floor(random() * 4)).map(() =>
+        randomPartition(random, recordCount),
+      );
       const smallest = smallestDerivableSet(patients, partitions);
       const verdict = auditFamily(Int32Array.from(patients), partitions, k);
       const expected = smallest < k;
@@ -207,13 +210,9 @@ describe('auditFamily: can a set of fewer than k patients be derived from the re
         range(0, recordCount).map(() => Math.floor(random() * recordCount * 0.8)),
       );
       const k = 2 + Math.floor(random() * 3);
-      const partitions = range(0, 2 + Math.floor(random() * 4)).map(() => {
-        const cellCount = 1 + Math.floor(random() * 3);
-        const cellOf = Int32Array.from(
-          range(0, recordCount).map(() => Math.floor(random() * (cellCount + 1)) - 1),
-        );
-        return { cellOf, cellCount };
-      });
+      const partitions = range(0, 2 + Math.floor(random() * 4)).map(() =>
+        randomPartition(random, recordCount),
+      );
       const memo = new SearchMemo();
       for (const maxWork of [undefined, 1, 3, 8, 30, undefined]) {
         for (const firstFound of [false, true]) {
