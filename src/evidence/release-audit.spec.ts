@@ -201,9 +201,12 @@ describe('auditFamily: can a set of fewer than k patients be derived from the re
 
   it('gives the same verdicts with the search memo as without, work limit and operation budget included', () => {
     // One memo per product across every limit and both stopping rules: later calls are answered from it, and must
-    // still hit the work limit exactly where the search itself would.
+    // still hit the work limit exactly where the search itself would. The budgets are fractions of what the audit
+    // needs unlimited, so that they stop it at different points: in the elimination, part-way through the search,
+    // and one operation short of the end.
     const random = lcg(20_261_128_1);
     let hits = 0;
+    const budgetOutcomes = { undecided: 0, decided: 0 };
     for (let trial = 0; trial < 200; trial++) {
       const recordCount = 8 + Math.floor(random() * 10);
       const patients = Int32Array.from(
@@ -216,7 +219,11 @@ describe('auditFamily: can a set of fewer than k patients be derived from the re
       const memo = new SearchMemo();
       for (const maxWork of [undefined, 1, 3, 8, 30, undefined]) {
         for (const firstFound of [false, true]) {
-          for (const operations of [undefined, 200, 600, 2_000]) {
+          const unlimited = new AuditBudget(Number.MAX_SAFE_INTEGER);
+          auditFamily(patients, partitions, k, { maxWork, firstFound, budget: unlimited });
+          const needed = unlimited.used;
+          const fractions = [0.2, 0.7].map((fraction) => Math.floor(needed * fraction));
+          for (const operations of [undefined, ...fractions, needed - 1, needed]) {
             // A fresh budget per call, so that both calls start from the same remainder.
             const budget = () => (operations === undefined ? undefined : new AuditBudget(operations));
             const without = auditFamily(patients, partitions, k, { maxWork, firstFound, budget: budget() });
@@ -233,12 +240,20 @@ describe('auditFamily: can a set of fewer than k patients be derived from the re
               operations,
               verdict: without,
             });
+            if (operations !== undefined && operations < needed) {
+              budgetOutcomes[
+                without.disclosive && without.reason === 'undecided' ? 'undecided' : 'decided'
+              ]++;
+            }
           }
         }
       }
       hits += memo.hits;
     }
     expect(hits).toBeGreaterThan(200);
+    // A budget short of what the audit needs leaves it undecided; exactly what it needs decides it.
+    expect(budgetOutcomes.decided).toBe(0);
+    expect(budgetOutcomes.undecided).toBeGreaterThan(0);
   });
 
   it('finds a cell of two tables of one cohort: every man is 80+, so 80+ minus men counts the women of 80+', () => {
