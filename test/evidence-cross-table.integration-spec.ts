@@ -1,12 +1,18 @@
 import { INestApplication } from '@nestjs/common';
 import { Producer } from 'kafkajs';
+import { Client } from 'pg';
 import request from 'supertest';
 import { ensureTopics } from '../scripts/kafka-admin';
 import { allTopics, topicsFor } from '../src/kafka/topics';
 import { registerFleet, RegisteredFleet, startApp } from './helpers/app';
 import { analysisEvent, connectedProducer, invasiveFfrEvent, signedMessage } from './helpers/events';
 import { pollUntil } from './helpers/poll';
-import { isolatedEnvironment, TEST_ADMIN_TOKEN, TEST_KAFKA_BROKERS } from './helpers/test-environment';
+import {
+  isolatedEnvironment,
+  TEST_ADMIN_TOKEN,
+  TEST_DATABASE_URL,
+  TEST_KAFKA_BROKERS,
+} from './helpers/test-environment';
 
 /*
  * Disclosure across tables of different queries (issue 7 §2, src/evidence/README.md point 5): one query's sex
@@ -44,6 +50,9 @@ describe('evidence queries: no combination of two tables of different queries si
   const environment: Record<string, string> = {
     ...isolatedEnvironment('evidence-cross'),
     FW_EVIDENCE_HWM_LAG_SECONDS: '0',
+    // One worker and two waiting places: three queries admitted at once (the burst test below).
+    FW_EVIDENCE_WORKERS: '1',
+    FW_EVIDENCE_QUEUE: '2',
   };
   const topics = topicsFor(environment.KAFKA_TOPIC_PREFIX);
   const run = environment.KAFKA_CONSUMER_GROUP.slice(-10);
@@ -210,5 +219,51 @@ describe('evidence queries: no combination of two tables of different queries si
     expect(refused.refusal).toMatchObject({ reason: 'differencing' });
     const released = everyone.status === 'released' ? everyone : younger;
     expect(released.result!.cohort.patients).toBe(everyone.status === 'released' ? 65 : 60);
+  });
+
+  it('bounds a burst on one product: beyond admission 503 at once, and no waiting query holds a connection', async () => {
+    // Another instance's query holds the product's lock. Of five queries, three are admitted (FW_EVIDENCE_WORKERS
+    // + FW_EVIDENCE_QUEUE) and wait for the lock by retrying, not by blocking in pg_advisory_lock on a pooled
+    // connection each; the other two are answered 503 while the lock is still held.
+    const holder = new Client({ connectionString: TEST_DATABASE_URL });
+    await holder.connect();
+    const lockKey = `fieldwatch:evidence:${fleet.productId}`;
+    try {
+      await holder.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [lockKey]);
+      const settled: Array<{ status: number; body: Answer & { message?: string } }> = [];
+      const burst = Array.from({ length: 5 }, () =>
+        request(app.getHttpServer())
+          .post('/api/v1/evidence/queries')
+          .set(bearer(researcher))
+          .send({ productId: fleet.productId, sites: [sites.A, sites.B] })
+          .then((response) => {
+            settled.push({ status: response.status, body: response.body as Answer & { message?: string } });
+            return response;
+          }),
+      );
+      await pollUntil(
+        () => Promise.resolve(settled.length),
+        (count) => count >= 2,
+        { timeoutMs: 30_000, what: 'the queries beyond admission to be answered' },
+      );
+      expect(settled.map((answer) => answer.status)).toEqual([503, 503]);
+      expect(settled[0].body.message).toMatch(/retry shortly/);
+      const [{ blocked }] = (
+        await holder.query<{ blocked: number }>(
+          `SELECT count(*)::int AS blocked FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`,
+        )
+      ).rows;
+      expect(blocked).toBe(0);
+      expect(settled).toHaveLength(2);
+
+      await holder.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [lockKey]);
+      const answers = await Promise.all(burst);
+      const admitted = answers.filter((response) => response.status !== 503);
+      expect(admitted.map((response) => response.status)).toEqual([201, 201, 201]);
+      for (const response of admitted) expect((response.body as Answer).status).toBe('released');
+    } finally {
+      await holder.end();
+    }
   });
 });

@@ -1,5 +1,5 @@
-import { ServiceUnavailableException } from '@nestjs/common';
 import { Piscina } from 'piscina';
+import { AdmissionGate } from './admission-gate';
 
 export interface BoundedWorkerPoolOptions {
   /** The task module's absolute path without its extension: `.ts` under ts-node / ts-jest, `.js` once built. */
@@ -20,34 +20,27 @@ export interface BoundedWorkerPoolOptions {
  */
 export class BoundedWorkerPool<Request, Result> {
   private readonly pool: Piscina<Request, Result>;
-  private inFlight = 0;
-  private readonly capacity: number;
+  private readonly admission: AdmissionGate;
 
-  constructor(private readonly options: BoundedWorkerPoolOptions) {
+  constructor(options: BoundedWorkerPoolOptions) {
     // Under ts-node / ts-jest the task is TypeScript: the thread registers the same transpiler.
     const typescript = __filename.endsWith('.ts');
-    this.capacity = options.threads + options.queue;
+    this.admission = new AdmissionGate(options.threads + options.queue, options.busyMessage);
     this.pool = new Piscina({
       filename: `${options.task}.${typescript ? 'ts' : 'js'}`,
       execArgv: typescript ? ['--require', 'ts-node/register/transpile-only'] : [],
       minThreads: 0,
       maxThreads: options.threads,
       // Admission is run()'s; the pool's own queue only needs room for every admitted request.
-      maxQueue: this.capacity,
+      maxQueue: this.admission.capacity,
       // A thread with nothing to do ends after a minute (and with it any connection it holds).
       idleTimeout: 60_000,
       workerData: options.workerData,
     });
   }
 
-  async run(request: Request): Promise<Result> {
-    if (this.inFlight >= this.capacity) throw new ServiceUnavailableException(this.options.busyMessage);
-    this.inFlight += 1;
-    try {
-      return await this.pool.run(request);
-    } finally {
-      this.inFlight -= 1;
-    }
+  run(request: Request): Promise<Result> {
+    return this.admission.run(() => this.pool.run(request));
   }
 
   destroy(): Promise<void> {

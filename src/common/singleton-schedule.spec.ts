@@ -7,7 +7,9 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import type { DataSource } from 'typeorm';
 import { runWithAdvisoryLock, scheduleUtcCron, TICK_SPREAD_GUARD_MS } from './singleton-schedule';
 
-function fakeDataSource(lockFree = true) {
+/** `lockFree`: whether each try finds the lock free, in turn (the last answer repeats). */
+function fakeDataSource(lockFree: boolean | boolean[] = true) {
+  const answers = Array.isArray(lockFree) ? [...lockFree] : [lockFree];
   const calls: string[] = [];
   const runner = {
     connect: () => Promise.resolve(),
@@ -18,7 +20,8 @@ function fakeDataSource(lockFree = true) {
     query: (sql: string) => {
       const call = /pg_(try_)?advisory_(un)?lock/.exec(sql)?.[0] ?? sql;
       calls.push(call);
-      return Promise.resolve(call === 'pg_try_advisory_lock' ? [{ locked: lockFree }] : []);
+      const locked = answers.length > 1 ? answers.shift() : answers[0];
+      return Promise.resolve(call === 'pg_try_advisory_lock' ? [{ locked }] : []);
     },
   };
   return { calls, dataSource: { createQueryRunner: () => runner } as unknown as DataSource };
@@ -42,7 +45,8 @@ describe('runWithAdvisoryLock in and out of a scheduled tick', () => {
     const fake = fakeDataSource(lockFree);
     let ran: boolean | undefined;
     scheduleUtcCron(scheduler, `job-${cronTime}-${String(wait)}`, cronTime, async () => {
-      ran = (await runWithAdvisoryLock(fake.dataSource, 'k', { wait }, () => Promise.resolve(1))).ran;
+      const options = wait ? { wait, timeoutMs: 60_000 } : { wait };
+      ran = (await runWithAdvisoryLock(fake.dataSource, 'k', options, () => Promise.resolve(1))).ran;
     });
     void scheduler.getCronJob(`job-${cronTime}-${String(wait)}`).fireOnTick();
     await jest.advanceTimersByTimeAsync(0);
@@ -81,9 +85,42 @@ describe('runWithAdvisoryLock in and out of a scheduled tick', () => {
 
   it('does not hold a waiting (on-demand) lock taken inside a tick, nor a lock it did not get', async () => {
     const waiting = await tick('0 */15 * * * *', true);
-    expect(waiting.calls).toEqual(['pg_advisory_lock', 'pg_advisory_unlock', 'release']);
+    expect(waiting.calls).toEqual(['pg_try_advisory_lock', 'pg_advisory_unlock', 'release']);
     const skipped = await tick('0 */30 * * * *', false, false);
     expect(skipped.calls).toEqual(['pg_try_advisory_lock', 'release']);
     expect(skipped.ran()).toBe(false);
+  });
+
+  it('waits for a busy lock without holding a connection, retrying until it is free', async () => {
+    const { calls, dataSource } = fakeDataSource([false, false, false, true]);
+    const run = runWithAdvisoryLock(dataSource, 'k', { wait: true, timeoutMs: 60_000 }, () =>
+      Promise.resolve(3),
+    );
+    await jest.advanceTimersByTimeAsync(0);
+    // Each failed try gives its connection back before the pause: none is held while the holder runs.
+    expect(calls).toEqual(['pg_try_advisory_lock', 'release']);
+    await jest.advanceTimersByTimeAsync(50 + 100 + 200);
+    await expect(run).resolves.toEqual({ ran: true, value: 3 });
+    expect(calls).toEqual([
+      ...Array<string[]>(3).fill(['pg_try_advisory_lock', 'release']).flat(),
+      'pg_try_advisory_lock',
+      'pg_advisory_unlock',
+      'release',
+    ]);
+  });
+
+  it('gives up a wait at its deadline, without running and without holding anything', async () => {
+    const { calls, dataSource } = fakeDataSource(false);
+    let ran = false;
+    const run = runWithAdvisoryLock(dataSource, 'k', { wait: true, timeoutMs: 5_000 }, () => {
+      ran = true;
+      return Promise.resolve(0);
+    });
+    // Pauses of 50, 100, 200, 400, 800 and 1,000 ms: tries at 0, 50, 150, 350, 750, 1,550, 2,550, 3,550 and 4,550 ms;
+    // the next pause would pass the deadline.
+    await jest.advanceTimersByTimeAsync(5_000);
+    await expect(run).resolves.toEqual({ ran: false });
+    expect(ran).toBe(false);
+    expect(calls).toEqual(Array<string[]>(9).fill(['pg_try_advisory_lock', 'release']).flat());
   });
 });

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { SchedulerRegistry } from '@nestjs/schedule';
 // @nestjs/schedule's own scheduler (its SchedulerRegistry takes `cron` CronJobs): the cron time comes from configuration.
 import { CronJob } from 'cron';
-import { DataSource } from 'typeorm';
+import { DataSource, QueryRunner } from 'typeorm';
 import { AppConfig } from '../config/config';
 
 /**
@@ -56,37 +56,61 @@ export function scheduleUtcCron(
 export type LockedRun<T> = { ran: true; value: T } | { ran: false };
 
 /**
- * Runs `work` while holding the session advisory lock named `lockKey`. `wait: false` (a schedule's tick) skips when
- * another instance holds it; `wait: true` (an on-demand request) queues behind it.
+ * How to take the lock: `wait: false` (a schedule's tick) skips when another instance holds it; `wait: true` (an
+ * on-demand request) retries until it is free, for at most `timeoutMs`, and then does not run.
+ */
+export type AdvisoryLockWait = { readonly wait: false } | { readonly wait: true; readonly timeoutMs: number };
+
+/** First pause between attempts to take a busy lock; it doubles up to LOCK_RETRY_MAX_MS. */
+const LOCK_RETRY_FIRST_MS = 50;
+const LOCK_RETRY_MAX_MS = 1_000;
+
+/**
+ * Runs `work` while holding the session advisory lock named `lockKey`, on one connection checked out for the run.
+ * A waiting caller does not block in `pg_advisory_lock`: each attempt is a `pg_try_advisory_lock` on a connection
+ * returned to the pool between attempts. Blocked waiters would each hold a pooled connection for as long as the
+ * holder runs (a burst of on-demand requests for one lock could take every connection from ingestion), and their
+ * wait would end in the statement timeout, not in a deadline of the caller's.
  */
 export async function runWithAdvisoryLock<T>(
   dataSource: DataSource,
   lockKey: string,
-  options: { wait: boolean },
+  options: AdvisoryLockWait,
   work: () => Promise<T>,
 ): Promise<LockedRun<T>> {
-  const runner = dataSource.createQueryRunner();
-  await runner.connect();
-  try {
-    if (options.wait) {
-      await runner.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [lockKey]);
-    } else {
-      const [{ locked }] = (await runner.query(
-        `SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked`,
-        [lockKey],
-      )) as Array<{ locked: boolean }>;
-      if (!locked) return { ran: false };
-    }
+  const deadline = options.wait ? Date.now() + options.timeoutMs : 0;
+  let pause = LOCK_RETRY_FIRST_MS;
+  for (;;) {
+    const runner = dataSource.createQueryRunner();
+    await runner.connect();
+    let locked = false;
     try {
-      return { ran: true, value: await work() };
+      [{ locked }] = (await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked`, [
+        lockKey,
+      ])) as Array<{ locked: boolean }>;
+      if (locked) return { ran: true, value: await runLocked(runner, lockKey, options, work) };
     } finally {
-      // A scheduled run keeps the lock until every instance's timer has fired this tick (TICK_SPREAD_GUARD_MS).
-      const tick = options.wait ? undefined : scheduledTicks.getStore();
-      const hold = tick ? tick.holdLockUntil - Date.now() : 0;
-      if (hold > 0) await new Promise((resolve) => setTimeout(resolve, hold));
-      await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [lockKey]);
+      await runner.release();
     }
+    if (!options.wait || Date.now() + pause > deadline) return { ran: false };
+    await new Promise((resolve) => setTimeout(resolve, pause));
+    pause = Math.min(pause * 2, LOCK_RETRY_MAX_MS);
+  }
+}
+
+async function runLocked<T>(
+  runner: QueryRunner,
+  lockKey: string,
+  options: AdvisoryLockWait,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
   } finally {
-    await runner.release();
+    // A scheduled run keeps the lock until every instance's timer has fired this tick (TICK_SPREAD_GUARD_MS).
+    const tick = options.wait ? undefined : scheduledTicks.getStore();
+    const hold = tick ? tick.holdLockUntil - Date.now() : 0;
+    if (hold > 0) await new Promise((resolve) => setTimeout(resolve, hold));
+    await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [lockKey]);
   }
 }

@@ -354,12 +354,26 @@ export class EnvironmentVariables {
   @Max(1_000_000_000_000)
   FW_EVIDENCE_AUDIT_OPERATIONS = 2_000_000_000;
 
-  /** Evidence queries that may wait for a worker; more at once are answered 503 (retry shortly). */
+  /**
+   * Evidence queries that may wait, per instance, for their product's turn or for a worker; more at once are answered
+   * 503 (retry shortly).
+   */
   @Transform(({ value }: { value: unknown }) => Number(value))
   @IsInt()
   @Min(0)
   @Max(1000)
   FW_EVIDENCE_QUEUE = 8;
+
+  /**
+   * How long an evidence query waits for the query before it on the same product (one product's queries are audited
+   * one at a time, each against every release before it) before it is answered 503. Queries at the audit's work limit
+   * took 11–14 s here, so the default covers a full queue of them on one instance.
+   */
+  @Transform(({ value }: { value: unknown }) => Number(value))
+  @IsInt()
+  @Min(1)
+  @Max(3_600)
+  FW_EVIDENCE_LOCK_WAIT_SECONDS = 120;
 
   /**
    * An evidence query sees rows received (and linkage decided) up to this many seconds before it runs: transactions

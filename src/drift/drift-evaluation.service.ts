@@ -1,4 +1,4 @@
-import { Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditActor, SYSTEM_ACTOR } from '../audit/audit.service';
@@ -102,6 +102,11 @@ export interface EvaluationView extends EvaluationSummary {
 }
 
 const DAY_MS = 86_400_000;
+/**
+ * How long an evaluation waits for another of the same product (another instance's, or the schedule's) before it
+ * is answered 503: the wait ended at the connection's 30 s statement timeout when it blocked in PostgreSQL.
+ */
+const EVALUATION_LOCK_WAIT_MS = 30_000;
 const utcDay = (d: Date): string => d.toISOString().slice(0, 10);
 
 interface SegmentPlan {
@@ -143,10 +148,14 @@ export class DriftEvaluationService {
     const locked = await runWithAdvisoryLock(
       this.dataSource,
       `fieldwatch:drift:${productId}`,
-      { wait: true },
+      { wait: true, timeoutMs: EVALUATION_LOCK_WAIT_MS },
       () => this.evaluate(productId, now, options),
     );
-    if (!locked.ran) throw new Error('drift evaluation lock not taken'); // wait: true always runs
+    if (!locked.ran) {
+      throw new ServiceUnavailableException(
+        'A drift evaluation of this product is in progress; retry shortly',
+      );
+    }
     return locked.value;
   }
 

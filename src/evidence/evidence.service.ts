@@ -1,8 +1,16 @@
-import { BadRequestException, Inject, Injectable, NotFoundException, OnModuleDestroy } from '@nestjs/common';
+import {
+  BadRequestException,
+  Inject,
+  Injectable,
+  NotFoundException,
+  OnModuleDestroy,
+  ServiceUnavailableException,
+} from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { join } from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import { actorOf, AuditService } from '../audit/audit.service';
+import { AdmissionGate } from '../common/admission-gate';
 import { BoundedWorkerPool } from '../common/bounded-worker-pool';
 import { runWithAdvisoryLock } from '../common/singleton-schedule';
 import { Principal } from '../auth/roles';
@@ -90,6 +98,7 @@ interface StoredRow {
 
 /** Prefix of a product's evidence lock (its session advisory lock; the product id follows). */
 const EVIDENCE_LOCK = 'fieldwatch:evidence:';
+const EVIDENCE_BUSY = 'Too many evidence queries are in progress; retry shortly';
 
 /** The lattice attributes of an analysis, as SQL over `a` (analyses) and `s` (sites). */
 const ATTRIBUTES_SQL = `
@@ -161,6 +170,11 @@ interface AnalysisRow {
 export class EvidenceService implements OnModuleDestroy {
   /** Computes outcomes off the request thread (evidence-outcome.task.ts); beyond its queue a query is a 503. */
   private readonly outcomes: BoundedWorkerPool<EvidenceOutcomeRequest, EvidenceOutcome>;
+  /**
+   * New queries in this process, waiting for their product's lock or computing: as many as the pool admits, taken
+   * before the lock, so that a burst of queries on one product is refused at once rather than left waiting.
+   */
+  private readonly admission: AdmissionGate;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -172,15 +186,20 @@ export class EvidenceService implements OnModuleDestroy {
       task: join(__dirname, 'evidence-outcome.task'),
       threads: config.FW_EVIDENCE_WORKERS,
       queue: config.FW_EVIDENCE_QUEUE,
-      busyMessage: 'Too many evidence queries are in progress; retry shortly',
+      busyMessage: EVIDENCE_BUSY,
     });
+    this.admission = new AdmissionGate(config.FW_EVIDENCE_WORKERS + config.FW_EVIDENCE_QUEUE, EVIDENCE_BUSY);
   }
 
   async onModuleDestroy(): Promise<void> {
     await this.outcomes.destroy();
   }
 
-  async create(principal: Principal, input: CohortInput): Promise<EvidenceQueryView> {
+  create(principal: Principal, input: CohortInput): Promise<EvidenceQueryView> {
+    return this.admission.run(() => this.createAdmitted(principal, input));
+  }
+
+  private async createAdmitted(principal: Principal, input: CohortInput): Promise<EvidenceQueryView> {
     const product = await this.registry.requireProduct(principal, input.productId);
     let definition: CohortDefinition;
     try {
@@ -199,7 +218,7 @@ export class EvidenceService implements OnModuleDestroy {
     const locked = await runWithAdvisoryLock(
       this.dataSource,
       `${EVIDENCE_LOCK}${product.id}`,
-      { wait: true },
+      { wait: true, timeoutMs: this.config.FW_EVIDENCE_LOCK_WAIT_SECONDS * 1000 },
       async () => {
         const { hwm, input } = await this.dataSource.transaction(async (manager) => {
           const [{ hwm }] = await manager.query<Array<{ hwm: string }>>(
@@ -259,7 +278,11 @@ export class EvidenceService implements OnModuleDestroy {
         });
       },
     );
-    if (!locked.ran) throw new Error('evidence lock: a waiting acquisition did not run');
+    if (!locked.ran) {
+      throw new ServiceUnavailableException(
+        'Another evidence query of this product is being audited; retry shortly',
+      );
+    }
     return locked.value;
   }
 

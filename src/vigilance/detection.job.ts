@@ -5,12 +5,22 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { runAsSystem } from '../database/tenant-context';
-import { runsBackgroundWork, runWithAdvisoryLock, scheduleUtcCron } from '../common/singleton-schedule';
+import {
+  AdvisoryLockWait,
+  runsBackgroundWork,
+  runWithAdvisoryLock,
+  scheduleUtcCron,
+} from '../common/singleton-schedule';
 import { DetectionRunSummary, DetectionService } from './detection.service';
 import { TrendsService } from './trends.service';
 
 export const DETECTION_JOB = 'vigilance-detection';
 const LOCK_KEY = `fieldwatch:${DETECTION_JOB}`;
+/**
+ * How long an on-demand run waits for a scheduled one to finish before its request is answered 503: the wait ended
+ * at the connection's 30 s statement timeout when it blocked in PostgreSQL, and keeps that bound.
+ */
+const ON_DEMAND_LOCK_WAIT_MS = 30_000;
 
 export interface DetectionJobResult {
   /** False when the scheduled run found another instance holding the lock. */
@@ -51,7 +61,7 @@ export class VigilanceDetectionJob implements OnApplicationBootstrap, OnApplicat
 
   /** The schedule's run: every product of every tenant. */
   runOnce(now: Date = new Date()): Promise<DetectionJobResult> {
-    const run = runAsSystem(() => this.locked(now, false, undefined));
+    const run = runAsSystem(() => this.locked(now, { wait: false }, undefined));
     this.current = run;
     return run.finally(() => {
       if (this.current === run) this.current = null;
@@ -63,7 +73,7 @@ export class VigilanceDetectionJob implements OnApplicationBootstrap, OnApplicat
    * schedule holds it.
    */
   runForProduct(productId: string, now: Date = new Date()): Promise<DetectionJobResult> {
-    return this.locked(now, true, productId);
+    return this.locked(now, { wait: true, timeoutMs: ON_DEMAND_LOCK_WAIT_MS }, productId);
   }
 
   private async tick(): Promise<void> {
@@ -79,9 +89,13 @@ export class VigilanceDetectionJob implements OnApplicationBootstrap, OnApplicat
     }
   }
 
-  private async locked(now: Date, wait: boolean, productId: string | undefined): Promise<DetectionJobResult> {
+  private async locked(
+    now: Date,
+    wait: AdvisoryLockWait,
+    productId: string | undefined,
+  ): Promise<DetectionJobResult> {
     const result: DetectionJobResult = { ran: false, detectedAt: now.toISOString(), products: [] };
-    const locked = await runWithAdvisoryLock(this.dataSource, LOCK_KEY, { wait }, async () => {
+    const locked = await runWithAdvisoryLock(this.dataSource, LOCK_KEY, wait, async () => {
       const toMonth = now.toISOString().slice(0, 7);
       for (const product of await this.detection.products(productId)) {
         const summary = await this.detection.detect(product, now);

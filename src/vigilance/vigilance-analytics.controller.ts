@@ -9,6 +9,7 @@ import {
   Post,
   Put,
   Query,
+  ServiceUnavailableException,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission } from '../auth/decorators';
@@ -47,7 +48,11 @@ export class VigilanceAnalyticsController {
   async detect(@CurrentPrincipal() principal: Principal, @Body() dto: RunDetectionDto) {
     requireTenant(principal);
     const product = await this.registry.requireProduct(principal, dto.productId);
-    return this.job.runForProduct(product.id);
+    const result = await this.job.runForProduct(product.id);
+    if (!result.ran) {
+      throw new ServiceUnavailableException('A detection run is in progress; retry shortly');
+    }
+    return result;
   }
 
   @Get('incidents/:id/mir.json')
