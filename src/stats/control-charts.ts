@@ -565,14 +565,15 @@ export function bernoulliCusumArlByLimit(chart: BernoulliCusumChart, p: number):
   const width = bl + bu + 1;
   const band = new Float64Array(n * width);
   const rhs = new Float64Array(n).fill(1);
+  // The two transitions of row i, event then non-event (no per-row objects: limits reach 10⁵–10⁶ rows).
+  const steps = [chart.stepEvent, chart.stepNonEvent];
+  const probabilities = [p, 1 - p];
   for (let i = 0; i < n; i++) {
     band[i * width + bl] = 1;
-    for (const { d, prob } of [
-      { d: chart.stepEvent, prob: p },
-      { d: chart.stepNonEvent, prob: 1 - p },
-    ]) {
+    for (let t = 0; t < 2; t++) {
+      const prob = probabilities[t];
       if (prob === 0) continue;
-      const j = max(0, i + d);
+      const j = max(0, i + steps[t]);
       if (j > H) continue;
       band[i * width + (j - i + bl)] -= prob;
     }
@@ -586,13 +587,15 @@ export function bernoulliCusumArlByLimit(chart: BernoulliCusumChart, p: number):
     }
     const lastRow = min(n - 1, col + bl);
     const lastCol = min(n - 1, col + bu);
+    // Entry (r, j) of the band is band[r · width + j − r + bl]; the row offsets are hoisted out of the inner loop.
+    const colOffset = col * width - col + bl;
     for (let row = col + 1; row <= lastRow; row++) {
-      const idx = row * width + (col - row + bl);
+      const rowOffset = row * width - row + bl;
+      const idx = rowOffset + col;
       const factor = band[idx] / diag;
       if (factor === 0) continue;
       band[idx] = 0;
-      for (let j = col + 1; j <= lastCol; j++)
-        band[row * width + (j - row + bl)] -= factor * band[col * width + (j - col + bl)];
+      for (let j = col + 1; j <= lastCol; j++) band[rowOffset + j] -= factor * band[colOffset + j];
       rhs[row] -= factor * rhs[col];
     }
   }
@@ -606,8 +609,9 @@ export function bernoulliCusumArlByLimit(chart: BernoulliCusumChart, p: number):
     for (let row = m - 1; row >= 0; row--) {
       let acc = rhs[row];
       const lastCol = min(m - 1, row + bu);
-      for (let j = row + 1; j <= lastCol; j++) acc -= band[row * width + (j - row + bl)] * x[j];
-      x[row] = acc / band[row * width + bl];
+      const rowOffset = row * width - row + bl;
+      for (let j = row + 1; j <= lastCol; j++) acc -= band[rowOffset + j] * x[j];
+      x[row] = acc / band[rowOffset + row];
     }
     return x[0];
   };
