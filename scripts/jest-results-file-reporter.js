@@ -14,9 +14,6 @@ class ResultsFileReporter {
       numFailedTests: results.numFailedTests,
       numPendingTests: results.numPendingTests,
       numTodoTests: results.numTodoTests,
-      numTotalTestSuites: results.numTotalTestSuites,
-      numFailedTestSuites: results.numFailedTestSuites,
-      numRuntimeErrorTestSuites: results.numRuntimeErrorTestSuites,
       testResults: results.testResults.map((fileResult) => ({
         testFilePath: fileResult.testFilePath,
         testExecError: fileResult.testExecError ? { message: fileResult.testExecError.message } : undefined,
