@@ -230,14 +230,18 @@ describe('evidence queries: no combination of two tables of different queries si
     const lockKey = `fieldwatch:evidence:${fleet.productId}`;
     try {
       await holder.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [lockKey]);
-      const settled: Array<{ status: number; body: Answer & { message?: string } }> = [];
+      const settled: Array<{ status: number; retryAfter?: string; body: Answer & { message?: string } }> = [];
       const burst = Array.from({ length: 5 }, () =>
         request(app.getHttpServer())
           .post('/api/v1/evidence/queries')
           .set(bearer(researcher))
           .send({ productId: fleet.productId, sites: [sites.A, sites.B] })
           .then((response) => {
-            settled.push({ status: response.status, body: response.body as Answer & { message?: string } });
+            settled.push({
+              status: response.status,
+              retryAfter: response.headers['retry-after'],
+              body: response.body as Answer & { message?: string },
+            });
             return response;
           }),
       );
@@ -248,6 +252,7 @@ describe('evidence queries: no combination of two tables of different queries si
       );
       expect(settled.map((answer) => answer.status)).toEqual([503, 503]);
       expect(settled[0].body.message).toMatch(/retry shortly/);
+      expect(settled.map((answer) => answer.retryAfter)).toEqual(['5', '5']);
       const [{ blocked }] = (
         await holder.query<{ blocked: number }>(
           `SELECT count(*)::int AS blocked FROM pg_stat_activity

@@ -1,4 +1,4 @@
-import { ServiceUnavailableException } from '@nestjs/common';
+import { BusyException } from './busy.exception';
 import { AdmissionGate } from './admission-gate';
 
 describe('AdmissionGate', () => {
@@ -15,7 +15,8 @@ describe('AdmissionGate', () => {
     const first = hold();
     const second = hold();
     expect(gate.admitted).toBe(2);
-    await expect(hold()).rejects.toBeInstanceOf(ServiceUnavailableException);
+    await expect(hold()).rejects.toMatchObject({ retryAfterSeconds: 5 });
+    await expect(hold()).rejects.toBeInstanceOf(BusyException);
     await expect(hold()).rejects.toThrow('busy; retry shortly');
     releases[0]();
     await expect(first).resolves.toBe('done');

@@ -1,12 +1,20 @@
 import { ArgumentsHost, NotFoundException } from '@nestjs/common';
 import { DatabaseError } from 'pg';
 import { QueryFailedError } from 'typeorm';
+import { BusyException } from './busy.exception';
 import { HttpExceptionFilter } from './http-exception.filter';
 
 /** What the filter sends for an exception: the status and the JSON body. */
-function answer(exception: unknown): { status: number; body: unknown } {
-  const sent: { status: number; body: unknown } = { status: 0, body: undefined };
+function answer(exception: unknown): { status: number; body: unknown; headers?: Record<string, string> } {
+  const sent: { status: number; body: unknown; headers?: Record<string, string> } = {
+    status: 0,
+    body: undefined,
+  };
   const response = {
+    setHeader(name: string, value: string) {
+      sent.headers = { ...sent.headers, [name]: value };
+      return this;
+    },
     status(code: number) {
       sent.status = code;
       return this;
@@ -39,6 +47,19 @@ describe('HttpExceptionFilter', () => {
     };
     expect(answer(pgError('57014'))).toEqual(expected);
     expect(answer(new QueryFailedError('SELECT 1', [], pgError('57014')))).toEqual(expected);
+  });
+
+  it('answers backpressure with 503 and Retry-After, and a statement timeout without it', () => {
+    expect(answer(new BusyException('Too many queries are in progress; retry shortly', 5))).toEqual({
+      status: 503,
+      body: {
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: 'Too many queries are in progress; retry shortly',
+      },
+      headers: { 'Retry-After': '5' },
+    });
+    expect(answer(pgError('57014')).headers).toBeUndefined();
   });
 
   it('maps client-caused SQLSTATEs to 4xx and keeps SQL and values out of the body', () => {

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { Response } from 'express';
 import { DatabaseError } from 'pg';
 import { QueryFailedError } from 'typeorm';
+import { BusyException } from './busy.exception';
 
 interface ErrorBody {
   statusCode: number;
@@ -40,7 +41,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
     const body = this.toBody(exception);
-    if (body.statusCode >= 500) {
+    if (exception instanceof BusyException) {
+      response.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    } else if (body.statusCode >= 500) {
       const name = exception instanceof Error ? exception.name : typeof exception;
       const code = (exception as { code?: unknown })?.code;
       this.logger.error(`Unhandled ${name}${typeof code === 'string' ? ` (SQLSTATE ${code})` : ''}`);

@@ -55,6 +55,10 @@ describe('loggerParams (pino-http as the app configures it)', () => {
         logger.logger.error(new Error('relation "secrets" does not exist'));
         response.statusCode = 500;
       }
+      if (request.url?.startsWith('/busy')) {
+        response.statusCode = 503;
+        response.setHeader('Retry-After', '5');
+      }
       response.end('{}');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -84,6 +88,12 @@ describe('loggerParams (pino-http as the app configures it)', () => {
       err: { type: 'Error' },
     });
     expect(lines.some((line) => JSON.stringify(line.req ?? '').includes('/health'))).toBe(false);
+    // Backpressure (a 503 with Retry-After) is a warning; a 503 without it stays an error.
+    await fetch(`${base}/busy`);
+    expect(lines.find((line) => (line.req as { url?: string })?.url === '/busy')).toMatchObject({
+      level: 40,
+      res: { statusCode: 503 },
+    });
     expect(pino.levels.values.error).toBe(50);
   });
 });

@@ -92,8 +92,11 @@ export function loggerParams(config: Pick<AppConfig, 'LOG_LEVEL'>, destination?:
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
       err: loggableError,
     },
-    customLogLevel: (_req: IncomingMessage, res: ServerResponse, error?: Error) =>
-      error || res.statusCode >= 500 ? ('error' as const) : ('info' as const),
+    // A 503 with Retry-After is backpressure the app chose (busy.exception.ts), not a failure: a warning.
+    customLogLevel: (_req: IncomingMessage, res: ServerResponse, error?: Error) => {
+      if (res.statusCode === 503 && res.getHeader('Retry-After') !== undefined) return 'warn' as const;
+      return error || res.statusCode >= 500 ? ('error' as const) : ('info' as const);
+    },
     // pino-http's own text for a 5xx, instead of an invented Error with pino-http's stack.
     customErrorMessage: (_req: IncomingMessage, res: ServerResponse) =>
       `request failed with status ${res.statusCode}`,

@@ -1,7 +1,8 @@
-import { Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditActor, SYSTEM_ACTOR } from '../audit/audit.service';
+import { BusyException } from '../common/busy.exception';
 import { runWithAdvisoryLock } from '../common/singleton-schedule';
 import { DriftConfiguration, isLabelledChartMonitor, type SegmentKind } from './drift-config';
 import { DriftConfigurationsService } from './drift-configurations.service';
@@ -152,9 +153,7 @@ export class DriftEvaluationService {
       () => this.evaluate(productId, now, options),
     );
     if (!locked.ran) {
-      throw new ServiceUnavailableException(
-        'A drift evaluation of this product is in progress; retry shortly',
-      );
+      throw new BusyException('A drift evaluation of this product is in progress; retry shortly', 10);
     }
     return locked.value;
   }

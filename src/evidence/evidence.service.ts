@@ -1,16 +1,10 @@
-import {
-  BadRequestException,
-  Inject,
-  Injectable,
-  NotFoundException,
-  OnModuleDestroy,
-  ServiceUnavailableException,
-} from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, NotFoundException, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { join } from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import { actorOf, AuditService } from '../audit/audit.service';
 import { AdmissionGate } from '../common/admission-gate';
+import { BusyException } from '../common/busy.exception';
 import { BoundedWorkerPool } from '../common/bounded-worker-pool';
 import { runWithAdvisoryLock } from '../common/singleton-schedule';
 import { Principal } from '../auth/roles';
@@ -279,9 +273,7 @@ export class EvidenceService implements OnModuleDestroy {
       },
     );
     if (!locked.ran) {
-      throw new ServiceUnavailableException(
-        'Another evidence query of this product is being audited; retry shortly',
-      );
+      throw new BusyException('Another evidence query of this product is being audited; retry shortly', 10);
     }
     return locked.value;
   }
