@@ -71,9 +71,9 @@ describe('fault: kill -9 of the app mid-batch, then restart', () => {
     console.log(`${summarise('kill -9 ×2', outcome)}; killed at received=${kills.join(', ')}`);
     // A kill between the DLQ publish and the commit repeats that batch's dead letters (never loses one). A batch is
     // up to 4 MB of a partition, and the restart replays the uncommitted one first: a second kill in that replay's
-    // window repeats its dead letters again. So a dead letter repeats at most once per kill. Two runs on 2026-11-28: each
-    // partition's backlog came as one batch (kills at received 4,285 and 8,571, a third and two thirds of the topic),
-    // and 258 and 264 dead letters of 257 malformed messages were repeated, none lost.
+    // window repeats its dead letters again. So a dead letter repeats at most once per kill. Two runs on 2026-11-28:
+    // each partition's backlog came as one batch (kills at received 4,285 and 8,571, a third and two thirds of the
+    // topic), and 258 and 264 dead letters of 257 malformed messages were repeated, none lost.
     expectExact(outcome, workload, { maxRepeats: kills.length * workload.malformed.size });
   });
 });
