@@ -36,7 +36,8 @@ class UnitFirstSequencer extends Sequencer {
     const seconds = measuredSeconds();
     const pathOf = (test) => relative(root, test.path).split('\\').join('/');
     const weighed = tests
-      .map((test) => ({ test, path: pathOf(test), weight: seconds[pathOf(test)] ?? UNLISTED_SECONDS }))
+      .map((test) => ({ test, path: pathOf(test) }))
+      .map((entry) => ({ ...entry, weight: seconds[entry.path] ?? UNLISTED_SECONDS }))
       .sort((a, b) => b.weight - a.weight || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const load = new Array(shardCount).fill(0);
     const mine = [];

@@ -88,13 +88,12 @@ function readResults(name) {
 }
 
 async function main() {
-  let status = 0;
   const unit = spawnSync(process.execPath, jestArgs('unit', ['--maxWorkers=2']), {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, FW_JEST_RESULTS_FILE: join(resultsDirectory, 'unit.json') },
   });
-  status = unit.status ?? 1;
+  let status = unit.status ?? 1;
   const runs = [['unit', readResults('unit')]];
   if (status === 0) {
     // Started once here, so that the shards' global setups find it answering instead of racing to start it.

@@ -5,7 +5,13 @@
  */
 import { SchedulerRegistry } from '@nestjs/schedule';
 import type { DataSource } from 'typeorm';
-import { runWithAdvisoryLock, scheduleUtcCron, TICK_SPREAD_GUARD_MS } from './singleton-schedule';
+import { BusyException } from './busy.exception';
+import {
+  runWithAdvisoryLock,
+  runWithAdvisoryLockOrBusy,
+  scheduleUtcCron,
+  TICK_SPREAD_GUARD_MS,
+} from './singleton-schedule';
 
 /** `lockFree`: whether each try finds the lock free, in turn (the last answer repeats). */
 function fakeDataSource(lockFree: boolean | boolean[] = true) {
@@ -122,5 +128,27 @@ describe('runWithAdvisoryLock in and out of a scheduled tick', () => {
     await expect(run).resolves.toEqual({ ran: false });
     expect(ran).toBe(false);
     expect(calls).toEqual(Array<string[]>(9).fill(['pg_try_advisory_lock', 'release']).flat());
+  });
+
+  it('answers an on-demand request 503 with Retry-After when the lock stays taken past its wait', async () => {
+    const { calls, dataSource } = fakeDataSource(false);
+    const run = runWithAdvisoryLockOrBusy(dataSource, 'k', 1_000, 'busy; retry shortly', () =>
+      Promise.resolve(1),
+    );
+    const settled = run.catch((error: unknown) => error);
+    await jest.advanceTimersByTimeAsync(1_000);
+    const error = await settled;
+    expect(error).toBeInstanceOf(BusyException);
+    expect(error).toMatchObject({ message: 'busy; retry shortly', retryAfterSeconds: 10 });
+    expect(calls.filter((call) => call === 'pg_try_advisory_lock').length).toBe(
+      calls.filter((call) => call === 'release').length,
+    );
+  });
+
+  it('returns the work’s value when the lock is free', async () => {
+    const { dataSource } = fakeDataSource(true);
+    await expect(
+      runWithAdvisoryLockOrBusy(dataSource, 'k', 1_000, 'busy', () => Promise.resolve(7)),
+    ).resolves.toBe(7);
   });
 });

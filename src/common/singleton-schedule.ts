@@ -4,6 +4,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { DataSource, QueryRunner } from 'typeorm';
 import { AppConfig } from '../config/config';
+import { BusyException, LOCK_BUSY_RETRY_AFTER_SECONDS } from './busy.exception';
 
 /**
  * Scheduled jobs that must run once across instances (DESIGN.md §8, scale-out): every instance that runs background
@@ -83,11 +84,11 @@ export async function runWithAdvisoryLock<T>(
   for (;;) {
     const runner = dataSource.createQueryRunner();
     await runner.connect();
-    let locked = false;
     try {
-      [{ locked }] = (await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked`, [
-        lockKey,
-      ])) as Array<{ locked: boolean }>;
+      const [{ locked }] = (await runner.query(
+        `SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked`,
+        [lockKey],
+      )) as Array<{ locked: boolean }>;
       if (locked) return { ran: true, value: await runLocked(runner, lockKey, options, work) };
     } finally {
       await runner.release();
@@ -96,6 +97,22 @@ export async function runWithAdvisoryLock<T>(
     await new Promise((resolve) => setTimeout(resolve, pause));
     pause = Math.min(pause * 2, LOCK_RETRY_MAX_MS);
   }
+}
+
+/**
+ * An on-demand request's run under `lockKey`: waits up to `timeoutMs` for the lock, and past that answers 503 with
+ * Retry-After (BusyException, `busyMessage`) — another run of the same subject holds it.
+ */
+export async function runWithAdvisoryLockOrBusy<T>(
+  dataSource: DataSource,
+  lockKey: string,
+  timeoutMs: number,
+  busyMessage: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const locked = await runWithAdvisoryLock(dataSource, lockKey, { wait: true, timeoutMs }, work);
+  if (!locked.ran) throw new BusyException(busyMessage, LOCK_BUSY_RETRY_AFTER_SECONDS);
+  return locked.value;
 }
 
 async function runLocked<T>(

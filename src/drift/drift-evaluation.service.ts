@@ -2,8 +2,7 @@ import { Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditActor, SYSTEM_ACTOR } from '../audit/audit.service';
-import { BusyException } from '../common/busy.exception';
-import { runWithAdvisoryLock } from '../common/singleton-schedule';
+import { runWithAdvisoryLockOrBusy } from '../common/singleton-schedule';
 import { DriftConfiguration, isLabelledChartMonitor, type SegmentKind } from './drift-config';
 import { DriftConfigurationsService } from './drift-configurations.service';
 import {
@@ -146,16 +145,13 @@ export class DriftEvaluationService {
     now: Date = new Date(),
     options: EvaluateOptions = {},
   ): Promise<EvaluationView> {
-    const locked = await runWithAdvisoryLock(
+    return runWithAdvisoryLockOrBusy(
       this.dataSource,
       `fieldwatch:drift:${productId}`,
-      { wait: true, timeoutMs: EVALUATION_LOCK_WAIT_MS },
+      EVALUATION_LOCK_WAIT_MS,
+      'A drift evaluation of this product is in progress; retry shortly',
       () => this.evaluate(productId, now, options),
     );
-    if (!locked.ran) {
-      throw new BusyException('A drift evaluation of this product is in progress; retry shortly', 10);
-    }
-    return locked.value;
   }
 
   private async evaluate(productId: string, now: Date, options: EvaluateOptions): Promise<EvaluationView> {

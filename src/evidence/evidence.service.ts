@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import { actorOf, AuditService } from '../audit/audit.service';
 import { AdmissionGate } from '../common/admission-gate';
-import { BusyException } from '../common/busy.exception';
 import { BoundedWorkerPool } from '../common/bounded-worker-pool';
-import { runWithAdvisoryLock } from '../common/singleton-schedule';
+import { runWithAdvisoryLockOrBusy } from '../common/singleton-schedule';
 import { Principal } from '../auth/roles';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
@@ -209,10 +208,11 @@ export class EvidenceService implements OnModuleDestroy {
     // The lock is the session's, held from the read to the store, so that no transaction stays open while the
     // audit computes (it can take longer than idle_in_transaction_session_timeout, and an open snapshot that long
     // would hold back vacuum).
-    const locked = await runWithAdvisoryLock(
+    return runWithAdvisoryLockOrBusy(
       this.dataSource,
       `${EVIDENCE_LOCK}${product.id}`,
-      { wait: true, timeoutMs: this.config.FW_EVIDENCE_LOCK_WAIT_SECONDS * 1000 },
+      this.config.FW_EVIDENCE_LOCK_WAIT_SECONDS * 1000,
+      'Another evidence query of this product is being audited; retry shortly',
       async () => {
         const { hwm, input } = await this.dataSource.transaction(async (manager) => {
           const [{ hwm }] = await manager.query<Array<{ hwm: string }>>(
@@ -272,10 +272,6 @@ export class EvidenceService implements OnModuleDestroy {
         });
       },
     );
-    if (!locked.ran) {
-      throw new BusyException('Another evidence query of this product is being audited; retry shortly', 10);
-    }
-    return locked.value;
   }
 
   /** The stored query as CSV (evidence-csv.ts); the export is recorded in the audit trail before it is returned. */

@@ -12,7 +12,7 @@ import {
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission } from '../auth/decorators';
-import { BusyException } from '../common/busy.exception';
+import { BusyException, LOCK_BUSY_RETRY_AFTER_SECONDS } from '../common/busy.exception';
 import { Principal } from '../auth/roles';
 import { requireTenant } from '../auth/tenant-scope';
 import { RegistryService } from '../registry/registry.service';
@@ -50,7 +50,7 @@ export class VigilanceAnalyticsController {
     const product = await this.registry.requireProduct(principal, dto.productId);
     const result = await this.job.runForProduct(product.id);
     if (!result.ran) {
-      throw new BusyException('A detection run is in progress; retry shortly', 10);
+      throw new BusyException('A detection run is in progress; retry shortly', LOCK_BUSY_RETRY_AFTER_SECONDS);
     }
     return result;
   }
