@@ -11,7 +11,10 @@
  * (evidence-outcome.task.ts), and the longest stall of this thread's event loop is printed for each: what a request
  * or an ingested event waiting behind the audit would wait.
  *
- *   npm run bench:evidence -- [--analyses 20000] [--queries 30] [--seed 7]
+ * Each query names `--tables` distributions drawn at random (all eleven by default); `--coverage pairs` audits as
+ * queries stored before complete coverage were (release-records.ts AuditCoverage).
+ *
+ *   npm run bench:evidence -- [--analyses 20000] [--queries 30] [--seed 7] [--tables 11] [--coverage complete|pairs]
  */
 import {
   AGATSTON_BANDS,
@@ -19,6 +22,7 @@ import {
   bandKeys,
   BMI_BANDS,
   cohortsNested,
+  DISTRIBUTION_TABLES,
   normaliseDefinition,
   SEXES,
   STATUSES,
@@ -30,7 +34,12 @@ import {
   EarlierRelease,
   evidenceOutcome,
 } from '../src/evidence/evidence-result';
-import { ProductRecords, ProductReleaseAudit } from '../src/evidence/release-records';
+import {
+  AuditCoverage,
+  AUDIT_COVERAGES,
+  ProductRecords,
+  ProductReleaseAudit,
+} from '../src/evidence/release-records';
 import os from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -44,6 +53,11 @@ function option(name: string, fallback: number): number {
 }
 
 const analysesWanted = option('analyses', 20_000);
+const tablesPerQuery = option('tables', DISTRIBUTION_TABLES.length);
+const coverageIndex = process.argv.indexOf('--coverage');
+const coverage = (coverageIndex >= 0 ? process.argv[coverageIndex + 1] : 'complete') as AuditCoverage;
+if (!AUDIT_COVERAGES.includes(coverage))
+  throw new Error(`--coverage is one of ${AUDIT_COVERAGES.join(', ')}`);
 const queries = option('queries', 30);
 let state = option('seed', 7);
 const random = () => (state = (state * 48_271) % 2_147_483_647) / 2_147_483_647;
@@ -102,9 +116,12 @@ const audited: number[] = [];
 const operations: number[] = [];
 const baseline: number[] = [];
 let refused = 0;
+const tablesAsked: number[] = [];
+const tablesWhole: number[] = [];
+const tablesLimited: number[] = [];
 let lastInput: EvidenceOutcomeRequest | null = null;
 console.log(
-  `bench:evidence — ${analyses.length.toLocaleString('en')} analyses, ${vessels.length.toLocaleString('en')} vessels, ${queries} queries, k = ${k}`,
+  `bench:evidence — ${analyses.length.toLocaleString('en')} analyses, ${vessels.length.toLocaleString('en')} vessels, ${queries} queries, k = ${k}, ${tablesPerQuery} distributions per query, ${coverage} coverage`,
 );
 for (let q = 0; q < queries; q++) {
   const chosenSites = sites.filter(() => random() < 0.5);
@@ -114,9 +131,19 @@ for (let q = 0; q < queries; q++) {
     sexes: random() < 0.3 ? [pick(['F', 'M'])] : undefined,
     fromMonth: random() < 0.3 ? '2026-02' : null,
     stratifyBy: pick(['site', 'sex', 'vessel', 'ageBand', null] as const),
+    tables:
+      tablesPerQuery >= DISTRIBUTION_TABLES.length
+        ? undefined
+        : [...DISTRIBUTION_TABLES]
+            .map((table) => ({ table, order: random() }))
+            .sort((a, b) => a.order - b.order)
+            .slice(0, tablesPerQuery)
+            .map(({ table }) => table),
   });
   const start = performance.now();
-  const audit = new ProductReleaseAudit(records, earlier, { definition, highWaterMark, threshold }, k);
+  const audit = new ProductReleaseAudit(records, earlier, { definition, highWaterMark, threshold }, k, {
+    coverage,
+  });
   const cohort = audit.members();
   const cohortAnalyses: CohortAnalysis[] = analyses.filter((_, index) => cohort.analyses[index]);
   const cohortVessels: CohortVessel[] = vessels.flatMap((vessel, index) =>
@@ -141,7 +168,13 @@ for (let q = 0; q < queries; q++) {
     earlier,
   };
   const outcome = evidenceOutcome({ ...input, nested: cohortsNested, audit });
-  lastInput = { ...input, highWaterMark, records, auditOperationLimit: DEFAULT_AUDIT_OPERATIONS };
+  lastInput = {
+    ...input,
+    highWaterMark,
+    records,
+    auditOperationLimit: DEFAULT_AUDIT_OPERATIONS,
+    auditCoverage: coverage,
+  };
   audited.push(performance.now() - start);
   operations.push(audit.operations);
   const baselineStart = performance.now();
@@ -150,8 +183,20 @@ for (let q = 0; q < queries; q++) {
   if (outcome.status === 'released') {
     earlier.push({ id: `q${q}`, definition, highWaterMark, result: outcome.result });
   } else refused++;
+  const tables =
+    outcome.status === 'released'
+      ? [...Object.values(outcome.result.distributions), outcome.result.accuracy.counts]
+      : [];
+  const tablesReleased = tables.filter((table) => table.withheld === null).length;
+  const tablesAtLimit = tables.filter((table) => table.withheld === 'audit-limit').length;
+  tablesAsked.push(tables.length);
+  tablesWhole.push(tablesReleased);
+  tablesLimited.push(tablesAtLimit);
   console.log(
     `  query ${q + 1}: ${outcome.status}${outcome.status === 'released' ? '' : ` (${outcome.refusal.reason})`}, ` +
+      (outcome.status === 'released'
+        ? `tables ${tablesReleased}/${tables.length} released (${tablesAtLimit} withheld at the audit limit), `
+        : '') +
       `audited ${audited.at(-1)!.toFixed(0)} ms (${(operations.at(-1)! / 1e6).toFixed(0)} M operations), baseline ${baseline.at(-1)!.toFixed(0)} ms, ${earlier.length} releases so far`,
   );
 }
@@ -160,6 +205,10 @@ console.log('');
 console.log('| figure | value |');
 console.log('|---|---|');
 console.log(`| queries released / refused | ${earlier.length} / ${refused} |`);
+const total = (values: number[]) => values.reduce((sum, value) => sum + value, 0);
+console.log(
+  `| tables of released queries: released / withheld at the audit limit / in all | ${total(tablesWhole)} / ${total(tablesLimited)} / ${total(tablesAsked)} |`,
+);
 console.log(
   `| audited query, median (max) | ${median(audited).toFixed(0)} ms (${Math.max(...audited).toFixed(0)} ms) |`,
 );

@@ -33,6 +33,7 @@ function lcg(seed: number): () => number {
 interface Released {
   id: string;
   status: string;
+  auditCoverage: string;
   definition: Record<string, unknown>;
   result: {
     cohort: Record<string, number>;
@@ -413,6 +414,9 @@ describe('evidence queries under disclosure control, end to end', () => {
 
   it('re-runs a stored query to the same sha256, also after new data arrived', async () => {
     const first = released[0];
+    // Audited as every new query is, each unit's tables together (release-records.ts AuditCoverage); the re-run
+    // audits as the query was audited.
+    expect(first.auditCoverage).toBe('complete');
     const rerun = await request(app.getHttpServer())
       .post(`/api/v1/evidence/queries/${first.id}/rerun`)
       .set(bearer(keys.auditor))
@@ -481,6 +485,7 @@ describe('evidence queries under disclosure control, end to end', () => {
     for (const item of list.body.items) {
       expect(item).not.toHaveProperty('result');
       expect(Object.keys(item).sort()).toEqual([
+        'auditCoverage',
         'auditOperationLimit',
         'createdAt',
         'definition',
@@ -507,6 +512,29 @@ describe('evidence queries under disclosure control, end to end', () => {
     await query({ productId: fleet.productId, fromMonth: '2026-01-15' }).expect(400);
     await query({ productId: fleet.productId, ageBands: ['61-62'] }).expect(400);
     await query({ productId: fleet.productId, sites: [] }).expect(400);
+    await query({ productId: fleet.productId, tables: ['patientId'] }).expect(400);
+  });
+
+  it('releases only the distributions a query names (data minimisation), and the accuracy table', async () => {
+    const named = (
+      await query({
+        productId: fleet.productId,
+        stratifyBy: 'sex',
+        tables: ['site', 'ageBand', 'site'],
+      }).expect(201)
+    ).body;
+    expect(named.status).toBe('released');
+    expect(named.definition.tables).toEqual(['ageBand', 'site']);
+    expect(Object.keys(named.result.distributions).sort()).toEqual(['ageBand', 'site']);
+    expect(named.result.accuracy.stratifyBy).toBe('sex');
+    // The whole product as the re-run test last asked it: only counts released before, so nothing new to audit.
+    const countsOnly = (
+      await query({ productId: fleet.productId, stratifyBy: 'site', tables: [] }).expect(201)
+    ).body;
+    expect(countsOnly.status).toBe('released');
+    expect(countsOnly.result.distributions).toEqual({});
+    // The accuracy table is part of every answer (released or protected as the audit decides).
+    expect(countsOnly.result.accuracy.counts.columns).toEqual(['tp', 'fp', 'tn', 'fn']);
   });
 
   it('records every run, re-run, read and CSV export in the audit trail: actor, definition digest, result digest', async () => {

@@ -27,6 +27,19 @@ describe('cohort lattice', () => {
     expect(() => normaliseDefinition({ productId: product, fromMonth: '2026-1' })).toThrow(RangeError);
   });
 
+  it('keeps the tables asked for sorted and de-duplicated, an empty list as such, and refuses unknown ones', () => {
+    expect(normaliseDefinition({ productId: product, tables: ['site', 'sex', 'site'] }).tables).toEqual([
+      'sex',
+      'site',
+    ]);
+    expect(normaliseDefinition({ productId: product, tables: [] }).tables).toEqual([]);
+    // Absent is every table: the form of the definitions stored before tables could be named, kept as it was.
+    expect(normaliseDefinition({ productId: product })).not.toHaveProperty('tables');
+    expect(() => normaliseDefinition({ productId: product, tables: ['patients' as 'sex'] })).toThrow(
+      RangeError,
+    );
+  });
+
   it('knows when one cohort contains another', () => {
     const all = normaliseDefinition({ productId: product });
     const ab = normaliseDefinition({ productId: product, sites: ['A', 'B'], fromMonth: '2026-01' });

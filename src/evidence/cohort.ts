@@ -75,6 +75,26 @@ export const STRATIFY_BY = [
 ] as const;
 export type StratifyBy = (typeof STRATIFY_BY)[number];
 
+/**
+ * The distributions a query may ask for (`tables`): analyses by each lattice attribute, analysed vessels by vessel and
+ * by CT-FFR band. Data minimisation (GDPR Art. 5(1)(c)): every released table adds cells to the product's
+ * cross-release audit, and so spends some of the releases the product can still answer (src/evidence/README.md).
+ */
+export const DISTRIBUTION_TABLES = [
+  'sex',
+  'ageBand',
+  'bmiBand',
+  'agatstonBand',
+  'scannerVendor',
+  'modelVersion',
+  'site',
+  'status',
+  'month',
+  'vessel',
+  'ctFfrBand',
+] as const;
+export type DistributionTable = (typeof DISTRIBUTION_TABLES)[number];
+
 /** A normalised definition: sorted, de-duplicated sets; months as YYYY-MM; absent = every value. */
 export interface CohortDefinition {
   readonly productId: string;
@@ -91,6 +111,11 @@ export interface CohortDefinition {
   readonly vessels?: readonly string[];
   readonly statuses?: readonly string[];
   readonly stratifyBy: StratifyBy | null;
+  /**
+   * The distributions released, sorted (the accuracy table always is). Absent: all of them — the only form of
+   * definitions stored before queries could name their tables, which re-run as they ran.
+   */
+  readonly tables?: readonly DistributionTable[];
 }
 
 export type CohortInput = Omit<CohortDefinition, 'fromMonth' | 'toMonth' | 'stratifyBy'> & {
@@ -117,12 +142,17 @@ export function normaliseDefinition(input: CohortInput): CohortDefinition {
       throw new RangeError(`${dimension} must not be empty (leave it out for every value)`);
     sets[dimension] = [...new Set(values)].sort();
   }
+  // An empty list is a query for the cohort counts and the accuracy table only.
+  for (const table of input.tables ?? [])
+    if (!(DISTRIBUTION_TABLES as readonly string[]).includes(table))
+      throw new RangeError(`unknown table ${table}`);
   return {
     productId: input.productId,
     fromMonth: input.fromMonth ?? null,
     toMonth: input.toMonth ?? null,
     ...sets,
     stratifyBy: input.stratifyBy ?? null,
+    ...(input.tables ? { tables: [...new Set(input.tables)].sort() } : {}),
   };
 }
 

@@ -28,6 +28,7 @@ export function evidenceCsv(query: EvidenceQueryView): string {
     ['query', 'highWaterMark', '', '', query.highWaterMark, null, null, null, null, null],
     ['query', 'minCell', '', '', query.minCell, null, null, null, null, null],
     ['query', 'auditOperationLimit', '', '', query.auditOperationLimit, null, null, null, null, null],
+    ['query', 'auditCoverage', '', '', query.auditCoverage, null, null, null, null, null],
     ['query', 'definition', '', '', JSON.stringify(query.definition), null, null, null, null, null],
     ['query', 'resultSha256', '', '', query.resultSha256, null, null, null, null, null],
   ];

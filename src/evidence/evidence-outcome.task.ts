@@ -1,6 +1,6 @@
 import { cohortsNested } from './cohort';
 import { EvidenceInput, EvidenceOutcome, evidenceOutcome } from './evidence-result';
-import { ProductRecords, ProductReleaseAudit } from './release-records';
+import { AuditCoverage, ProductRecords, ProductReleaseAudit } from './release-records';
 
 /** What the service has read for one evidence query (or re-run): the whole input of evidenceOutcome. */
 export interface EvidenceOutcomeRequest extends Omit<EvidenceInput, 'nested' | 'audit'> {
@@ -10,6 +10,8 @@ export interface EvidenceOutcomeRequest extends Omit<EvidenceInput, 'nested' | '
   records: ProductRecords;
   /** The audit's work limit in operations (AuditBudget); null: none (queries stored before it existed). */
   auditOperationLimit: number | null;
+  /** How far the audit reaches within a unit (release-records.ts): the one the query ran under. */
+  auditCoverage: AuditCoverage;
 }
 
 /**
@@ -20,16 +22,12 @@ export function auditedEvidenceOutcome(request: EvidenceOutcomeRequest): {
   outcome: EvidenceOutcome;
   operations: number;
 } {
-  const { definition, highWaterMark, threshold, k, earlier, records, auditOperationLimit } = request;
-  const audit = new ProductReleaseAudit(
-    records,
-    earlier,
-    { definition, highWaterMark, threshold },
-    k,
-    undefined,
-    undefined,
-    auditOperationLimit ?? Infinity,
-  );
+  const { definition, highWaterMark, threshold, k, earlier, records, auditOperationLimit, auditCoverage } =
+    request;
+  const audit = new ProductReleaseAudit(records, earlier, { definition, highWaterMark, threshold }, k, {
+    operationLimit: auditOperationLimit ?? Infinity,
+    coverage: auditCoverage,
+  });
   return {
     outcome: evidenceOutcome({ ...request, nested: cohortsNested, audit }),
     operations: audit.operations,

@@ -9,7 +9,7 @@ import { performanceFigures, PerformanceFigures } from '../performance/performan
 import { PERFORMANCE_RULES } from '../performance/performance-rules';
 import { bandLabel } from '../stats/gray-zone';
 import { isPositive, LinkedVessel } from '../stats/proportions';
-import { CohortDefinition, StratifyBy } from './cohort';
+import { CohortDefinition, DistributionTable, StratifyBy } from './cohort';
 import {
   CountCell,
   CountTable,
@@ -156,7 +156,7 @@ export const ANALYSIS_DISTRIBUTIONS = [
   'site',
   'status',
   'month',
-] as const;
+] as const satisfies readonly DistributionTable[];
 
 export const CONFUSION_COLUMNS = ['tp', 'fp', 'tn', 'fn'] as const;
 
@@ -383,7 +383,10 @@ export function evidenceOutcome(input: EvidenceInput): EvidenceOutcome {
 
   const differencing: Array<{ table: string; against: string }> = [];
   const distributions: Record<string, ReleasedTable> = {};
+  // Only the tables asked for are computed, released and audited (cohort.ts DISTRIBUTION_TABLES).
+  const asked = (name: DistributionTable) => definition.tables?.includes(name) ?? true;
   for (const dimension of ANALYSIS_DISTRIBUTIONS) {
+    if (!asked(dimension)) continue;
     const table = countTable(
       universe[dimension],
       analyses.map((analysis) => ({ key: analysis[dimension], patientId: analysis.patientId })),
@@ -397,11 +400,15 @@ export function evidenceOutcome(input: EvidenceInput): EvidenceOutcome {
       'analyses',
     );
   }
-  const vesselTables: Record<string, [readonly string[], (vessel: CohortVessel) => string]> = {
-    vessel: [universe.vessel, (vessel) => vessel.vessel],
-    ctFfrBand: [ctFfrBandKeys(), (vessel) => ctFfrBand(vessel.ctFfr)],
-  };
-  for (const [name, [keys, keyOf]] of Object.entries(vesselTables)) {
+  const vesselTables: Record<'vessel' | 'ctFfrBand', [readonly string[], (vessel: CohortVessel) => string]> =
+    {
+      vessel: [universe.vessel, (vessel) => vessel.vessel],
+      ctFfrBand: [ctFfrBandKeys(), (vessel) => ctFfrBand(vessel.ctFfr)],
+    };
+  for (const [name, [keys, keyOf]] of Object.entries(vesselTables) as Array<
+    ['vessel' | 'ctFfrBand', (typeof vesselTables)['vessel']]
+  >) {
+    if (!asked(name)) continue;
     const table = countTable(
       keys,
       vessels.map((vessel) => ({ key: keyOf(vessel), patientId: vessel.analysis.patientId })),

@@ -17,6 +17,8 @@ import {
   AGE_BANDS,
   bandKeys,
   BMI_BANDS,
+  DISTRIBUTION_TABLES,
+  DistributionTable,
   SEXES,
   STATUSES,
   STRATIFY_BY,
@@ -99,6 +101,18 @@ export class EvidenceQueryDto {
   @IsOptional()
   @IsIn(STRATIFY_BY)
   stratifyBy?: StratifyBy;
+
+  @ApiPropertyOptional({
+    enum: [...DISTRIBUTION_TABLES],
+    isArray: true,
+    description:
+      'the distributions to release (leave it out for all; [] for the cohort counts and the accuracy table only). Each table released spends some of the releases the product can still answer under disclosure control: ask for what the analysis needs',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(DISTRIBUTION_TABLES.length)
+  @IsIn([...DISTRIBUTION_TABLES], { each: true })
+  tables?: DistributionTable[];
 }
 
 export class EvidenceListQueryDto {

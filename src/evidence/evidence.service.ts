@@ -40,7 +40,7 @@ import {
   sha256Hex,
 } from './evidence-result';
 import { EvidenceOutcomeRequest } from './evidence-outcome.task';
-import { ProductRecords } from './release-records';
+import { AuditCoverage, ProductRecords } from './release-records';
 
 export interface EvidenceQueryView {
   id: string;
@@ -52,6 +52,8 @@ export interface EvidenceQueryView {
   minCell: number;
   /** The disclosure audit's work limit the query ran under (operations); null: none (stored before it existed). */
   auditOperationLimit: number | null;
+  /** How far the disclosure audit reached within a unit (release-records.ts AuditCoverage). */
+  auditCoverage: AuditCoverage;
   createdAt: string;
   result: EvidenceResult | null;
   refusal: Extract<EvidenceOutcome, { status: 'refused' }>['refusal'] | null;
@@ -82,6 +84,7 @@ interface StoredRow {
   high_water_mark: string;
   min_cell: number;
   audit_operation_limit: string | null;
+  audit_coverage: AuditCoverage;
   created_at: string;
   created_seq: string;
   result: EvidenceResult | null;
@@ -92,6 +95,8 @@ interface StoredRow {
 /** Prefix of a product's evidence lock (its session advisory lock; the product id follows). */
 const EVIDENCE_LOCK = 'fieldwatch:evidence:';
 const EVIDENCE_BUSY = 'Too many evidence queries are in progress; retry shortly';
+/** Every new query is audited with complete coverage within each unit; `pairs` is kept only to re-run older ones. */
+const NEW_QUERY_AUDIT_COVERAGE: AuditCoverage = 'complete';
 
 /** The lattice attributes of an analysis, as SQL over `a` (analyses) and `s` (sites). */
 const ATTRIBUTES_SQL = `
@@ -228,6 +233,7 @@ export class EvidenceService implements OnModuleDestroy {
             k,
             earlier,
             operationLimit,
+            NEW_QUERY_AUDIT_COVERAGE,
           );
           return { hwm, input };
         });
@@ -237,8 +243,9 @@ export class EvidenceService implements OnModuleDestroy {
           const [row] = await manager.query<StoredRow[]>(
             `INSERT INTO evidence_queries (manufacturer_id, product_id, created_by_key_id, created_by_role,
                                            definition, definition_sha256, high_water_mark, min_cell,
-                                           audit_operation_limit, status, refusal, result, result_sha256)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                           audit_operation_limit, audit_coverage, status, refusal, result,
+                                           result_sha256)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              RETURNING ${STORED_COLUMNS}`,
             [
               product.manufacturerId,
@@ -250,6 +257,7 @@ export class EvidenceService implements OnModuleDestroy {
               hwm,
               k,
               operationLimit,
+              NEW_QUERY_AUDIT_COVERAGE,
               outcome.status,
               outcome.status === 'refused' ? JSON.stringify(outcome.refusal) : null,
               outcome.status === 'released' ? JSON.stringify(outcome.result) : null,
@@ -330,6 +338,7 @@ export class EvidenceService implements OnModuleDestroy {
         row.min_cell,
         earlier,
         limit,
+        row.audit_coverage,
       );
     });
     const outcome = await this.outcomes.run(input);
@@ -389,6 +398,7 @@ export class EvidenceService implements OnModuleDestroy {
     k: number,
     earlier: readonly EarlierRelease[],
     auditOperationLimit: number | null,
+    auditCoverage: AuditCoverage,
   ): Promise<EvidenceOutcomeRequest> {
     const parameters: unknown[] = [product.manufacturerId, product.id, hwm];
     const where: string[] = [];
@@ -462,6 +472,7 @@ export class EvidenceService implements OnModuleDestroy {
       earlier,
       records,
       auditOperationLimit,
+      auditCoverage,
     };
   }
 
@@ -581,7 +592,7 @@ export class EvidenceService implements OnModuleDestroy {
 }
 
 const STORED_COLUMNS = `id, manufacturer_id, product_id, status, definition, definition_sha256, min_cell,
-  audit_operation_limit::text AS audit_operation_limit, result,
+  audit_operation_limit::text AS audit_operation_limit, audit_coverage, result,
   refusal, result_sha256,
   to_char(high_water_mark AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS high_water_mark,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
@@ -611,6 +622,7 @@ function view(row: StoredRow): EvidenceQueryView {
     highWaterMark: row.high_water_mark,
     minCell: row.min_cell,
     auditOperationLimit: row.audit_operation_limit === null ? null : Number(row.audit_operation_limit),
+    auditCoverage: row.audit_coverage,
     createdAt: row.created_at,
     result: row.result,
     refusal: row.refusal,
@@ -627,6 +639,7 @@ function indexEntry(query: EvidenceQueryView): EvidenceQueryIndexEntry {
     highWaterMark: query.highWaterMark,
     minCell: query.minCell,
     auditOperationLimit: query.auditOperationLimit,
+    auditCoverage: query.auditCoverage,
     createdAt: query.createdAt,
     refusal: query.refusal,
     resultSha256: query.resultSha256,
@@ -641,6 +654,7 @@ function provenance(row: StoredRow): Record<string, string | number | null> {
     highWaterMark: row.high_water_mark,
     minCell: row.min_cell,
     auditOperationLimit: row.audit_operation_limit === null ? null : Number(row.audit_operation_limit),
+    auditCoverage: row.audit_coverage,
     resultSha256: row.result_sha256,
   };
 }

@@ -109,6 +109,29 @@ const TABLE_UNIT: Record<TableName, Exclude<Unit, 'patients'>> = {
   accuracy: 'vessels',
 };
 const TABLES = Object.keys(TABLE_UNIT) as TableName[];
+/**
+ * How far the audit reaches within a unit (analyses; vessels).
+ * - `complete` (every query since migration 1764380000000): every table of the unit, of every release, in one
+ *   family, whatever its size; a check that does not finish within the work limits is undecided, and undecided is
+ *   disclosive (fail closed). Nothing that adding and subtracting the unit's counts can single out is missed; the
+ *   price is capacity (src/evidence/README.md measures it).
+ * - `pairs` (queries stored before it, re-run as they ran): the unit's tables together while its records fall into
+ *   at most maxJointAtoms atoms and the search finishes within JOINT_MAX_WORK steps, else every pair of tables —
+ *   which misses leaks that need three tables at once.
+ */
+export type AuditCoverage = 'complete' | 'pairs';
+export const AUDIT_COVERAGES: readonly AuditCoverage[] = ['complete', 'pairs'];
+
+export interface ReleaseAuditLimits {
+  /** Column steps one family's search may take before the audit fails closed (release-audit.ts). */
+  readonly maxWork?: number;
+  /** `pairs` coverage: a unit's tables are audited together when its records fall into at most this many atoms. */
+  readonly maxJointAtoms?: number;
+  /** Operations the whole audit of this query may do (AuditBudget); FW_EVIDENCE_AUDIT_OPERATIONS in the service. */
+  readonly operationLimit?: number;
+  readonly coverage?: AuditCoverage;
+}
+
 /** See ProductReleaseAudit's maxJointAtoms; src/evidence/README.md gives the measured cost. */
 export const DEFAULT_MAX_JOINT_ATOMS = 1_500;
 /**
@@ -117,7 +140,7 @@ export const DEFAULT_MAX_JOINT_ATOMS = 1_500;
  * core of this machine (src/evidence/README.md).
  */
 export const DEFAULT_AUDIT_OPERATIONS = 2_000_000_000;
-/** Search steps a joint family may take before the audit falls back to the pair families of its unit. */
+/** `pairs` coverage: search steps a joint family may take before the audit falls back to the unit's pairs. */
 const JOINT_MAX_WORK = 200_000;
 const PATIENTS = 'patients';
 
@@ -175,20 +198,21 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
   private readonly jointUndecided = new Set<Exclude<Unit, 'patients'>>();
   /** The operations this audit may do in all (release-audit.ts): past them it fails closed. */
   private readonly budget: AuditBudget;
+  private readonly maxWork: number;
+  private readonly maxJointAtoms: number;
+  private readonly coverage: AuditCoverage;
 
   constructor(
     private readonly records: ProductRecords,
     earlier: readonly AuditedRelease[],
     private readonly current: { definition: CohortDefinition; highWaterMark: string; threshold: number },
     private readonly k: number,
-    /** Column steps one family's search may take before the audit fails closed (release-audit.ts). */
-    private readonly maxWork = DEFAULT_MAX_WORK,
-    /** A unit's tables are audited all together when its records fall into at most this many atoms. */
-    private readonly maxJointAtoms = DEFAULT_MAX_JOINT_ATOMS,
-    /** Operations the whole audit of this query may do (AuditBudget); FW_EVIDENCE_AUDIT_OPERATIONS in the service. */
-    operationLimit = DEFAULT_AUDIT_OPERATIONS,
+    limits: ReleaseAuditLimits = {},
   ) {
-    this.budget = new AuditBudget(operationLimit);
+    this.maxWork = limits.maxWork ?? DEFAULT_MAX_WORK;
+    this.maxJointAtoms = limits.maxJointAtoms ?? DEFAULT_MAX_JOINT_ATOMS;
+    this.coverage = limits.coverage ?? 'complete';
+    this.budget = new AuditBudget(limits.operationLimit ?? DEFAULT_AUDIT_OPERATIONS);
     const patientIndex = new Map<string, number>();
     this.patientOfAnalysis = Int32Array.from(records.analyses, (analysis) => {
       let index = patientIndex.get(analysis.patientId);
@@ -403,37 +427,40 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
       const released = this.candidateTables.get(name);
       return released ? [released.table] : [];
     };
-    // Per unit, every table at once when its records fall into few enough atoms; else every pair of tables.
+    // Per unit, every table at once (`complete`; `pairs`: while its records fall into few enough atoms, else every
+    // pair of tables).
+    const pairs = this.coverage === 'pairs';
     const joint = new Set<Exclude<Unit, 'patients'>>();
     for (const unit of ['analyses', 'vessels'] as const) {
       const tables = TABLES.filter((name) => TABLE_UNIT[name] === unit);
       if (candidate && TABLE_UNIT[candidate.name] !== unit) continue;
-      if (this.jointUndecided.has(unit)) continue;
+      if (pairs && this.jointUndecided.has(unit)) continue;
       const earlier = this.earlierOf(`joint:${unit}`, unit, () => [
         ...this.earlierCohort[unit],
         ...tables.flatMap((name) => this.earlierTables.get(name)!),
       ]);
       const partitions = [...this.candidateCohort[unit], ...tables.flatMap(tableOf)];
       const recordCount = this.patientOf[unit].length;
-      if (refine(recordCount, partitions, earlier.refinement).classCount > this.maxJointAtoms) continue;
+      if (pairs && refine(recordCount, partitions, earlier.refinement).classCount > this.maxJointAtoms)
+        continue;
       const verdict = auditFamily(this.patientOf[unit], partitions, this.k, {
-        maxWork: JOINT_MAX_WORK,
+        maxWork: pairs ? JOINT_MAX_WORK : this.maxWork,
         earlier,
         firstFound: true,
         memo: this.memo,
         budget: this.budget,
       });
-      // A joint search that does not finish is not a verdict: the pairs below decide (and fail closed themselves).
-      // The later checks of this query only add cells to the same family, so they are not tried jointly again:
-      // each attempt costs its full step limit (a 600-analysis product spent 65 s of its first four queries so).
-      if (verdict.disclosive && verdict.reason === 'undecided') {
+      // `pairs`: a joint search that does not finish is not a verdict: the pairs below decide (and fail closed
+      // themselves). The later checks of this query only add cells to the same family, so they are not tried jointly
+      // again: each attempt costs its full step limit (a 600-analysis product spent 65 s of its first four queries).
+      if (pairs && verdict.disclosive && verdict.reason === 'undecided') {
         this.jointUndecided.add(unit);
         continue;
       }
       joint.add(unit);
       if (verdict.disclosive) return verdict.reason === 'small-set' ? 'found' : 'undecided';
     }
-    for (const family of PAIR_FAMILIES) {
+    for (const family of pairs ? PAIR_FAMILIES : []) {
       if (joint.has(family.unit)) continue;
       if (candidate && !family.tables.includes(candidate.name)) continue;
       const [first, second] = family.tables;

@@ -1,0 +1,202 @@
+import {
+  AGATSTON_BANDS,
+  AGE_BANDS,
+  bandKeys,
+  BMI_BANDS,
+  cohortsNested,
+  normaliseDefinition,
+  SEXES,
+  STATUSES,
+  VESSELS,
+} from './cohort';
+import { AGAINST_COMBINATION, EvidenceResult, evidenceOutcome } from './evidence-result';
+import { AuditCoverage, ProductRecords, ProductReleaseAudit } from './release-records';
+
+/*
+ * The leak that needs three tables of one unit at once (src/evidence/README.md): site A's men are all 80+, site A has
+ * no one of 60-69, site B has only women, all 80+ or 60-69. Then "80+ − men − site B + 60-69" counts site A's 4 women
+ * of 80+, while every row of the sex, age and site tables has at least k patients and no two of the tables together
+ * single anyone out. `pairs` coverage above its atom limit (set here below the fixture's five atoms, as a product
+ * of thousands of analyses exceeds 1,500) checks the tables two by two and releases the leak; `complete` coverage
+ * audits every table of the unit together and does not.
+ *
+ * The attacker here is independent of the audit: every released cell of the result is a union of the fixture's
+ * five groups, and each of the 31 non-empty unions of groups is tested for membership of the cells' span with exact
+ * integer elimination.
+ */
+const HIGH_WATER_MARK = '2026-08-01T00:00:00.000000Z';
+const K = 11;
+const GROUPS = [
+  { site: 'A', sex: 'M', ageBand: '80+', patients: 12 },
+  { site: 'A', sex: 'F', ageBand: '80+', patients: 4 },
+  { site: 'A', sex: 'F', ageBand: '50-59', patients: 15 },
+  { site: 'B', sex: 'F', ageBand: '80+', patients: 12 },
+  { site: 'B', sex: 'F', ageBand: '60-69', patients: 12 },
+] as const;
+
+const analyses = GROUPS.flatMap((group, g) =>
+  Array.from({ length: group.patients }, (_, i) => ({
+    patientId: `g${g}p${i}`,
+    site: group.site,
+    sex: group.sex,
+    ageBand: group.ageBand,
+    modelVersion: 'v1',
+    scannerVendor: 'Canon',
+    bmiBand: '25-29.9',
+    agatstonBand: '1-99',
+    // Rejected: no vessels, so the fixture is the analyses unit alone.
+    status: 'rejected',
+    month: '2026-03',
+    receivedAt: '2026-07-01T00:00:00.000000Z',
+    vesselNames: [] as string[],
+  })),
+);
+const groupOf = (analysis: (typeof analyses)[number]) =>
+  GROUPS.findIndex(
+    (group) =>
+      group.site === analysis.site && group.sex === analysis.sex && group.ageBand === analysis.ageBand,
+  );
+const records: ProductRecords = {
+  analyses,
+  vessels: [],
+  invasiveFfrAt: new Map([[HIGH_WATER_MARK, new Float64Array(0)]]),
+};
+const universe = {
+  sex: [...SEXES],
+  ageBand: bandKeys(AGE_BANDS),
+  bmiBand: bandKeys(BMI_BANDS),
+  agatstonBand: bandKeys(AGATSTON_BANDS),
+  scannerVendor: ['Canon'],
+  modelVersion: ['v1'],
+  site: ['A', 'B'],
+  status: [...STATUSES],
+  month: ['2026-03'],
+  vessel: [...VESSELS],
+};
+
+function release(coverage: AuditCoverage, tables?: Array<'sex' | 'ageBand' | 'site'>): EvidenceResult {
+  const definition = normaliseDefinition({ productId: 'product', tables });
+  const audit = new ProductReleaseAudit(
+    records,
+    [],
+    { definition, highWaterMark: HIGH_WATER_MARK, threshold: 0.8 },
+    K,
+    {
+      coverage,
+      maxJointAtoms: GROUPS.length - 1,
+    },
+  );
+  const outcome = evidenceOutcome({
+    definition,
+    analyses,
+    vessels: [],
+    universe,
+    threshold: 0.8,
+    k: K,
+    earlier: [],
+    nested: cohortsNested,
+    audit,
+  });
+  if (outcome.status !== 'released') throw new Error(`refused: ${outcome.refusal.reason}`);
+  return outcome.result;
+}
+
+/** Each released cell as its five group memberships: released rows, and each table's suppressed rows together. */
+function releasedCells(result: EvidenceResult): number[][] {
+  const cells: number[][] = [GROUPS.map(() => 1)];
+  const attribute: Record<string, (group: (typeof GROUPS)[number]) => string> = {
+    sex: (group) => group.sex,
+    ageBand: (group) => group.ageBand,
+    site: (group) => group.site,
+  };
+  for (const [name, table] of Object.entries(result.distributions)) {
+    if (table.withheld !== null || table.totals === null) continue;
+    const keyOf = attribute[name];
+    // A table of an attribute every record shares (status, BMI …) has one row, the cohort count, and zero rows.
+    if (!keyOf) continue;
+    const released = table.rows.filter((row) => row.values !== null).map((row) => row.key);
+    for (const key of released) cells.push(GROUPS.map((group) => (keyOf(group) === key ? 1 : 0)));
+    const hidden = table.rows.filter((row) => row.values === null).map((row) => row.key);
+    if (hidden.length > 0) cells.push(GROUPS.map((group) => (hidden.includes(keyOf(group)) ? 1 : 0)));
+  }
+  return cells;
+}
+
+/** Rank over the rationals by fraction-free elimination (the entries stay small integers here). */
+function rank(rows: number[][]): number {
+  const matrix = rows.map((row) => [...row]);
+  let rankSoFar = 0;
+  for (let column = 0; column < (matrix[0]?.length ?? 0) && rankSoFar < matrix.length; column++) {
+    const pivot = matrix.findIndex((row, r) => r >= rankSoFar && row[column] !== 0);
+    if (pivot < 0) continue;
+    [matrix[rankSoFar], matrix[pivot]] = [matrix[pivot], matrix[rankSoFar]];
+    for (let r = 0; r < matrix.length; r++) {
+      if (r === rankSoFar || matrix[r][column] === 0) continue;
+      const factor = matrix[r][column];
+      const pivotValue = matrix[rankSoFar][column];
+      matrix[r] = matrix[r].map((value, c) => value * pivotValue - matrix[rankSoFar][c] * factor);
+      const divisor = matrix[r].reduce((gcd, value) => gcdOf(gcd, Math.abs(value)), 0);
+      if (divisor > 1) matrix[r] = matrix[r].map((value) => value / divisor);
+    }
+    rankSoFar++;
+  }
+  return rankSoFar;
+}
+const gcdOf = (a: number, b: number): number => (b === 0 ? a : gcdOf(b, a % b));
+
+/** The unions of groups of 1 … k − 1 patients whose count the released cells give away. */
+function derivableSmallSets(result: EvidenceResult): number[][] {
+  const cells = releasedCells(result);
+  const base = rank(cells);
+  const found: number[][] = [];
+  for (let mask = 1; mask < 1 << GROUPS.length; mask++) {
+    const set = GROUPS.map((_, g) => (mask >> g) & 1);
+    const patients = GROUPS.reduce((sum, group, g) => sum + set[g] * group.patients, 0);
+    if (patients >= K) continue;
+    if (rank([...cells, set]) === base) found.push(set);
+  }
+  return found;
+}
+
+describe('ProductReleaseAudit coverage within a unit', () => {
+  it('builds the fixture it means to: every row of the three tables has at least k patients', () => {
+    expect(analyses.every((analysis) => groupOf(analysis) >= 0)).toBe(true);
+    const counts = (keyOf: (group: (typeof GROUPS)[number]) => string) => {
+      const byKey = new Map<string, number>();
+      for (const group of GROUPS) byKey.set(keyOf(group), (byKey.get(keyOf(group)) ?? 0) + group.patients);
+      return [...byKey.values()];
+    };
+    type Group = (typeof GROUPS)[number];
+    for (const keyOf of [(g: Group) => g.sex, (g: Group) => g.ageBand, (g: Group) => g.site])
+      expect(Math.min(...counts(keyOf))).toBeGreaterThanOrEqual(K);
+  });
+
+  it('pairs coverage above its atom limit releases the three-table leak (why it is no longer used for new queries)', () => {
+    const result = release('pairs');
+    const row = (table: string, key: string) =>
+      result.distributions[table].rows.find((candidate) => candidate.key === key)!.values![0];
+    expect(row('ageBand', '80+') - row('sex', 'M') - row('site', 'B') + row('ageBand', '60-69')).toBe(4);
+    expect(derivableSmallSets(result)).toEqual([[0, 1, 0, 0, 0]]);
+  });
+
+  it('complete coverage audits the tables together: no set under k is derivable, and the table it protected says why', () => {
+    const result = release('complete');
+    expect(derivableSmallSets(result)).toEqual([]);
+    const protectedTables = result.disclosure.differencing.filter(
+      (entry) => entry.against === AGAINST_COMBINATION,
+    );
+    expect(protectedTables.length).toBeGreaterThan(0);
+    // What it gives up is what the leak needed, not more: the cohort and the first tables decided are released.
+    expect(result.cohort.patients).toBe(55);
+    expect(result.distributions.sex.withheld).toBeNull();
+  });
+
+  it('releases only the tables a query names, and two of the three tables single no one out', () => {
+    const result = release('complete', ['sex', 'ageBand']);
+    expect(Object.keys(result.distributions).sort()).toEqual(['ageBand', 'sex']);
+    expect(result.disclosure.differencing).toEqual([]);
+    expect(derivableSmallSets(result)).toEqual([]);
+    // The accuracy table is always part of the answer (zeros here: the fixture has no vessels).
+    expect(result.accuracy.counts.totals).toEqual([0, 0, 0, 0]);
+  });
+});
