@@ -80,7 +80,7 @@ export type StratifyBy = (typeof STRATIFY_BY)[number];
  * by CT-FFR band. Data minimisation (GDPR Art. 5(1)(c)): every released table adds cells to the product's
  * cross-release audit, and so spends some of the releases the product can still answer (src/evidence/README.md).
  */
-export const DISTRIBUTION_TABLES = [
+export const ANALYSIS_DISTRIBUTIONS = [
   'sex',
   'ageBand',
   'bmiBand',
@@ -90,9 +90,8 @@ export const DISTRIBUTION_TABLES = [
   'site',
   'status',
   'month',
-  'vessel',
-  'ctFfrBand',
 ] as const;
+export const DISTRIBUTION_TABLES = [...ANALYSIS_DISTRIBUTIONS, 'vessel', 'ctFfrBand'] as const;
 export type DistributionTable = (typeof DISTRIBUTION_TABLES)[number];
 
 /** A normalised definition: sorted, de-duplicated sets; months as YYYY-MM; absent = every value. */

@@ -9,7 +9,7 @@ import { performanceFigures, PerformanceFigures } from '../performance/performan
 import { PERFORMANCE_RULES } from '../performance/performance-rules';
 import { bandLabel } from '../stats/gray-zone';
 import { isPositive, LinkedVessel } from '../stats/proportions';
-import { CohortDefinition, DistributionTable, StratifyBy } from './cohort';
+import { ANALYSIS_DISTRIBUTIONS, CohortDefinition, DistributionTable, StratifyBy } from './cohort';
 import {
   CountCell,
   CountTable,
@@ -145,18 +145,6 @@ export type EvidenceOutcome =
         against?: string;
       };
     };
-
-export const ANALYSIS_DISTRIBUTIONS = [
-  'sex',
-  'ageBand',
-  'bmiBand',
-  'agatstonBand',
-  'scannerVendor',
-  'modelVersion',
-  'site',
-  'status',
-  'month',
-] as const satisfies readonly DistributionTable[];
 
 export const CONFUSION_COLUMNS = ['tp', 'fp', 'tn', 'fn'] as const;
 

@@ -9,10 +9,9 @@
  * compared with the figures it releases, so a divergence between the two is an error, never a silent gap.
  */
 import { isPositive } from '../stats/proportions';
-import { CohortDefinition, SET_DIMENSIONS, SetDimension, StratifyBy } from './cohort';
+import { ANALYSIS_DISTRIBUTIONS, CohortDefinition, SET_DIMENSIONS, SetDimension, StratifyBy } from './cohort';
 import { ProtectedTable } from './disclosure-control';
 import {
-  ANALYSIS_DISTRIBUTIONS,
   CohortAnalysis,
   CONFUSION_COLUMNS,
   CrossReleaseAudit,
