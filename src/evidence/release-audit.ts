@@ -192,6 +192,12 @@ export interface AuditOptions {
   readonly memo?: SearchMemo;
   /** Operations the caller's whole audit may still do (AuditBudget); past it every family is undecided. */
   readonly budget?: AuditBudget;
+  /**
+   * Also disclosive: a connected component of R_S whose atoms hold fewer than k patients in all. Every vector of its
+   * span, 0/1 or not ("|A| + 2·|B|"), is then a figure of fewer than k patients. Complete coverage sets it; queries
+   * audited before it existed re-run without it.
+   */
+  readonly smallComponents?: boolean;
 }
 
 /**
@@ -204,7 +210,15 @@ export function auditFamily(
   k: number,
   options: AuditOptions = {},
 ): FamilyVerdict {
-  const { maxWork = DEFAULT_MAX_WORK, earlier, orderKey, firstFound = false, memo, budget } = options;
+  const {
+    maxWork = DEFAULT_MAX_WORK,
+    earlier,
+    orderKey,
+    firstFound = false,
+    memo,
+    budget,
+    smallComponents = false,
+  } = options;
   if (budget?.exhausted) return { disclosive: true, reason: 'undecided', dimension: 0 };
   const recordCount = patientOf.length;
   const { atomOf, representatives } = atomsOf(recordCount, partitions, earlier?.refinement);
@@ -304,7 +318,16 @@ export function auditFamily(
   const dimension = basis.length;
   if (dimension === 0) return { disclosive: false, atoms: atomCount, smallAtoms, dimension };
   const smallPatients = columns.slice(firstSmallColumn).map((atom) => [...atomPatients[atom]]);
-  const found = smallestBinaryCombination(basis, smallPatients, k, maxWork, firstFound, memo, budget);
+  const found = smallestBinaryCombination(
+    basis,
+    smallPatients,
+    k,
+    maxWork,
+    firstFound,
+    memo,
+    budget,
+    smallComponents,
+  );
   if (found === 'undecided') return { disclosive: true, reason: 'undecided', dimension };
   if (found < k) return { disclosive: true, reason: 'small-set', patients: found };
   return { disclosive: false, atoms: atomCount, smallAtoms, dimension };
@@ -332,6 +355,8 @@ export function smallestBinaryCombination(
   firstFound = false,
   memo?: SearchMemo,
   budget?: AuditBudget,
+  /** AuditOptions.smallComponents: a component of fewer than `bound` patients counts as found, with its patients. */
+  smallComponents = false,
 ): number | 'undecided' {
   const d = basis.length;
   const width = patientsOf.length;
@@ -385,6 +410,16 @@ export function smallestBinaryCombination(
       for (let c = 0; c < width; c++) if (row[c] !== 0) columnSet.add(c);
     }
     const cols = [...columnSet].sort((a, b) => a - b);
+    if (smallComponents) {
+      const componentPatients = new Set<number>();
+      for (const c of cols) for (const patient of localPatients[c]) componentPatients.add(patient);
+      if (budget && !budget.spend(cols.length)) return 'undecided';
+      if (componentPatients.size < best) {
+        best = componentPatients.size;
+        if (firstFound) break;
+        continue;
+      }
+    }
     const local = new Map(cols.map((c, i) => [c, i]));
     const n = cols.length;
     const m = rowsOfComponent.length;

@@ -113,7 +113,8 @@ const TABLES = Object.keys(TABLE_UNIT) as TableName[];
  * - `complete` (every query since migration 1764380000000): every table of the unit, of every release, in one
  *   family, whatever its size; a check that does not finish within the work limits is undecided, and undecided is
  *   disclosive (fail closed). Nothing that adding and subtracting the unit's counts can single out is missed; the
- *   price is capacity (src/evidence/README.md measures it).
+ *   price is capacity (src/evidence/README.md measures it). Also disclosive here, and in the patients' family: a
+ *   component of the span of fewer than k patients (release-audit.ts AuditOptions.smallComponents).
  * - `pairs` (queries stored before it, re-run as they ran): the unit's tables together while its records fall into
  *   at most maxJointAtoms atoms and the search finishes within JOINT_MAX_WORK steps, else every pair of tables —
  *   which misses leaks that need three tables at once.
@@ -448,6 +449,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         firstFound: true,
         memo: this.memo,
         budget: this.budget,
+        smallComponents: !pairs,
       });
       // `pairs`: a joint search that does not finish is not a verdict: the pairs below decide (and fail closed
       // themselves). The later checks of this query only add cells to the same family, so they are not tried jointly
@@ -489,6 +491,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         firstFound: true,
         memo: this.memo,
         budget: this.budget,
+        smallComponents: !pairs,
       };
       const verdict = auditFamily(this.patientOf.patients, patients, this.k, options);
       if (verdict.disclosive) return verdict.reason === 'small-set' ? 'found' : 'undecided';
