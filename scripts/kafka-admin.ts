@@ -123,13 +123,16 @@ export async function ensureTopics(
     const missing = topics.filter((topic) => !present.has(topic));
     if (missing.length > 0) {
       // No replicationFactor: the cluster's default.replication.factor applies (1 on the local single node,
-      // the operator's choice on a shared cluster).
+      // the operator's choice on a shared cluster). The leaders are awaited below, not by kafkajs: its wait retries
+      // LEADER_NOT_AVAILABLE only, and a broker that has not yet seen the new topic answers
+      // UNKNOWN_TOPIC_OR_PARTITION ("This server does not host this topic-partition"), which then failed a CI run's
+      // suite set-up while two test shards created topics at once (kafkajs issue #815 describes the same race).
       await admin.createTopics({
         topics: missing.map((topic) => ({ topic, numPartitions: partitions })),
-        waitForLeaders: true,
+        waitForLeaders: false,
       });
     }
-    const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
+    const metadata = await topicsWithLeaders(admin, topics, LEADER_WAIT_TIMEOUT_MS);
     const partitionCount = new Map(metadata.map((t) => [t.name, t.partitions.length]));
     return topics.map((topic) => ({
       topic,
@@ -138,6 +141,40 @@ export async function ensureTopics(
     }));
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** How long ensureTopics waits for every partition of the new topics to have a leader. */
+const LEADER_WAIT_TIMEOUT_MS = 60_000;
+/** Metadata errors of a topic that is being created: the broker asked has not caught up yet. */
+const TRANSIENT_METADATA_ERRORS = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/** The topics' metadata once each has partitions and every partition a leader; transient errors are retried. */
+async function topicsWithLeaders(
+  admin: ReturnType<Kafka['admin']>,
+  topics: string[],
+  timeoutMs: number,
+): Promise<Array<{ name: string; partitions: Array<{ leader: number }> }>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let pending: string;
+    try {
+      const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
+      const leaderless = metadata.find(
+        (topic) =>
+          topic.partitions.length === 0 || topic.partitions.some((partition) => partition.leader < 0),
+      );
+      if (!leaderless) return metadata;
+      pending = `${leaderless.name} has a partition without a leader`;
+    } catch (err) {
+      // kafkajs rethrows the protocol error, or wraps it once its own retries of LEADER_NOT_AVAILABLE run out.
+      const failure = err as { type?: string; originalError?: { type?: string } };
+      const type = failure.type ?? failure.originalError?.type;
+      if (type === undefined || !TRANSIENT_METADATA_ERRORS.has(type)) throw err;
+      pending = errorMessage(err);
+    }
+    if (Date.now() >= deadline) throw new Error(`Kafka topics not ready after ${timeoutMs} ms: ${pending}`);
+    await sleep(200);
   }
 }
 
