@@ -35,6 +35,15 @@ function randomPartition(random: () => number, recordCount: number): ReleasedPar
   return { cellOf, cellCount };
 }
 
+/** A random family: 6 … 5 + `spread` records, their patients drawn among 0.8 × as many ids, k of 2–4, 1–4 releases. */
+function randomFamily(random: () => number, spread: number) {
+  const recordCount = 6 + Math.floor(random() * spread);
+  const patients = range(0, recordCount).map(() => Math.floor(random() * recordCount * 0.8));
+  const k = 2 + Math.floor(random() * 3);
+  const partitions = range(0, 1 + Math.floor(random() * 4)).map(() => randomPartition(random, recordCount));
+  return { patients, k, partitions };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The oracle: an attacker by exhaustion over every set of records, in exact rational arithmetic (BigInt fractions),
 // on the records × cells matrix itself — no atoms, no modular arithmetic, nothing shared with auditFamily.
@@ -217,12 +226,7 @@ describe('auditFamily: can a set of fewer than k patients be derived from the re
     let onlyWeighted = 0;
     let missed = 0;
     for (let trial = 0; trial < 300; trial++) {
-      const recordCount = 6 + Math.floor(random() * 5);
-      const patients = range(0, recordCount).map(() => Math.floor(random() * recordCount * 0.8));
-      const k = 2 + Math.floor(random() * 3);
-      const partitions = range(0, 1 + Math.floor(random() * 4)).map(() =>
-        randomPartition(random, recordCount),
-      );
+      const { patients, k, partitions } = randomFamily(random, 5);
       const ids = Int32Array.from(patients);
       const plain = auditFamily(ids, partitions, k).disclosive;
       const withComponents = auditFamily(ids, partitions, k, { smallComponents: true }).disclosive;
@@ -244,12 +248,7 @@ describe('auditFamily: can a set of fewer than k patients be derived from the re
     const random = lcg(20_261_127);
     let disclosive = 0;
     for (let trial = 0; trial < 300; trial++) {
-      const recordCount = 6 + Math.floor(random() * 7);
-      const patients = range(0, recordCount).map(() => Math.floor(random() * recordCount * 0.8));
-      const k = 2 + Math.floor(random() * 3);
-      const partitions = range(0, 1 + Math.floor(random() * 4)).map(() =>
-        randomPartition(random, recordCount),
-      );
+      const { patients, k, partitions } = randomFamily(random, 7);
       const smallest = smallestDerivableSet(patients, partitions);
       const verdict = auditFamily(Int32Array.from(patients), partitions, k);
       const expected = smallest < k;
