@@ -393,10 +393,9 @@ export function evidenceOutcome(input: EvidenceInput): EvidenceOutcome {
       vessel: [universe.vessel, (vessel) => vessel.vessel],
       ctFfrBand: [ctFfrBandKeys(), (vessel) => ctFfrBand(vessel.ctFfr)],
     };
-  for (const [name, [keys, keyOf]] of Object.entries(vesselTables) as Array<
-    ['vessel' | 'ctFfrBand', (typeof vesselTables)['vessel']]
-  >) {
+  for (const name of ['vessel', 'ctFfrBand'] as const) {
     if (!asked(name)) continue;
+    const [keys, keyOf] = vesselTables[name];
     const table = countTable(
       keys,
       vessels.map((vessel) => ({ key: keyOf(vessel), patientId: vessel.analysis.patientId })),

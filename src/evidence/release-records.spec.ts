@@ -11,6 +11,7 @@ import {
 } from './cohort';
 import { AGAINST_COMBINATION, EvidenceResult, evidenceOutcome } from './evidence-result';
 import { AuditCoverage, ProductRecords, ProductReleaseAudit } from './release-records';
+import { exactRank as rank } from '../../test/helpers/exact-rank';
 
 /*
  * The leak that needs three tables of one unit at once (src/evidence/README.md): site A's men are all 80+, site A has
@@ -22,7 +23,7 @@ import { AuditCoverage, ProductRecords, ProductReleaseAudit } from './release-re
  *
  * The attacker here is independent of the audit: every released cell of the result is a union of the fixture's
  * five groups, and each of the 31 non-empty unions of groups is tested for membership of the cells' span with exact
- * integer elimination.
+ * rational elimination (test/helpers/exact-rank.ts).
  */
 const HIGH_WATER_MARK = '2026-08-01T00:00:00.000000Z';
 const K = 11;
@@ -121,28 +122,6 @@ function releasedCells(result: EvidenceResult): number[][] {
   }
   return cells;
 }
-
-/** Rank over the rationals by fraction-free elimination (the entries stay small integers here). */
-function rank(rows: number[][]): number {
-  const matrix = rows.map((row) => [...row]);
-  let rankSoFar = 0;
-  for (let column = 0; column < (matrix[0]?.length ?? 0) && rankSoFar < matrix.length; column++) {
-    const pivot = matrix.findIndex((row, r) => r >= rankSoFar && row[column] !== 0);
-    if (pivot < 0) continue;
-    [matrix[rankSoFar], matrix[pivot]] = [matrix[pivot], matrix[rankSoFar]];
-    for (let r = 0; r < matrix.length; r++) {
-      if (r === rankSoFar || matrix[r][column] === 0) continue;
-      const factor = matrix[r][column];
-      const pivotValue = matrix[rankSoFar][column];
-      matrix[r] = matrix[r].map((value, c) => value * pivotValue - matrix[rankSoFar][c] * factor);
-      const divisor = matrix[r].reduce((gcd, value) => gcdOf(gcd, Math.abs(value)), 0);
-      if (divisor > 1) matrix[r] = matrix[r].map((value) => value / divisor);
-    }
-    rankSoFar++;
-  }
-  return rankSoFar;
-}
-const gcdOf = (a: number, b: number): number => (b === 0 ? a : gcdOf(b, a % b));
 
 /** The unions of groups of 1 … k − 1 patients whose count the released cells give away. */
 function derivableSmallSets(result: EvidenceResult): number[][] {
