@@ -11,10 +11,10 @@
  * (evidence-outcome.task.ts), and the longest stall of this thread's event loop is printed for each: what a request
  * or an ingested event waiting behind the audit would wait.
  *
- * Each query names `--tables` distributions drawn at random (all eleven by default); `--coverage pairs` audits as
- * queries stored before complete coverage were (release-records.ts AuditCoverage).
+ * Each query names `--tables` distributions drawn at random (all eleven by default); `--coverage complete` or `pairs`
+ * audits as queries stored before `complete-bases` were (release-records.ts AuditCoverage).
  *
- *   npm run bench:evidence -- [--analyses 20000] [--queries 30] [--seed 7] [--tables 11] [--coverage complete|pairs]
+ *   npm run bench:evidence -- [--analyses 20000] [--queries 30] [--seed 7] [--tables 11] [--coverage complete-bases|complete|pairs]
  */
 import {
   AGATSTON_BANDS,
@@ -55,7 +55,7 @@ function option(name: string, fallback: number): number {
 const analysesWanted = option('analyses', 20_000);
 const tablesPerQuery = option('tables', DISTRIBUTION_TABLES.length);
 const coverageIndex = process.argv.indexOf('--coverage');
-const coverage = (coverageIndex >= 0 ? process.argv[coverageIndex + 1] : 'complete') as AuditCoverage;
+const coverage = (coverageIndex >= 0 ? process.argv[coverageIndex + 1] : 'complete-bases') as AuditCoverage;
 if (!AUDIT_COVERAGES.includes(coverage))
   throw new Error(`--coverage is one of ${AUDIT_COVERAGES.join(', ')}`);
 const queries = option('queries', 30);
@@ -119,6 +119,7 @@ let refused = 0;
 const tablesAsked: number[] = [];
 const tablesWhole: number[] = [];
 const tablesLimited: number[] = [];
+const componentTally = { certified: 0, searched: 0 };
 let lastInput: EvidenceOutcomeRequest | null = null;
 console.log(
   `bench:evidence — ${analyses.length.toLocaleString('en')} analyses, ${vessels.length.toLocaleString('en')} vessels, ${queries} queries, k = ${k}, ${tablesPerQuery} distributions per query, ${coverage} coverage`,
@@ -177,6 +178,8 @@ for (let q = 0; q < queries; q++) {
   };
   audited.push(performance.now() - start);
   operations.push(audit.operations);
+  componentTally.certified += audit.componentTally.certified;
+  componentTally.searched += audit.componentTally.searched;
   const baselineStart = performance.now();
   evidenceOutcome({ ...input, nested: cohortsNested });
   baseline.push(performance.now() - baselineStart);
@@ -211,6 +214,9 @@ console.log(
 );
 console.log(
   `| audited query, median (max) | ${median(audited).toFixed(0)} ms (${Math.max(...audited).toFixed(0)} ms) |`,
+);
+console.log(
+  `| components of R_S certified (disjoint bases) / searched | ${componentTally.certified} / ${componentTally.searched} |`,
 );
 console.log(`| baseline (no cross-release audit), median | ${median(baseline).toFixed(0)} ms |`);
 console.log(`| ratio of medians | ${(median(audited) / median(baseline)).toFixed(1)} |`);

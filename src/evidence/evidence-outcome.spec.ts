@@ -14,7 +14,7 @@ import {
   computeEvidenceOutcome,
   EvidenceOutcomeRequest,
 } from './evidence-outcome.task';
-import { ProductRecords } from './release-records';
+import { AuditCoverage, ProductRecords } from './release-records';
 
 /** Deterministic generator (Park–Miller). */
 function lcg(seed: number): () => number {
@@ -73,6 +73,7 @@ describe('evidence outcome under the audit work limit', () => {
     input: Parameters<typeof normaliseDefinition>[0],
     earlier: EarlierRelease[],
     auditOperationLimit: number | null,
+    auditCoverage: AuditCoverage = 'complete-bases',
   ): EvidenceOutcomeRequest => {
     const definition = normaliseDefinition(input);
     const inCohort = analyses.map(
@@ -101,7 +102,7 @@ describe('evidence outcome under the audit work limit', () => {
       earlier,
       records,
       auditOperationLimit,
-      auditCoverage: 'complete',
+      auditCoverage,
     };
   };
 
@@ -166,5 +167,23 @@ describe('evidence outcome under the audit work limit', () => {
     expect(findings(limited)).toEqual(findings(whole));
     // Counted, not timed: the same limit gives the same outcome again.
     expect(audited(unlimited.operations - 1).outcome).toEqual({ status: 'released', result: limited });
+  });
+
+  it('decides alike under complete and complete-bases coverage, but spends different work: a re-run needs the one stored', () => {
+    const under = (coverage: AuditCoverage, limit: number) =>
+      auditedEvidenceOutcome(request(next, earlier, limit, coverage));
+    const complete = under('complete', Infinity);
+    const bases = under('complete-bases', Infinity);
+    // The certificate is a proof: every check decided without it is decided alike.
+    expect(bases.outcome).toEqual(complete.outcome);
+    expect(bases.operations).not.toBe(complete.operations);
+    // At a limit between the two, the query comes out otherwise, so each stored query re-runs under its own coverage.
+    const [cheaper, dearer]: AuditCoverage[] =
+      bases.operations < complete.operations
+        ? ['complete-bases', 'complete']
+        : ['complete', 'complete-bases'];
+    const limit = Math.min(bases.operations, complete.operations);
+    expect(under(cheaper, limit).outcome).toEqual(complete.outcome);
+    expect(under(dearer, limit).outcome).not.toEqual(complete.outcome);
   });
 });

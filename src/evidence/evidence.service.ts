@@ -95,8 +95,11 @@ interface StoredRow {
 /** Prefix of a product's evidence lock (its session advisory lock; the product id follows). */
 const EVIDENCE_LOCK = 'fieldwatch:evidence:';
 const EVIDENCE_BUSY = 'Too many evidence queries are in progress; retry shortly';
-/** Every new query is audited with complete coverage within each unit; `pairs` is kept only to re-run older ones. */
-const NEW_QUERY_AUDIT_COVERAGE: AuditCoverage = 'complete';
+/**
+ * Every new query is audited with complete coverage within each unit, components certified by disjoint bases first;
+ * `complete` and `pairs` are kept only to re-run older queries as they ran.
+ */
+const NEW_QUERY_AUDIT_COVERAGE: AuditCoverage = 'complete-bases';
 
 /** The lattice attributes of an analysis, as SQL over `a` (analyses) and `s` (sites). */
 const ATTRIBUTES_SQL = `

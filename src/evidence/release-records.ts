@@ -21,6 +21,7 @@ import {
 } from './evidence-result';
 import {
   AuditBudget,
+  ComponentTally,
   auditFamily,
   DEFAULT_MAX_WORK,
   meet,
@@ -110,17 +111,22 @@ const TABLE_UNIT: Record<TableName, Exclude<Unit, 'patients'>> = {
 const TABLES = Object.keys(TABLE_UNIT) as TableName[];
 /**
  * How far the audit reaches within a unit (analyses; vessels).
- * - `complete` (every query since migration 1764380000000): every table of the unit, of every release, in one
- *   family, whatever its size; a check that does not finish within the work limits is undecided, and undecided is
+ * - `complete` (queries stored from migration 1764380000000 to 1764390000000): every table of the unit, of every
+ *   release, in one family, whatever its size; a check that does not finish within the work limits is undecided, and undecided is
  *   disclosive (fail closed). Nothing that adding and subtracting the unit's counts can single out is missed; the
  *   price is capacity (src/evidence/README.md measures it). Also disclosive here, and in the patients' family: a
  *   component of the span of fewer than k patients (release-audit.ts AuditOptions.smallComponents).
- * - `pairs` (queries stored before it, re-run as they ran): the unit's tables together while its records fall into
- *   at most maxJointAtoms atoms and the search finishes within JOINT_MAX_WORK steps, else every pair of tables —
- *   which misses leaks that need three tables at once.
+ * - `complete-bases` (every query since migration 1764390000000): `complete`, and a component of the span is first
+ *   offered a certificate that no combination of it, 0/1 or weighted, is a figure of fewer than k patients
+ *   (release-audit.ts disjointBasesCertificate); a certified component is not searched. Every check `complete`
+ *   decides is decided alike; checks `complete` left undecided for want of work may now be decided, and for
+ *   certified components weighted combinations are excluded too.
+ * - `pairs` (queries stored before 1764380000000, re-run as they ran): the unit's tables together while its records
+ *   fall into at most maxJointAtoms atoms and the search finishes within JOINT_MAX_WORK steps, else every pair of
+ *   tables — which misses leaks that need three tables at once.
  */
-export type AuditCoverage = 'complete' | 'pairs';
-export const AUDIT_COVERAGES: readonly AuditCoverage[] = ['complete', 'pairs'];
+export type AuditCoverage = 'complete-bases' | 'complete' | 'pairs';
+export const AUDIT_COVERAGES: readonly AuditCoverage[] = ['complete-bases', 'complete', 'pairs'];
 
 export interface ReleaseAuditLimits {
   /** Column steps one family's search may take before the audit fails closed (release-audit.ts). */
@@ -196,6 +202,8 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
   private lastUndecided = false;
   /** Units whose joint family did not finish within its steps in an earlier check of this query. */
   private readonly jointUndecided = new Set<Exclude<Unit, 'patients'>>();
+  /** Components of R_S certified free of small combinations, and searched, in this audit (bench:evidence). */
+  readonly componentTally: ComponentTally = { certified: 0, searched: 0 };
   /** The operations this audit may do in all (release-audit.ts): past them it fails closed. */
   private readonly budget: AuditBudget;
   private readonly maxWork: number;
@@ -211,7 +219,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
   ) {
     this.maxWork = limits.maxWork ?? DEFAULT_MAX_WORK;
     this.maxJointAtoms = limits.maxJointAtoms ?? DEFAULT_MAX_JOINT_ATOMS;
-    this.coverage = limits.coverage ?? 'complete';
+    this.coverage = limits.coverage ?? 'complete-bases';
     this.budget = new AuditBudget(limits.operationLimit ?? DEFAULT_AUDIT_OPERATIONS);
     const patientIndex = new Map<string, number>();
     this.patientOfAnalysis = Int32Array.from(records.analyses, (analysis) => {
@@ -450,6 +458,8 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         memo: this.memo,
         budget: this.budget,
         smallComponents: !pairs,
+        disjointBases: this.coverage === 'complete-bases',
+        componentTally: this.componentTally,
       });
       // `pairs`: a joint search that does not finish is not a verdict: the pairs below decide (and fail closed
       // themselves). The later checks of this query only add cells to the same family, so they are not tried jointly
@@ -492,6 +502,8 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         memo: this.memo,
         budget: this.budget,
         smallComponents: !pairs,
+        disjointBases: this.coverage === 'complete-bases',
+        componentTally: this.componentTally,
       };
       const verdict = auditFamily(this.patientOf.patients, patients, this.k, options);
       if (verdict.disclosive) return verdict.reason === 'small-set' ? 'found' : 'undecided';
