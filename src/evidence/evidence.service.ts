@@ -96,10 +96,10 @@ interface StoredRow {
 const EVIDENCE_LOCK = 'fieldwatch:evidence:';
 const EVIDENCE_BUSY = 'Too many evidence queries are in progress; retry shortly';
 /**
- * Every new query is audited with complete coverage within each unit, components certified by disjoint bases first;
- * `complete` and `pairs` are kept only to re-run older queries as they ran.
+ * Every new query is audited with complete coverage within each unit and across units, components certified by
+ * disjoint bases first; the other coverages are kept to re-run older queries as they ran.
  */
-const NEW_QUERY_AUDIT_COVERAGE: AuditCoverage = 'complete-bases';
+const NEW_QUERY_AUDIT_COVERAGE: AuditCoverage = 'complete-cross';
 
 /** The lattice attributes of an analysis, as SQL over `a` (analyses) and `s` (sites). */
 const ATTRIBUTES_SQL = `

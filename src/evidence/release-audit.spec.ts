@@ -3,6 +3,7 @@ import {
   AuditBudget,
   auditFamily,
   AUDIT_PRIME,
+  auditPatientFamily,
   ComponentTally,
   disjointBasesCertificate,
   meet,
@@ -303,6 +304,87 @@ describe('auditFamily: can a set of fewer than k patients be derived from the re
       auditFamily(ids, binary, 11, { maxWork: 1, disjointBases: true, componentTally: certifiedTally }),
     ).toMatchObject({ disclosive: false, dimension: 6 });
     expect(certifiedTally).toEqual({ certified: 1, searched: 0 });
+  });
+
+  it('counts units against each other: vessels minus analyses counts the patients with a second vessel', () => {
+    // 20 patients of one analysis each; 3 of them have two vessels. Every released count has 20 patients, and each
+    // unit's family alone derives nothing; together, vessels − analyses = the 3 patients with a second vessel.
+    const analyses = {
+      patientOf: Int32Array.from(range(0, 20)),
+      partitions: [partition(20, [range(0, 20)])],
+    };
+    const vesselPatients = [...range(0, 20), 0, 1, 2];
+    const vessels = {
+      patientOf: Int32Array.from(vesselPatients),
+      partitions: [partition(23, [range(0, 23)])],
+    };
+    for (const unit of [analyses, vessels])
+      expect(auditFamily(unit.patientOf, unit.partitions, K).disclosive).toBe(false);
+    expect(auditPatientFamily(20, [analyses, vessels], K)).toEqual({
+      disclosive: true,
+      reason: 'small-set',
+      patients: 3,
+    });
+    // With a fourth patient of two vessels, at a k of 4, the derived set has k patients: nothing under k.
+    const four = {
+      patientOf: Int32Array.from([...vesselPatients, 3]),
+      partitions: [partition(24, [range(0, 24)])],
+    };
+    expect(auditPatientFamily(20, [analyses, four], 4).disclosive).toBe(false);
+  });
+
+  it('agrees with an exhaustive attacker on patients counted through two units (300 random)', () => {
+    // The oracle: the patients × cells matrix of multiplicities (how many of a patient's records each cell holds), and
+    // every set of patients tested for membership of its span in exact rational arithmetic — no types, no GF(p).
+    const smallestPatientSet = (
+      patientCount: number,
+      sources: { patientOf: number[]; partitions: ReleasedPartition[] }[],
+    ) => {
+      const cells = sources.flatMap(({ patientOf, partitions }) =>
+        partitions.flatMap((p) =>
+          range(0, p.cellCount).map((cell) =>
+            range(0, patientCount).map(
+              (patient) => patientOf.filter((owner, r) => owner === patient && p.cellOf[r] === cell).length,
+            ),
+          ),
+        ),
+      );
+      const base = rankOf(cells);
+      let smallest = Infinity;
+      for (let mask = 1; mask < 2 ** patientCount; mask++) {
+        const set = range(0, patientCount).map((patient) => (mask >> patient) & 1);
+        const size = set.reduce((a, b) => a + b, 0);
+        if (size < smallest && rankOf([...cells, set]) === base) smallest = size;
+      }
+      return smallest;
+    };
+    const random = lcg(20_261_128_4);
+    let disclosive = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      const patientCount = 7 + Math.floor(random() * 4);
+      const k = 2 + Math.floor(random() * 3);
+      const sources = [2, 3].map((most) => {
+        const patientOf = range(0, patientCount).flatMap((patient) =>
+          range(0, Math.floor(random() * (most + 1))).map(() => patient),
+        );
+        const partitions = range(0, 1 + Math.floor(random() * 2)).map(() =>
+          randomPartition(random, patientOf.length),
+        );
+        return { patientOf, partitions };
+      });
+      const expected = smallestPatientSet(patientCount, sources);
+      const verdict = auditPatientFamily(
+        patientCount,
+        sources.map(({ patientOf, partitions }) => ({ patientOf: Int32Array.from(patientOf), partitions })),
+        k,
+      );
+      expect({ trial, disclosive: verdict.disclosive }).toEqual({ trial, disclosive: expected < k });
+      if (verdict.disclosive && verdict.reason === 'small-set')
+        expect({ trial, patients: verdict.patients }).toEqual({ trial, patients: expected });
+      if (expected < k) disclosive++;
+    }
+    expect(disclosive).toBeGreaterThan(30);
+    expect(disclosive).toBeLessThan(270);
   });
 
   it('agrees with the exhaustive attacker on 300 random releases', () => {

@@ -28,8 +28,9 @@
  * happen in practice; no floating-point tolerance decides anything.
  *
  * Scope, stated in src/evidence/README.md: a family is whatever partitions the caller puts together;
- * release-records.ts audits every pair of tables over one unit (with the cohort counts) as one family, and the
- * patient counts as another. A family over every table at once would make nearly each record its own atom.
+ * release-records.ts audits every table of a unit (with the cohort counts) as one family, the patient counts as
+ * another, and every unit's counts together over patients as a third (auditPatientFamily); queries stored under
+ * `pairs` coverage audited a unit's tables two by two.
  */
 import { createHash } from 'node:crypto';
 
@@ -225,17 +226,7 @@ export function auditFamily(
   k: number,
   options: AuditOptions = {},
 ): FamilyVerdict {
-  const {
-    maxWork = DEFAULT_MAX_WORK,
-    earlier,
-    orderKey,
-    firstFound = false,
-    memo,
-    budget,
-    smallComponents = false,
-    disjointBases = false,
-    componentTally,
-  } = options;
+  const { earlier, orderKey, budget } = options;
   if (budget?.exhausted) return { disclosive: true, reason: 'undecided', dimension: 0 };
   const recordCount = patientOf.length;
   const { atomOf, representatives } = atomsOf(recordCount, partitions, earlier?.refinement);
@@ -279,9 +270,158 @@ export function auditFamily(
       rows.push(row);
     }
   }
-  const undecided = { disclosive: true, reason: 'undecided', dimension: 0 } as const;
-  if (budget && !budget.spend((partitions.length + rows.length) * atomCount)) return undecided;
+  if (budget && !budget.spend((partitions.length + rows.length) * atomCount))
+    return { disclosive: true, reason: 'undecided', dimension: 0 };
+  const smallPatients = columns.slice(firstSmallColumn).map((atom) => [...atomPatients[atom]]);
+  return reduceAndSearch(rows, firstSmallColumn, smallPatients, k, options);
+}
 
+/** Records of one unit and the released cells that count them (auditPatientFamily). */
+export interface CountedRecords {
+  /** Per record, its patient: an index below the family's patient count. */
+  readonly patientOf: Int32Array;
+  readonly partitions: readonly ReleasedPartition[];
+}
+
+/**
+ * Counts of different units against each other: is a set of 1 … k − 1 *patients* derivable from released counts of
+ * patients, analyses and vessels together? Each released count is Σ over patients of how many of the patient's
+ * records the cell holds, so a combination Σ λ_c · count_c is Σ_p (Σ_c λ_c · w_pc) — the count of a set T of
+ * patients exactly when Σ_c λ_c · w_pc is 1 on T and 0 elsewhere. Whether it is depends only on each patient's
+ * *type* (which cells hold how many of its records), never on who the patient is: the atoms here are the types, the
+ * matrix holds the multiplicities, and the test is auditFamily's. "Analysed vessels of site A minus analyses of site
+ * A", where every analysis has one vessel but three patients' have two, counts those three patients: this finds it,
+ * where the per-unit families cannot (their records are disjoint, so no combination of two units' cells cancels).
+ * With `disjointBases`, a certified component also excludes every weighted figure of fewer than k patients.
+ *
+ * Not re-checked here: what the per-unit families decide (a count of a set of analyses, which a patient-level
+ * vector does not see when a patient's analyses cancel each other out).
+ */
+export function auditPatientFamily(
+  patientCount: number,
+  sources: readonly CountedRecords[],
+  k: number,
+  options: Omit<AuditOptions, 'earlier' | 'orderKey'> = {},
+): FamilyVerdict {
+  const { budget } = options;
+  const undecided = { disclosive: true, reason: 'undecided', dimension: 0 } as const;
+  if (budget?.exhausted) return undecided;
+  // Each source's records grouped by patient (counting sort).
+  const grouped = sources.map(({ patientOf }) => {
+    const start = new Int32Array(patientCount + 1);
+    for (const patient of patientOf) start[patient + 1]++;
+    for (let p = 0; p < patientCount; p++) start[p + 1] += start[p];
+    const next = start.slice(0, patientCount);
+    const records = new Int32Array(patientOf.length);
+    patientOf.forEach((patient, record) => (records[next[patient]++] = record));
+    return { start, records };
+  });
+
+  // Types: refine the patients by, per partition, the multiset of cells holding their records.
+  let classOf = new Int32Array(patientCount);
+  const inSomeCell = new Uint8Array(patientCount);
+  let work = 0;
+  const cells: number[] = [];
+  for (const [s, source] of sources.entries()) {
+    const { start, records } = grouped[s];
+    for (const partition of source.partitions) {
+      if (partition.cellOf.length !== source.patientOf.length)
+        throw new RangeError('a partition must cover every record');
+      const multisets = new Map<string, number>();
+      const classes = new Map<number, number>();
+      const next = new Int32Array(patientCount);
+      for (let p = 0; p < patientCount; p++) {
+        cells.length = 0;
+        for (let i = start[p]; i < start[p + 1]; i++) {
+          const cell = partition.cellOf[records[i]];
+          if (cell >= 0) cells.push(cell);
+        }
+        work += 1 + start[p + 1] - start[p];
+        let multiset = 0;
+        if (cells.length > 0) {
+          inSomeCell[p] = 1;
+          const key = cells.sort((a, b) => a - b).join(',');
+          multiset = multisets.get(key) ?? multisets.size + 1;
+          multisets.set(key, multiset);
+        }
+        const key = classOf[p] * (patientCount + 1) + multiset;
+        let id = classes.get(key);
+        if (id === undefined) classes.set(key, (id = classes.size));
+        next[p] = id;
+      }
+      classOf = next;
+    }
+  }
+  if (budget && !budget.spend(work)) return undecided;
+
+  // Atoms: the types of patients some cell counts; large ones (≥ k patients) first in the columns.
+  const members = new Map<number, number[]>();
+  for (let p = 0; p < patientCount; p++) {
+    if (!inSomeCell[p]) continue;
+    const list = members.get(classOf[p]);
+    if (list) list.push(p);
+    else members.set(classOf[p], [p]);
+  }
+  const atoms = [...members.values()];
+  const columns = [...atoms.filter((list) => list.length >= k), ...atoms.filter((list) => list.length < k)];
+  const atomCount = columns.length;
+  const firstSmallColumn = columns.findIndex((list) => list.length < k);
+  if (firstSmallColumn < 0) return { disclosive: false, atoms: atomCount, smallAtoms: 0, dimension: 0 };
+
+  // Rows: each released cell, its entry in a column the multiplicity of the type (its first patient's records).
+  const rows: Float64Array[] = [];
+  const seen = new Set<string>();
+  let rowCount = 0;
+  for (const [s, source] of sources.entries()) {
+    const { start, records } = grouped[s];
+    for (const partition of source.partitions) {
+      const cellRows = Array.from({ length: partition.cellCount }, () => new Float64Array(atomCount));
+      const cellColumns = Array.from({ length: partition.cellCount }, () => [] as number[]);
+      columns.forEach((list, column) => {
+        const p = list[0];
+        for (let i = start[p]; i < start[p + 1]; i++) {
+          const cell = partition.cellOf[records[i]];
+          if (cell < 0) continue;
+          if (cellRows[cell][column]++ === 0) cellColumns[cell].push(column);
+        }
+      });
+      rowCount += partition.cellCount;
+      cellRows.forEach((row, cell) => {
+        const key = cellColumns[cell].map((column) => `${column}:${row[column]}`).join(',');
+        if (key === '' || seen.has(key)) return;
+        seen.add(key);
+        rows.push(row);
+      });
+    }
+  }
+  if (budget && !budget.spend((rowCount + rows.length) * atomCount)) return undecided;
+  return reduceAndSearch(rows, firstSmallColumn, columns.slice(firstSmallColumn), k, options);
+}
+
+/**
+ * The test of auditFamily on a built matrix: `rows` (released cells) over the atoms' columns, large atoms first and
+ * small ones from `firstSmallColumn` on, `smallPatients` the patients of each small column's atom. Row-reduces over
+ * GF(p) (the rows left after the large columns span R_S) and searches R_S.
+ */
+function reduceAndSearch(
+  rows: Float64Array[],
+  firstSmallColumn: number,
+  smallPatients: ReadonlyArray<readonly number[]>,
+  k: number,
+  options: AuditOptions,
+): FamilyVerdict {
+  const {
+    maxWork = DEFAULT_MAX_WORK,
+    firstFound = false,
+    memo,
+    budget,
+    smallComponents = false,
+    disjointBases = false,
+    componentTally,
+  } = options;
+  const atomCount = firstSmallColumn + smallPatients.length;
+  const smallAtoms = smallPatients.length;
+  const undecided = { disclosive: true, reason: 'undecided', dimension: 0 } as const;
   // Echelon form over GF(p), each pivot row applied through its non-zero entries only: forward elimination on the
   // large atoms' columns (the rows left over vanish on every large atom and span R_S), then the reduced form of
   // those rows on the small atoms' columns, which the search needs.
@@ -334,7 +474,6 @@ export function auditFamily(
   });
   const dimension = basis.length;
   if (dimension === 0) return { disclosive: false, atoms: atomCount, smallAtoms, dimension };
-  const smallPatients = columns.slice(firstSmallColumn).map((atom) => [...atomPatients[atom]]);
   const found = smallestBinaryCombination(basis, smallPatients, k, maxWork, {
     firstFound,
     memo,
@@ -607,8 +746,8 @@ export function smallestBinaryCombination(
  * any weights — which closes, for the component, the gap the 0/1 search leaves (src/evidence/README.md).
  *
  * The bases are found greedily (columns by decreasing patients, each kept when independent of the basis so far and
- * free of the patients of earlier bases), so a packing may exist that this misses: then the 0/1 search decides as without it.
- * It succeeds where a component has many more columns than rows — the large components of a well-populated product,
+ * free of the patients of earlier bases), so a packing may exist that this misses: then the 0/1 search decides as
+ * without it. It succeeds where a component has many more columns than rows — the large components of a well-populated product,
  * which are exactly those whose 0/1 search runs out of work (a 56 × 4,420 component of bench:evidence spent the
  * whole 2,000,000,000 operations of a query, undecided).
  */
@@ -698,9 +837,10 @@ interface MemoEntry {
  * (its cohort, then each table as it is released, then each trial suppression), and the components of R_S that the
  * new cells do not touch come out identical each time — the reduced form of a span over a fixed column order is
  * unique. A component's search depends only on its rows, on which columns share patients, on the bound it starts
- * with, on whether it stops at the first set found and on whether it looks for a certificate first; the key is a digest of exactly these, with patients renamed
- * in order of first appearance. Only finished searches are kept, with their steps and operations, which a hit charges
- * to the work limits: a verdict is the same with or without the memo, so a re-run reproduces it either way.
+ * with, on whether it stops at the first set found and on whether it looks for a certificate first; the key is a
+ * digest of exactly these, with patients renamed in order of first appearance. Only finished searches are kept, with
+ * their steps and operations, which a hit charges to the work limits: a verdict is the same with or without the
+ * memo, so a re-run reproduces it either way.
  */
 export class SearchMemo {
   private readonly entries = new Map<string, MemoEntry>();

@@ -179,3 +179,68 @@ describe('ProductReleaseAudit coverage within a unit', () => {
     expect(result.accuracy.counts.totals).toEqual([0, 0, 0, 0]);
   });
 });
+
+/*
+ * Counts of different units against each other (src/evidence/README.md): 30 patients of one completed analysis each,
+ * 27 with one analysed vessel and 3 with two. Every cohort count has 30 patients, and neither the analyses' nor the
+ * vessels' counts single anyone out on their own; but analysed vessels − analyses = 3, the patients with a second
+ * vessel. `complete-bases` audits each unit on its own and releases the cohort; `complete-cross` audits them
+ * together over patients (release-audit.ts auditPatientFamily) and refuses it.
+ */
+describe('ProductReleaseAudit across units', () => {
+  const crossAnalyses = Array.from({ length: 30 }, (_, i) => ({
+    ...analyses[0],
+    patientId: `x${i}`,
+    status: 'completed',
+    vesselNames: i < 3 ? ['LAD', 'RCA'] : ['LAD'],
+  }));
+  const crossVessels = crossAnalyses.flatMap((analysis, index) =>
+    analysis.vesselNames.map((vessel) => ({ analysis: index, vessel, ctFfr: 0.85 })),
+  );
+  const crossRecords: ProductRecords = {
+    analyses: crossAnalyses,
+    vessels: crossVessels,
+    invasiveFfrAt: new Map([[HIGH_WATER_MARK, new Float64Array(crossVessels.length).fill(Number.NaN)]]),
+  };
+  const ask = (coverage: AuditCoverage) => {
+    const definition = normaliseDefinition({ productId: 'product', tables: [] });
+    const audit = new ProductReleaseAudit(
+      crossRecords,
+      [],
+      { definition, highWaterMark: HIGH_WATER_MARK, threshold: 0.8 },
+      K,
+      { coverage },
+    );
+    return evidenceOutcome({
+      definition,
+      analyses: crossAnalyses,
+      vessels: crossVessels.map((vessel) => ({
+        analysis: crossAnalyses[vessel.analysis],
+        vessel: vessel.vessel,
+        ctFfr: vessel.ctFfr,
+        invasiveFfr: null,
+      })),
+      universe,
+      threshold: 0.8,
+      k: K,
+      earlier: [],
+      nested: cohortsNested,
+      audit,
+    });
+  };
+
+  it('complete-bases releases cohort counts whose difference counts 3 patients', () => {
+    const outcome = ask('complete-bases');
+    if (outcome.status !== 'released') throw new Error(`refused: ${outcome.refusal.reason}`);
+    const { cohort } = outcome.result;
+    expect(cohort.patients).toBe(30);
+    expect(cohort.analysedVessels - cohort.analyses).toBe(3);
+  });
+
+  it('complete-cross refuses the cohort: the units are audited against each other', () => {
+    expect(ask('complete-cross')).toMatchObject({
+      status: 'refused',
+      refusal: { reason: 'differencing', against: AGAINST_COMBINATION },
+    });
+  });
+});

@@ -23,6 +23,7 @@ import {
   AuditBudget,
   ComponentTally,
   auditFamily,
+  auditPatientFamily,
   DEFAULT_MAX_WORK,
   meet,
   refine,
@@ -110,23 +111,32 @@ const TABLE_UNIT: Record<TableName, Exclude<Unit, 'patients'>> = {
 };
 const TABLES = Object.keys(TABLE_UNIT) as TableName[];
 /**
- * How far the audit reaches within a unit (analyses; vessels).
+ * How far the audit reaches within a unit (analyses; vessels), and across units.
+ * - `complete-cross` (every query since migration 1764400000000): `complete-bases`, and the counts of every unit —
+ *   patients, analyses, vessels — against each other, over patients (release-audit.ts auditPatientFamily): "analysed
+ *   vessels − analyses" counts the patients with a second vessel when no one has three, which no unit's family sees.
+ * - `complete-bases` (queries stored from migration 1764390000000 to 1764400000000): `complete`, and a component of
+ *   the span is first offered a certificate that no combination of it, 0/1 or weighted, is a figure of fewer than k
+ *   patients (release-audit.ts disjointBasesCertificate); a certified component is not searched. Every check
+ *   `complete` decides is decided alike; checks `complete` left undecided for want of work may now be decided, and
+ *   for certified components weighted combinations are excluded too.
  * - `complete` (queries stored from migration 1764380000000 to 1764390000000): every table of the unit, of every
- *   release, in one family, whatever its size; a check that does not finish within the work limits is undecided, and undecided is
- *   disclosive (fail closed). Nothing that adding and subtracting the unit's counts can single out is missed; the
- *   price is capacity (src/evidence/README.md measures it). Also disclosive here, and in the patients' family: a
- *   component of the span of fewer than k patients (release-audit.ts AuditOptions.smallComponents).
- * - `complete-bases` (every query since migration 1764390000000): `complete`, and a component of the span is first
- *   offered a certificate that no combination of it, 0/1 or weighted, is a figure of fewer than k patients
- *   (release-audit.ts disjointBasesCertificate); a certified component is not searched. Every check `complete`
- *   decides is decided alike; checks `complete` left undecided for want of work may now be decided, and for
- *   certified components weighted combinations are excluded too.
+ *   release, in one family, whatever its size; a check that does not finish within the work limits is undecided,
+ *   and undecided is disclosive (fail closed). Nothing that adding and subtracting the unit's counts can single out
+ *   is missed; the price is capacity (src/evidence/README.md measures it). Also disclosive here, and in the
+ *   patients' family: a component of the span of fewer than k patients (release-audit.ts
+ *   AuditOptions.smallComponents).
  * - `pairs` (queries stored before 1764380000000, re-run as they ran): the unit's tables together while its records
  *   fall into at most maxJointAtoms atoms and the search finishes within JOINT_MAX_WORK steps, else every pair of
  *   tables — which misses leaks that need three tables at once.
  */
-export type AuditCoverage = 'complete-bases' | 'complete' | 'pairs';
-export const AUDIT_COVERAGES: readonly AuditCoverage[] = ['complete-bases', 'complete', 'pairs'];
+export type AuditCoverage = 'complete-cross' | 'complete-bases' | 'complete' | 'pairs';
+export const AUDIT_COVERAGES: readonly AuditCoverage[] = [
+  'complete-cross',
+  'complete-bases',
+  'complete',
+  'pairs',
+];
 
 export interface ReleaseAuditLimits {
   /** Column steps one family's search may take before the audit fails closed (release-audit.ts). */
@@ -458,7 +468,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         memo: this.memo,
         budget: this.budget,
         smallComponents: !pairs,
-        disjointBases: this.coverage === 'complete-bases',
+        disjointBases: this.coverage === 'complete-bases' || this.coverage === 'complete-cross',
         componentTally: this.componentTally,
       });
       // `pairs`: a joint search that does not finish is not a verdict: the pairs below decide (and fail closed
@@ -488,13 +498,13 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
       });
       if (verdict.disclosive) return verdict.reason === 'small-set' ? 'found' : 'undecided';
     }
+    const patients = [
+      ...this.candidatePatients,
+      ...[...this.candidateTables.values()].flatMap((cells) => cells.patients),
+      ...(candidate?.cells.patients ?? []),
+    ];
     if (!candidate || candidate.cells.patients.length > 0) {
       const earlier = this.earlierOf(PATIENTS, 'patients', () => this.earlierPatients);
-      const patients = [
-        ...this.candidatePatients,
-        ...[...this.candidateTables.values()].flatMap((cells) => cells.patients),
-        ...(candidate?.cells.patients ?? []),
-      ];
       const options = {
         maxWork: this.maxWork,
         earlier,
@@ -502,10 +512,43 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         memo: this.memo,
         budget: this.budget,
         smallComponents: !pairs,
-        disjointBases: this.coverage === 'complete-bases',
+        disjointBases: this.coverage === 'complete-bases' || this.coverage === 'complete-cross',
         componentTally: this.componentTally,
       };
       const verdict = auditFamily(this.patientOf.patients, patients, this.k, options);
+      if (verdict.disclosive) return verdict.reason === 'small-set' ? 'found' : 'undecided';
+    }
+    if (this.coverage === 'complete-cross') {
+      // Every unit's counts against every other's, over patients (release-audit.ts auditPatientFamily).
+      const unitSource = (unit: Exclude<Unit, 'patients'>) => ({
+        patientOf: this.patientOf[unit],
+        partitions: [
+          ...this.earlierCohort[unit],
+          ...TABLES.filter((name) => TABLE_UNIT[name] === unit).flatMap((name) =>
+            this.earlierTables.get(name)!,
+          ),
+          ...this.candidateCohort[unit],
+          ...TABLES.filter((name) => TABLE_UNIT[name] === unit).flatMap(tableOf),
+        ],
+      });
+      const verdict = auditPatientFamily(
+        this.patientOf.patients.length,
+        [
+          { patientOf: this.patientOf.patients, partitions: [...this.earlierPatients, ...patients] },
+          unitSource('analyses'),
+          unitSource('vessels'),
+        ],
+        this.k,
+        {
+          maxWork: this.maxWork,
+          firstFound: true,
+          memo: this.memo,
+          budget: this.budget,
+          smallComponents: true,
+          disjointBases: true,
+          componentTally: this.componentTally,
+        },
+      );
       if (verdict.disclosive) return verdict.reason === 'small-set' ? 'found' : 'undecided';
     }
     return false;
