@@ -414,9 +414,9 @@ describe('evidence queries under disclosure control, end to end', () => {
 
   it('re-runs a stored query to the same sha256, also after new data arrived', async () => {
     const first = released[0];
-    // Audited as every new query is, each unit's tables together and the units against each other (release-records.ts
-    // AuditCoverage); the re-run audits as the query was audited.
-    expect(first.auditCoverage).toBe('complete-cross');
+    // Audited as new queries are by default, each unit's tables together, components certified by disjoint bases first
+    // (release-records.ts AuditCoverage, FW_EVIDENCE_AUDIT_COVERAGE); the re-run audits as the query was audited.
+    expect(first.auditCoverage).toBe('complete-bases');
     const rerun = await request(app.getHttpServer())
       .post(`/api/v1/evidence/queries/${first.id}/rerun`)
       .set(bearer(keys.auditor))

@@ -9,6 +9,14 @@ describe('loadConfig', () => {
     expect(config.DATABASE_URL).toBe('postgres://postgres@127.0.0.1:5432/fieldwatch');
     expect(config.KAFKA_BROKERS).toBe('127.0.0.1:19092');
     expect(config.FW_PROCESS_ROLE).toBe('all');
+    expect(config.FW_EVIDENCE_AUDIT_COVERAGE).toBe('complete-bases');
+    expect(
+      loadConfig({ ...keys, FW_EVIDENCE_AUDIT_COVERAGE: 'complete-cross' }).FW_EVIDENCE_AUDIT_COVERAGE,
+    ).toBe('complete-cross');
+    // Older coverages only re-run the queries stored with them; a deployment cannot choose them for new ones.
+    expect(() => loadConfig({ ...keys, FW_EVIDENCE_AUDIT_COVERAGE: 'pairs' })).toThrow(
+      /FW_EVIDENCE_AUDIT_COVERAGE/,
+    );
     expect(Object.isFrozen(config)).toBe(true);
   });
 

@@ -355,6 +355,18 @@ export class EnvironmentVariables {
   FW_EVIDENCE_AUDIT_OPERATIONS = 2_000_000_000;
 
   /**
+   * How far the cross-release audit of new evidence queries reaches (src/evidence/release-records.ts, AuditCoverage;
+   * stored with each query, whose re-run audits as it was audited). `complete-bases`: every table of each unit
+   * together, weighted combinations excluded where the disjoint-bases certificate holds. `complete-cross`: also the
+   * counts of every unit against each other over patients ("analysed vessels − analyses" counting the patients with
+   * a second vessel) — at a price in capacity: the first query of a 204-patient simulated product had its accuracy
+   * table withheld at the default work limit, and at 5,000 analyses the limit is reached after about half as many
+   * tables (src/evidence/README.md).
+   */
+  @IsIn(['complete-bases', 'complete-cross'])
+  FW_EVIDENCE_AUDIT_COVERAGE: 'complete-bases' | 'complete-cross' = 'complete-bases';
+
+  /**
    * Evidence queries that may wait, per instance, for their product's turn or for a worker; more at once are answered
    * 503 (retry shortly).
    */

@@ -73,7 +73,7 @@ describe('evidence outcome under the audit work limit', () => {
     input: Parameters<typeof normaliseDefinition>[0],
     earlier: EarlierRelease[],
     auditOperationLimit: number | null,
-    auditCoverage: AuditCoverage = 'complete-cross',
+    auditCoverage: AuditCoverage = 'complete-bases',
   ): EvidenceOutcomeRequest => {
     const definition = normaliseDefinition(input);
     const inCohort = analyses.map(

@@ -95,11 +95,6 @@ interface StoredRow {
 /** Prefix of a product's evidence lock (its session advisory lock; the product id follows). */
 const EVIDENCE_LOCK = 'fieldwatch:evidence:';
 const EVIDENCE_BUSY = 'Too many evidence queries are in progress; retry shortly';
-/**
- * Every new query is audited with complete coverage within each unit and across units, components certified by
- * disjoint bases first; the other coverages are kept to re-run older queries as they ran.
- */
-const NEW_QUERY_AUDIT_COVERAGE: AuditCoverage = 'complete-cross';
 
 /** The lattice attributes of an analysis, as SQL over `a` (analyses) and `s` (sites). */
 const ATTRIBUTES_SQL = `
@@ -212,6 +207,8 @@ export class EvidenceService implements OnModuleDestroy {
     }
     const k = this.config.FW_EVIDENCE_MIN_CELL;
     const operationLimit = this.config.FW_EVIDENCE_AUDIT_OPERATIONS;
+    // New queries: the deployment's coverage; `complete` and `pairs` remain only to re-run older queries as they ran.
+    const coverage: AuditCoverage = this.config.FW_EVIDENCE_AUDIT_COVERAGE;
     // One query per product at a time: each is checked against every release before it, concurrent ones included.
     // The lock is the session's, held from the read to the store, so that no transaction stays open while the
     // audit computes (it can take longer than idle_in_transaction_session_timeout, and an open snapshot that long
@@ -236,7 +233,7 @@ export class EvidenceService implements OnModuleDestroy {
             k,
             earlier,
             operationLimit,
-            NEW_QUERY_AUDIT_COVERAGE,
+            coverage,
           );
           return { hwm, input };
         });
@@ -260,7 +257,7 @@ export class EvidenceService implements OnModuleDestroy {
               hwm,
               k,
               operationLimit,
-              NEW_QUERY_AUDIT_COVERAGE,
+              coverage,
               outcome.status,
               outcome.status === 'refused' ? JSON.stringify(outcome.refusal) : null,
               outcome.status === 'released' ? JSON.stringify(outcome.result) : null,

@@ -112,10 +112,11 @@ const TABLE_UNIT: Record<TableName, Exclude<Unit, 'patients'>> = {
 const TABLES = Object.keys(TABLE_UNIT) as TableName[];
 /**
  * How far the audit reaches within a unit (analyses; vessels), and across units.
- * - `complete-cross` (every query since migration 1764400000000): `complete-bases`, and the counts of every unit —
- *   patients, analyses, vessels — against each other, over patients (release-audit.ts auditPatientFamily): "analysed
- *   vessels − analyses" counts the patients with a second vessel when no one has three, which no unit's family sees.
- * - `complete-bases` (queries stored from migration 1764390000000 to 1764400000000): `complete`, and a component of
+ * - `complete-cross` (since migration 1764400000000, where FW_EVIDENCE_AUDIT_COVERAGE chooses it): `complete-bases`,
+ *   and the counts of every unit — patients, analyses, vessels — against each other, over patients (release-audit.ts
+ *   auditPatientFamily): "analysed vessels − analyses" counts the patients with a second vessel when no one has three,
+ *   which no unit's family sees.
+ * - `complete-bases` (the default for new queries since migration 1764390000000): `complete`, and a component of
  *   the span is first offered a certificate that no combination of it, 0/1 or weighted, is a figure of fewer than k
  *   patients (release-audit.ts disjointBasesCertificate); a certified component is not searched. Every check
  *   `complete` decides is decided alike; checks `complete` left undecided for want of work may now be decided, and
