@@ -11,10 +11,11 @@
  * (evidence-outcome.task.ts), and the longest stall of this thread's event loop is printed for each: what a request
  * or an ingested event waiting behind the audit would wait.
  *
- * Each query names `--tables` distributions drawn at random (all eleven by default); `--coverage complete-bases`, `complete`
- * or `pairs` audits as queries stored before `complete-cross` were (release-records.ts AuditCoverage).
+ * Each query names `--tables` distributions drawn at random (all eleven by default). The coverage is the service's
+ * default, `complete-bases`; `--coverage complete-cross` audits as FW_EVIDENCE_AUDIT_COVERAGE=complete-cross does,
+ * `complete` and `pairs` as the older queries stored with them were (release-records.ts AuditCoverage).
  *
- *   npm run bench:evidence -- [--analyses 20000] [--queries 30] [--seed 7] [--tables 11] [--coverage complete-cross|complete-bases|complete|pairs]
+ *   npm run bench:evidence -- [--analyses 20000] [--queries 30] [--seed 7] [--tables 11] [--coverage complete-bases|complete-cross|complete|pairs]
  */
 import {
   AGATSTON_BANDS,
@@ -55,7 +56,7 @@ function option(name: string, fallback: number): number {
 const analysesWanted = option('analyses', 20_000);
 const tablesPerQuery = option('tables', DISTRIBUTION_TABLES.length);
 const coverageIndex = process.argv.indexOf('--coverage');
-const coverage = (coverageIndex >= 0 ? process.argv[coverageIndex + 1] : 'complete-cross') as AuditCoverage;
+const coverage = (coverageIndex >= 0 ? process.argv[coverageIndex + 1] : 'complete-bases') as AuditCoverage;
 if (!AUDIT_COVERAGES.includes(coverage))
   throw new Error(`--coverage is one of ${AUDIT_COVERAGES.join(', ')}`);
 const queries = option('queries', 30);

@@ -203,7 +203,7 @@ export interface AuditOptions {
    * Before searching a component of R_S, look for a certificate that its span holds no non-zero vector, 0/1 or
    * weighted, of fewer than k patients (disjointBasesCertificate); a certified component is not searched. The
    * verdict of every check that finishes without it is unchanged (the certificate is a proof); checks it certifies
-   * cost a fraction of the search, so fewer run out of work. `complete-bases` coverage sets it.
+   * cost a fraction of the search, so fewer run out of work. `complete-bases` and `complete-cross` coverage set it.
    */
   readonly disjointBases?: boolean;
   /** Components of R_S certified by disjointBases, and searched, across every call given this object. */
@@ -747,9 +747,9 @@ export function smallestBinaryCombination(
  *
  * The bases are found greedily (columns by decreasing patients, each kept when independent of the basis so far and
  * free of the patients of earlier bases), so a packing may exist that this misses: then the 0/1 search decides as
- * without it. It succeeds where a component has many more columns than rows — the large components of a well-populated product,
- * which are exactly those whose 0/1 search runs out of work (a 56 × 4,420 component of bench:evidence spent the
- * whole 2,000,000,000 operations of a query, undecided).
+ * without it. It succeeds where a component has many more columns than rows — the large components of a
+ * well-populated product, which are exactly those whose 0/1 search runs out of work (a 56 × 4,420 component of
+ * bench:evidence spent the whole 2,000,000,000 operations of a query, undecided).
  */
 export function disjointBasesCertificate(
   rowIndex: readonly Int32Array[],
