@@ -264,7 +264,7 @@ describe('auditFamily: can a set of fewer than k patients be derived from the re
     }
     // Sound in every case above; and not vacuous: it proves a good share of the components that are safe.
     console.log(`disjoint bases: ${certified} certified of ${safe} safe components (400 random)`);
-    expect(certified).toBeGreaterThan(safe / 4);
+    expect(certified).toBeGreaterThan(safe * 0.9);
   });
 
   it('decides with the certificate whatever it decides without, and decides a family the search alone cannot', () => {

@@ -841,25 +841,34 @@ export function disjointBasesCertificate(
   if (loose === 'undecided') return { certified: 'undecided', operations };
   if (provesAlone(loose)) return { certified: true, operations };
 
-  // Else, Brouwer–Zimmermann with information weight 1 (the minimum-distance algorithm of coding theory, on the
-  // span as a code over GF(p)): with bases whose atoms all have disjoint patients, a non-zero vector has at least one
-  // atom of each basis in its support. Those with exactly one on some basis B_t are the multiples of the rows of the
-  // span's form that is the identity on B_t (R_B⁻¹ · R) — m vectors per basis, whose supports are counted here; every
-  // other vector has at least two atoms of each basis: Σ_t (two smallest atoms of B_t) patients. A basis of one atom
-  // leaves no other vector.
-  const twoEach = (bases: number[][]) =>
-    bases.reduce((sum, basis) => sum + (m === 1 ? Infinity : smallestAtoms(basis, 2)), 0) >= bound;
-  const strict = packBases(true, twoEach);
+  // Else, Brouwer–Zimmermann (the minimum-distance algorithm of coding theory, on the span as a code over GF(p)).
+  // With bases whose atoms all have disjoint patients, a non-zero vector has at least one atom of each basis in its
+  // support; call the number it has on basis B_t its weight there. Choose w_t ∈ {1, 2} per basis and count the support
+  // of every vector whose weight on some B_t is at most w_t — on the span's form that is the identity on B_t
+  // (R_B⁻¹ · R), the rows (weight 1) and, for w_t = 2, the best multiple of one row added to another. Every other
+  // vector has more than w_t atoms of every B_t: at least Σ_t (w_t + 1 smallest atoms of B_t) patients. A basis of at
+  // most w_t atoms leaves no other vector.
+  const leftOver = (basis: number[], weight: number) =>
+    m <= weight ? Infinity : smallestAtoms(basis, weight + 1);
+  const strict = packBases(
+    true,
+    (bases) => bases.reduce((sum, basis) => sum + leftOver(basis, 2), 0) >= bound,
+  );
   if (strict === 'undecided') return { certified: 'undecided', operations };
-  if (!twoEach(strict)) return { certified: false, operations };
+  const weights = strict.map(() => 1);
+  const lowerBound = () => strict.reduce((sum, basis, t) => sum + leftOver(basis, weights[t]), 0);
+  for (let t = 0; t < strict.length && lowerBound() < bound; t++) weights[t] = 2;
+  if (lowerBound() < bound) return { certified: false, operations };
   const dense = rowIndex.map((indices, row) => {
     const values = new Float64Array(n);
     indices.forEach((at, j) => (values[at] = rowValue[row][j]));
     return values;
   });
+  // Patients of a support, counted with a per-count stamp, and per patient how many columns of a support hold it.
   const stamp = new Int32Array(patientLimit).fill(-1);
+  const holders = new Int32Array(patientLimit);
   let stampId = 0;
-  for (const basis of strict) {
+  for (const [t, basis] of strict.entries()) {
     // Gauss–Jordan on the columns of the basis: row i becomes the vector that is 1 on basis[i] and 0 on the rest.
     const rows = dense.map((values) => Float64Array.from(values));
     basis.forEach((at, i) => {
@@ -889,6 +898,43 @@ export function disjointBasesCertificate(
       }
       operations += n;
       if (patients < bound) return { certified: false, operations };
+    }
+    if (weights[t] === 2) {
+      // row_i + λ·row_j (λ ≠ 0): a column non-zero in one of them only is always in the support; one non-zero in both
+      // drops out for λ = −row_i/row_j alone. So the smallest support is the union's, less the columns of the λ that
+      // takes away the most patients — each λ tried, its columns' patients removed where no other column holds them.
+      const byLambda = new Map<number, number[]>();
+      for (let i = 0; i < m; i++) {
+        for (let j = i + 1; j < m; j++) {
+          const first = rows[i];
+          const second = rows[j];
+          const union: number[] = [];
+          byLambda.clear();
+          for (let c = 0; c < n; c++) {
+            if (first[c] === 0 && second[c] === 0) continue;
+            union.push(c);
+            if (first[c] === 0 || second[c] === 0) continue;
+            // λ = −first/second, in GF(p).
+            const lambda = mulMod(P - first[c], inverseMod(second[c]));
+            const group = byLambda.get(lambda);
+            if (group) group.push(c);
+            else byLambda.set(lambda, [c]);
+          }
+          operations += n + union.length * (byLambda.size + 1);
+          let unionPatients = 0;
+          for (const c of union) for (const p of columnPatients[c]) if (holders[p]++ === 0) unionPatients++;
+          let smallest = unionPatients;
+          for (const group of byLambda.values()) {
+            let removed = 0;
+            for (const c of group) for (const p of columnPatients[c]) if (--holders[p] === 0) removed++;
+            smallest = Math.min(smallest, unionPatients - removed);
+            for (const c of group) for (const p of columnPatients[c]) holders[p]++;
+          }
+          for (const c of union) for (const p of columnPatients[c]) holders[p]--;
+          if (smallest < bound) return { certified: false, operations };
+          if (operations > operationLimit) return { certified: 'undecided', operations };
+        }
+      }
     }
     if (operations > operationLimit) return { certified: 'undecided', operations };
   }
