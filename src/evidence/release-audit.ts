@@ -745,11 +745,14 @@ export function smallestBinaryCombination(
  * `bound`, nothing of fewer than `bound` patients is derivable from this component, by adding and subtracting or by
  * any weights — which closes, for the component, the gap the 0/1 search leaves (src/evidence/README.md).
  *
+ * Too few bases for that sum (fewer than k times as many columns as rows, with atoms of one patient): the
+ * Brouwer–Zimmermann bound below, which needs four or five.
+ *
  * The bases are found greedily (columns by decreasing patients, each kept when independent of the basis so far and
  * free of the patients of earlier bases), so a packing may exist that this misses: then the 0/1 search decides as
- * without it. It succeeds where a component has many more columns than rows — the large components of a
- * well-populated product, which are exactly those whose 0/1 search runs out of work (a 56 × 4,420 component of
- * bench:evidence spent the whole 2,000,000,000 operations of a query, undecided).
+ * without it. The large components of a well-populated product are certified by the bases alone — exactly those
+ * whose 0/1 search runs out of work (a 56 × 4,420 component of bench:evidence spent the whole 2,000,000,000
+ * operations of a query, undecided).
  */
 export function disjointBasesCertificate(
   rowIndex: readonly Int32Array[],
@@ -904,6 +907,10 @@ export function disjointBasesCertificate(
       // drops out for λ = −row_i/row_j alone. So the smallest support is the union's, less the columns of the λ that
       // takes away the most patients — each λ tried, its columns' patients removed where no other column holds them.
       const byLambda = new Map<number, number[]>();
+      // −1/row_j[c], once per entry rather than once per pair (an inverse is some fifty multiplications).
+      const negatedInverses = rows.map((row) =>
+        row.map((value) => (value === 0 ? 0 : P - inverseMod(value))),
+      );
       for (let i = 0; i < m; i++) {
         for (let j = i + 1; j < m; j++) {
           const first = rows[i];
@@ -915,7 +922,7 @@ export function disjointBasesCertificate(
             union.push(c);
             if (first[c] === 0 || second[c] === 0) continue;
             // λ = −first/second, in GF(p).
-            const lambda = mulMod(P - first[c], inverseMod(second[c]));
+            const lambda = mulMod(first[c], negatedInverses[j][c]);
             const group = byLambda.get(lambda);
             if (group) group.push(c);
             else byLambda.set(lambda, [c]);
