@@ -359,10 +359,7 @@ export class EnvironmentVariables {
    * stored with each query, whose re-run audits as it was audited). `complete-bases`: every table of each unit
    * together, weighted combinations excluded where the disjoint-bases certificate holds. `complete-cross`: also the
    * counts of every unit against each other over patients ("analysed vessels − analyses" counting the patients with
-   * a second vessel) — at a price in capacity: the first query of a 204-patient simulated product had its accuracy
-   * table withheld at the default work limit, and a 5,000-analysis product asked three distributions per query had
-   * tables withheld at the limit in its 8th query and from its 11th on (none in 20 under `complete-bases`;
-   * src/evidence/README.md).
+   * a second vessel) — at a price in capacity and time, measured in src/evidence/README.md.
    */
   @IsIn(['complete-bases', 'complete-cross'])
   FW_EVIDENCE_AUDIT_COVERAGE: 'complete-bases' | 'complete-cross' = 'complete-bases';
