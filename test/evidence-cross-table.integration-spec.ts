@@ -1,18 +1,9 @@
-import { INestApplication } from '@nestjs/common';
-import { Producer } from 'kafkajs';
 import { Client } from 'pg';
 import request from 'supertest';
-import { ensureTopics } from '../scripts/kafka-admin';
-import { allTopics, topicsFor } from '../src/kafka/topics';
-import { registerFleet, RegisteredFleet, startApp } from './helpers/app';
-import { analysisEvent, connectedProducer, invasiveFfrEvent, signedMessage } from './helpers/events';
+import { analysisEvent, invasiveFfrEvent } from './helpers/events';
+import { EvidenceProduct, startEvidenceProduct } from './helpers/evidence-product';
 import { pollUntil } from './helpers/poll';
-import {
-  isolatedEnvironment,
-  TEST_ADMIN_TOKEN,
-  TEST_DATABASE_URL,
-  TEST_KAFKA_BROKERS,
-} from './helpers/test-environment';
+import { isolatedEnvironment, TEST_DATABASE_URL } from './helpers/test-environment';
 
 /*
  * Disclosure across tables of different queries (issue 7 §2, src/evidence/README.md point 5): one query's sex
@@ -54,27 +45,21 @@ describe('evidence queries: no combination of two tables of different queries si
     FW_EVIDENCE_WORKERS: '1',
     FW_EVIDENCE_QUEUE: '2',
   };
-  const topics = topicsFor(environment.KAFKA_TOPIC_PREFIX);
   const run = environment.KAFKA_CONSUMER_GROUP.slice(-10);
   const sites = { A: `XTA-${run}`, B: `XTB-${run}`, C: `XTC-${run}`, D: `XTD-${run}`, E: `XTE-${run}` };
-  let app: INestApplication;
-  let fleet: RegisteredFleet;
-  let producer: Producer;
-  let researcher: string;
+  let product: EvidenceProduct;
   let sent = 0;
 
   /** `count` patients at `site` of one sex and age, one analysis and one linked LAD each, all else equal. */
   async function sendPatients(site: keyof typeof sites, count: number, sex: 'F' | 'M', ageYears: number) {
     const siteId = sites[site];
-    const device = `${siteId}-DEV`;
-    const cathLab = `${siteId}-CATH`;
     const analyses = [];
     const outcomes = [];
     for (let p = 0; p < count; p++) {
       const patientRef = `${run}-${site}-${sex}-${ageYears}-${p}`;
       const occurredAt = new Date(Date.UTC(2026, 2, 1 + (p % 27), 9, p % 60)).toISOString();
       analyses.push(
-        analysisEvent(device, siteId, {
+        analysisEvent(`${siteId}-DEV`, siteId, {
           patientRef,
           occurredAt,
           modelVersion: 'ffrnet-2026.1',
@@ -84,7 +69,7 @@ describe('evidence queries: no combination of two tables of different queries si
         }),
       );
       outcomes.push(
-        invasiveFfrEvent(cathLab, siteId, patientRef, {
+        invasiveFfrEvent(`${siteId}-CATH`, siteId, patientRef, {
           measuredAt: new Date(Date.parse(occurredAt) + 10 * 86_400_000).toISOString(),
           vessel: 'LAD',
           segment: null,
@@ -93,36 +78,11 @@ describe('evidence queries: no combination of two tables of different queries si
       );
     }
     sent += count;
-    await producer.send({
-      topic: topics.analyses,
-      messages: analyses.map((event) => signedMessage(device, event, fleet.devices[device])),
-    });
-    await producer.send({
-      topic: topics.outcomes,
-      messages: outcomes.map((event) => signedMessage(siteId, event, fleet.dataSources[cathLab])),
-    });
+    await product.send(siteId, analyses, outcomes);
   }
 
   beforeAll(async () => {
-    await ensureTopics(TEST_KAFKA_BROKERS.split(','), allTopics(topics), 3);
-    app = await startApp(environment);
-    fleet = await registerFleet(
-      app,
-      `EvidenceCross-${run}`,
-      Object.values(sites).map((siteId) => ({
-        siteId,
-        devices: [`${siteId}-DEV`],
-        dataSources: [`${siteId}-CATH`],
-      })),
-    );
-    researcher = (
-      await request(app.getHttpServer())
-        .post('/api/v1/api-keys')
-        .set(bearer(TEST_ADMIN_TOKEN))
-        .send({ manufacturerId: fleet.manufacturerId, role: 'researcher', name: `researcher ${run}` })
-        .expect(201)
-    ).body.key as string;
-    ({ producer } = await connectedProducer(TEST_KAFKA_BROKERS));
+    product = await startEvidenceProduct(environment, `EvidenceCross-${run}`, Object.values(sites));
     await sendPatients('A', 30, 'M', 85);
     await sendPatients('A', 4, 'F', 85);
     await sendPatients('A', 40, 'F', 55);
@@ -135,31 +95,19 @@ describe('evidence queries: no combination of two tables of different queries si
     await sendPatients('D', 30, 'F', 55);
     await sendPatients('D', 5, 'F', 85);
     await sendPatients('E', 30, 'F', 55);
-    await pollUntil(
-      async () =>
-        (
-          await request(app.getHttpServer())
-            .get('/api/v1/performance')
-            .query({ productId: fleet.productId, detail: 'full' })
-            .set(bearer(fleet.manufacturerKey))
-            .expect(200)
-        ).body.linkage.linkedVessels as number,
-      (linked) => linked === sent,
-      { timeoutMs: 120_000, what: 'every analysis and invasive FFR to be linked' },
-    );
+    await product.untilLinked(sent);
   });
 
   afterAll(async () => {
-    await producer?.disconnect();
-    await app?.close();
+    await product?.close();
   });
 
   const ask = async (body: Record<string, unknown>): Promise<Answer> =>
     (
-      await request(app.getHttpServer())
+      await request(product.app.getHttpServer())
         .post('/api/v1/evidence/queries')
-        .set(bearer(researcher))
-        .send({ productId: fleet.productId, ...body })
+        .set(bearer(product.researcher))
+        .send({ productId: product.fleet.productId, ...body })
         .expect(201)
     ).body as Answer;
   const row = (table: Table, key: string) => table.rows.find((r) => r.key === key)!.values;
@@ -227,15 +175,15 @@ describe('evidence queries: no combination of two tables of different queries si
     // connection each; the other two are answered 503 while the lock is still held.
     const holder = new Client({ connectionString: TEST_DATABASE_URL });
     await holder.connect();
-    const lockKey = `fieldwatch:evidence:${fleet.productId}`;
+    const lockKey = `fieldwatch:evidence:${product.fleet.productId}`;
     try {
       await holder.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [lockKey]);
       const settled: Array<{ status: number; retryAfter?: string; body: Answer & { message?: string } }> = [];
       const burst = Array.from({ length: 5 }, () =>
-        request(app.getHttpServer())
+        request(product.app.getHttpServer())
           .post('/api/v1/evidence/queries')
-          .set(bearer(researcher))
-          .send({ productId: fleet.productId, sites: [sites.A, sites.B] })
+          .set(bearer(product.researcher))
+          .send({ productId: product.fleet.productId, sites: [sites.A, sites.B] })
           .then((response) => {
             settled.push({
               status: response.status,

@@ -1,16 +1,11 @@
-import { INestApplication } from '@nestjs/common';
-import { Producer } from 'kafkajs';
 import request from 'supertest';
-import { ensureTopics } from '../scripts/kafka-admin';
-import { allTopics, topicsFor } from '../src/kafka/topics';
-import { registerFleet, RegisteredFleet, startApp } from './helpers/app';
-import { analysisEvent, connectedProducer, invasiveFfrEvent, signedMessage } from './helpers/events';
-import { pollUntil } from './helpers/poll';
-import { isolatedEnvironment, TEST_ADMIN_TOKEN, TEST_KAFKA_BROKERS } from './helpers/test-environment';
+import { analysisEvent, invasiveFfrEvent } from './helpers/events';
+import { EvidenceProduct, startEvidenceProduct } from './helpers/evidence-product';
+import { isolatedEnvironment } from './helpers/test-environment';
 
 /*
- * The audit of every unit's counts against each other (FW_EVIDENCE_AUDIT_COVERAGE=complete-cross; src/evidence/README.md
- * point 5), end to end. Site X: 30 patients of one analysis each, 27 with one analysed vessel and 3 with two. Each of
+ * The audit of every unit's counts against each other (FW_EVIDENCE_AUDIT_COVERAGE=complete-cross;
+ * src/evidence/README.md point 5), end to end. Site X: 30 patients of one analysis each, 27 with one analysed vessel and 3 with two. Each of
  * the cohort's counts covers all 30, and neither the analyses' nor the vessels' counts single anyone out on their
  * own; but analysed vessels − analyses = 3 counts the patients with a second vessel. Site Y: 30 patients of one
  * analysis and one vessel each, where the units' counts differ by no one.
@@ -23,27 +18,21 @@ describe('evidence queries audited across units (complete-cross coverage)', () =
     FW_EVIDENCE_HWM_LAG_SECONDS: '0',
     FW_EVIDENCE_AUDIT_COVERAGE: 'complete-cross',
   };
-  const topics = topicsFor(environment.KAFKA_TOPIC_PREFIX);
   const run = environment.KAFKA_CONSUMER_GROUP.slice(-10);
   const sites = { X: `XUX-${run}`, Y: `XUY-${run}` };
-  let app: INestApplication;
-  let fleet: RegisteredFleet;
-  let producer: Producer;
-  let researcher: string;
+  let product: EvidenceProduct;
   let sent = 0;
 
   /** `count` patients at `site`, one analysis each with `vessels` analysed vessels, every vessel linked. */
   async function sendPatients(site: keyof typeof sites, from: number, count: number, vessels: string[]) {
     const siteId = sites[site];
-    const device = `${siteId}-DEV`;
-    const cathLab = `${siteId}-CATH`;
     const analyses = [];
     const outcomes = [];
     for (let p = from; p < from + count; p++) {
       const patientRef = `${run}-${site}-${p}`;
       const occurredAt = new Date(Date.UTC(2026, 2, 1 + (p % 27), 9, p % 60)).toISOString();
       analyses.push(
-        analysisEvent(device, siteId, {
+        analysisEvent(`${siteId}-DEV`, siteId, {
           patientRef,
           occurredAt,
           modelVersion: 'ffrnet-2026.1',
@@ -54,7 +43,7 @@ describe('evidence queries audited across units (complete-cross coverage)', () =
       );
       for (const vessel of vessels)
         outcomes.push(
-          invasiveFfrEvent(cathLab, siteId, patientRef, {
+          invasiveFfrEvent(`${siteId}-CATH`, siteId, patientRef, {
             measuredAt: new Date(Date.parse(occurredAt) + 10 * 86_400_000).toISOString(),
             vessel,
             segment: null,
@@ -63,64 +52,27 @@ describe('evidence queries audited across units (complete-cross coverage)', () =
         );
     }
     sent += count * vessels.length;
-    await producer.send({
-      topic: topics.analyses,
-      messages: analyses.map((event) => signedMessage(device, event, fleet.devices[device])),
-    });
-    await producer.send({
-      topic: topics.outcomes,
-      messages: outcomes.map((event) => signedMessage(siteId, event, fleet.dataSources[cathLab])),
-    });
+    await product.send(siteId, analyses, outcomes);
   }
 
   beforeAll(async () => {
-    await ensureTopics(TEST_KAFKA_BROKERS.split(','), allTopics(topics), 3);
-    app = await startApp(environment);
-    fleet = await registerFleet(
-      app,
-      `EvidenceUnits-${run}`,
-      Object.values(sites).map((siteId) => ({
-        siteId,
-        devices: [`${siteId}-DEV`],
-        dataSources: [`${siteId}-CATH`],
-      })),
-    );
-    researcher = (
-      await request(app.getHttpServer())
-        .post('/api/v1/api-keys')
-        .set(bearer(TEST_ADMIN_TOKEN))
-        .send({ manufacturerId: fleet.manufacturerId, role: 'researcher', name: `researcher ${run}` })
-        .expect(201)
-    ).body.key as string;
-    ({ producer } = await connectedProducer(TEST_KAFKA_BROKERS));
+    product = await startEvidenceProduct(environment, `EvidenceUnits-${run}`, Object.values(sites));
     await sendPatients('X', 0, 27, ['LAD']);
     await sendPatients('X', 27, 3, ['LAD', 'RCA']);
     await sendPatients('Y', 0, 30, ['LAD']);
-    await pollUntil(
-      async () =>
-        (
-          await request(app.getHttpServer())
-            .get('/api/v1/performance')
-            .query({ productId: fleet.productId, detail: 'full' })
-            .set(bearer(fleet.manufacturerKey))
-            .expect(200)
-        ).body.linkage.linkedVessels as number,
-      (linked) => linked === sent,
-      { timeoutMs: 120_000, what: 'every analysis and invasive FFR to be linked' },
-    );
+    await product.untilLinked(sent);
   });
 
   afterAll(async () => {
-    await producer?.disconnect();
-    await app?.close();
+    await product?.close();
   });
 
   const ask = async (body: Record<string, unknown>) =>
     (
-      await request(app.getHttpServer())
+      await request(product.app.getHttpServer())
         .post('/api/v1/evidence/queries')
-        .set(bearer(researcher))
-        .send({ productId: fleet.productId, tables: [], ...body })
+        .set(bearer(product.researcher))
+        .send({ productId: product.fleet.productId, tables: [], ...body })
         .expect(201)
     ).body as {
       id: string;
@@ -151,9 +103,9 @@ describe('evidence queries audited across units (complete-cross coverage)', () =
       analysedVessels: 30,
       linkedVessels: 30,
     });
-    const rerun = await request(app.getHttpServer())
+    const rerun = await request(product.app.getHttpServer())
       .post(`/api/v1/evidence/queries/${y.id}/rerun`)
-      .set(bearer(researcher))
+      .set(bearer(product.researcher))
       .expect(200);
     expect(rerun.body).toMatchObject({ reproduced: true, rerunSha256: y.resultSha256 });
   });

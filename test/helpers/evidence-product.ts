@@ -1,0 +1,83 @@
+import { INestApplication } from '@nestjs/common';
+import { Producer } from 'kafkajs';
+import request from 'supertest';
+import { ensureTopics } from '../../scripts/kafka-admin';
+import { allTopics, topicsFor } from '../../src/kafka/topics';
+import { registerFleet, RegisteredFleet, startApp } from './app';
+import { connectedProducer, signedMessage } from './events';
+import { pollUntil } from './poll';
+import { TEST_ADMIN_TOKEN, TEST_KAFKA_BROKERS } from './test-environment';
+
+/**
+ * A product for the evidence suites: the app booted on `environment`, one device (`<site>-DEV`) and one cath lab
+ * (`<site>-CATH`) per site, a researcher key of the manufacturer, and a producer that signs what each site sends.
+ */
+export interface EvidenceProduct {
+  readonly app: INestApplication;
+  readonly fleet: RegisteredFleet;
+  readonly producer: Producer;
+  readonly researcher: string;
+  /** Sends a site's analyses (signed by its device) and invasive FFRs (signed by its cath lab). */
+  send(siteId: string, analyses: object[], outcomes: object[]): Promise<void>;
+  /** Waits until the product has `vessels` linked vessels (every analysis and invasive FFR sent is in). */
+  untilLinked(vessels: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startEvidenceProduct(
+  environment: Record<string, string>,
+  name: string,
+  siteIds: readonly string[],
+): Promise<EvidenceProduct> {
+  const topics = topicsFor(environment.KAFKA_TOPIC_PREFIX);
+  await ensureTopics(TEST_KAFKA_BROKERS.split(','), allTopics(topics), 3);
+  const app = await startApp(environment);
+  const fleet = await registerFleet(
+    app,
+    name,
+    siteIds.map((siteId) => ({ siteId, devices: [`${siteId}-DEV`], dataSources: [`${siteId}-CATH`] })),
+  );
+  const researcher = (
+    await request(app.getHttpServer())
+      .post('/api/v1/api-keys')
+      .set({ Authorization: `Bearer ${TEST_ADMIN_TOKEN}` })
+      .send({ manufacturerId: fleet.manufacturerId, role: 'researcher', name: `researcher of ${name}` })
+      .expect(201)
+  ).body.key as string;
+  const { producer } = await connectedProducer(TEST_KAFKA_BROKERS);
+  return {
+    app,
+    fleet,
+    producer,
+    researcher,
+    async send(siteId, analyses, outcomes) {
+      const device = `${siteId}-DEV`;
+      await producer.send({
+        topic: topics.analyses,
+        messages: analyses.map((event) => signedMessage(device, event, fleet.devices[device])),
+      });
+      await producer.send({
+        topic: topics.outcomes,
+        messages: outcomes.map((event) => signedMessage(siteId, event, fleet.dataSources[`${siteId}-CATH`])),
+      });
+    },
+    async untilLinked(vessels) {
+      await pollUntil(
+        async () =>
+          (
+            await request(app.getHttpServer())
+              .get('/api/v1/performance')
+              .query({ productId: fleet.productId, detail: 'full' })
+              .set({ Authorization: `Bearer ${fleet.manufacturerKey}` })
+              .expect(200)
+          ).body.linkage.linkedVessels as number,
+        (linked) => linked === vessels,
+        { timeoutMs: 120_000, what: 'every analysis and invasive FFR to be linked' },
+      );
+    },
+    async close() {
+      await producer.disconnect();
+      await app.close();
+    },
+  };
+}
