@@ -410,15 +410,7 @@ function reduceAndSearch(
   k: number,
   options: AuditOptions,
 ): FamilyVerdict {
-  const {
-    maxWork = DEFAULT_MAX_WORK,
-    firstFound = false,
-    memo,
-    budget,
-    smallComponents = false,
-    disjointBases = false,
-    componentTally,
-  } = options;
+  const { maxWork = DEFAULT_MAX_WORK, budget } = options;
   const atomCount = firstSmallColumn + smallPatients.length;
   const smallAtoms = smallPatients.length;
   const undecided = { disclosive: true, reason: 'undecided', dimension: 0 } as const;
@@ -474,14 +466,7 @@ function reduceAndSearch(
   });
   const dimension = basis.length;
   if (dimension === 0) return { disclosive: false, atoms: atomCount, smallAtoms, dimension };
-  const found = smallestBinaryCombination(basis, smallPatients, k, maxWork, {
-    firstFound,
-    memo,
-    budget,
-    smallComponents,
-    disjointBases,
-    componentTally,
-  });
+  const found = smallestBinaryCombination(basis, smallPatients, k, maxWork, options);
   if (found === 'undecided') return { disclosive: true, reason: 'undecided', dimension };
   if (found < k) return { disclosive: true, reason: 'small-set', patients: found };
   return { disclosive: false, atoms: atomCount, smallAtoms, dimension };
