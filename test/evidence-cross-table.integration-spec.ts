@@ -1,6 +1,5 @@
 import { Client } from 'pg';
 import request from 'supertest';
-import { analysisEvent, invasiveFfrEvent } from './helpers/events';
 import { EvidenceProduct, startEvidenceProduct } from './helpers/evidence-product';
 import { pollUntil } from './helpers/poll';
 import { isolatedEnvironment, TEST_DATABASE_URL } from './helpers/test-environment';
@@ -52,33 +51,15 @@ describe('evidence queries: no combination of two tables of different queries si
 
   /** `count` patients at `site` of one sex and age, one analysis and one linked LAD each, all else equal. */
   async function sendPatients(site: keyof typeof sites, count: number, sex: 'F' | 'M', ageYears: number) {
-    const siteId = sites[site];
-    const analyses = [];
-    const outcomes = [];
-    for (let p = 0; p < count; p++) {
-      const patientRef = `${run}-${site}-${sex}-${ageYears}-${p}`;
-      const occurredAt = new Date(Date.UTC(2026, 2, 1 + (p % 27), 9, p % 60)).toISOString();
-      analyses.push(
-        analysisEvent(`${siteId}-DEV`, siteId, {
-          patientRef,
-          occurredAt,
-          modelVersion: 'ffrnet-2026.1',
-          patient: { ageYears, sex, bmi: 23 },
-          acquisition: { scannerVendor: 'GE', agatstonScore: 0 },
-          vessels: [{ vessel: 'LAD', ctFfr: 0.9 }],
-        }),
-      );
-      outcomes.push(
-        invasiveFfrEvent(`${siteId}-CATH`, siteId, patientRef, {
-          measuredAt: new Date(Date.parse(occurredAt) + 10 * 86_400_000).toISOString(),
-          vessel: 'LAD',
-          segment: null,
-          value: 0.9,
-        }),
-      );
-    }
-    sent += count;
-    await product.send(siteId, analyses, outcomes);
+    sent += await product.sendLinkedPatients(
+      sites[site],
+      Array.from({ length: count }, (_, p) => ({
+        patientRef: `${run}-${site}-${sex}-${ageYears}-${p}`,
+        ageYears,
+        sex,
+        vessels: ['LAD'],
+      })),
+    );
   }
 
   beforeAll(async () => {

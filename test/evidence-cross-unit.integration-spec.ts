@@ -1,5 +1,4 @@
 import request from 'supertest';
-import { analysisEvent, invasiveFfrEvent } from './helpers/events';
 import { EvidenceProduct, startEvidenceProduct } from './helpers/evidence-product';
 import { isolatedEnvironment } from './helpers/test-environment';
 
@@ -25,34 +24,15 @@ describe('evidence queries audited across units (complete-cross coverage)', () =
 
   /** `count` patients at `site`, one analysis each with `vessels` analysed vessels, every vessel linked. */
   async function sendPatients(site: keyof typeof sites, from: number, count: number, vessels: string[]) {
-    const siteId = sites[site];
-    const analyses = [];
-    const outcomes = [];
-    for (let p = from; p < from + count; p++) {
-      const patientRef = `${run}-${site}-${p}`;
-      const occurredAt = new Date(Date.UTC(2026, 2, 1 + (p % 27), 9, p % 60)).toISOString();
-      analyses.push(
-        analysisEvent(`${siteId}-DEV`, siteId, {
-          patientRef,
-          occurredAt,
-          modelVersion: 'ffrnet-2026.1',
-          patient: { ageYears: 62, sex: 'F', bmi: 23 },
-          acquisition: { scannerVendor: 'GE', agatstonScore: 0 },
-          vessels: vessels.map((vessel) => ({ vessel, ctFfr: 0.9 })),
-        }),
-      );
-      for (const vessel of vessels)
-        outcomes.push(
-          invasiveFfrEvent(`${siteId}-CATH`, siteId, patientRef, {
-            measuredAt: new Date(Date.parse(occurredAt) + 10 * 86_400_000).toISOString(),
-            vessel,
-            segment: null,
-            value: 0.9,
-          }),
-        );
-    }
-    sent += count * vessels.length;
-    await product.send(siteId, analyses, outcomes);
+    sent += await product.sendLinkedPatients(
+      sites[site],
+      Array.from({ length: count }, (_, p) => ({
+        patientRef: `${run}-${site}-${from + p}`,
+        ageYears: 62,
+        sex: 'F' as const,
+        vessels,
+      })),
+    );
   }
 
   beforeAll(async () => {

@@ -290,8 +290,9 @@ export interface CountedRecords {
  * patients exactly when Σ_c λ_c · w_pc is 1 on T and 0 elsewhere. Whether it is depends only on each patient's
  * *type* (which cells hold how many of its records), never on who the patient is: the atoms here are the types, the
  * matrix holds the multiplicities, and the test is auditFamily's. "Analysed vessels of site A minus analyses of site
- * A", where every analysis has one vessel but three patients' have two, counts those three patients: this finds it,
- * where the per-unit families cannot (their records are disjoint, so no combination of two units' cells cancels).
+ * A", where every analysis has one vessel but three patients' analyses have two, counts those three patients: this
+ * finds it, where the per-unit families cannot (their records are disjoint, so no combination of two units' cells
+ * cancels).
  * With `disjointBases`, a certified component also excludes every weighted figure of fewer than k patients.
  *
  * Not re-checked here: what the per-unit families decide (a count of a set of analyses, which a patient-level
@@ -767,7 +768,8 @@ export function disjointBasesCertificate(
     for (const p of patients) patientLimit = Math.max(patientLimit, p + 1);
   const vector = new Float64Array(m);
   // Atoms of more patients first: a basis adds its smallest atom's patients to the bound, so bases built of large
-  // atoms prove more (on bench:evidence, 91 of 107 components certified against 81 in column order).
+  // atoms prove more (bench:evidence, 5,000 analyses, 10 queries of three tables, before the Brouwer–Zimmermann
+  // step below: 91 of 107 components certified against 81 in column order).
   const columnOrder = Array.from({ length: n }, (_, at) => at).sort(
     (a, b) => columnPatients[b].length - columnPatients[a].length || a - b,
   );

@@ -4,13 +4,20 @@ import {
   bandKeys,
   BMI_BANDS,
   cohortsNested,
+  DistributionTable,
   normaliseDefinition,
   SEXES,
   STATUSES,
   VESSELS,
 } from './cohort';
-import { AGAINST_COMBINATION, EvidenceResult, evidenceOutcome } from './evidence-result';
-import { AuditCoverage, ProductRecords, ProductReleaseAudit } from './release-records';
+import {
+  AGAINST_COMBINATION,
+  CohortVessel,
+  EvidenceOutcome,
+  EvidenceResult,
+  evidenceOutcome,
+} from './evidence-result';
+import { AuditCoverage, ProductRecords, ProductReleaseAudit, ReleaseAuditLimits } from './release-records';
 import { exactRank as rank } from '../../test/helpers/exact-rank';
 
 /*
@@ -75,22 +82,25 @@ const universe = {
   vessel: [...VESSELS],
 };
 
-function release(coverage: AuditCoverage, tables?: Array<'sex' | 'ageBand' | 'site'>): EvidenceResult {
+/** The first query of `product` (its every analysis and vessel in the cohort), audited with `limits`. */
+function firstQuery(
+  product: ProductRecords,
+  vessels: CohortVessel[],
+  tables: DistributionTable[] | undefined,
+  limits: ReleaseAuditLimits,
+): EvidenceOutcome {
   const definition = normaliseDefinition({ productId: 'product', tables });
   const audit = new ProductReleaseAudit(
-    records,
+    product,
     [],
     { definition, highWaterMark: HIGH_WATER_MARK, threshold: 0.8 },
     K,
-    {
-      coverage,
-      maxJointAtoms: GROUPS.length - 1,
-    },
+    limits,
   );
-  const outcome = evidenceOutcome({
+  return evidenceOutcome({
     definition,
-    analyses,
-    vessels: [],
+    analyses: product.analyses,
+    vessels,
     universe,
     threshold: 0.8,
     k: K,
@@ -98,6 +108,10 @@ function release(coverage: AuditCoverage, tables?: Array<'sex' | 'ageBand' | 'si
     nested: cohortsNested,
     audit,
   });
+}
+
+function release(coverage: AuditCoverage, tables?: Array<'sex' | 'ageBand' | 'site'>): EvidenceResult {
+  const outcome = firstQuery(records, [], tables, { coverage, maxJointAtoms: GROUPS.length - 1 });
   if (outcome.status !== 'released') throw new Error(`refused: ${outcome.refusal.reason}`);
   return outcome.result;
 }
@@ -202,32 +216,13 @@ describe('ProductReleaseAudit across units', () => {
     vessels: crossVessels,
     invasiveFfrAt: new Map([[HIGH_WATER_MARK, new Float64Array(crossVessels.length).fill(Number.NaN)]]),
   };
-  const ask = (coverage: AuditCoverage) => {
-    const definition = normaliseDefinition({ productId: 'product', tables: [] });
-    const audit = new ProductReleaseAudit(
-      crossRecords,
-      [],
-      { definition, highWaterMark: HIGH_WATER_MARK, threshold: 0.8 },
-      K,
-      { coverage },
-    );
-    return evidenceOutcome({
-      definition,
-      analyses: crossAnalyses,
-      vessels: crossVessels.map((vessel) => ({
-        analysis: crossAnalyses[vessel.analysis],
-        vessel: vessel.vessel,
-        ctFfr: vessel.ctFfr,
-        invasiveFfr: null,
-      })),
-      universe,
-      threshold: 0.8,
-      k: K,
-      earlier: [],
-      nested: cohortsNested,
-      audit,
-    });
-  };
+  const cohortVessels = crossVessels.map((vessel) => ({
+    analysis: crossAnalyses[vessel.analysis],
+    vessel: vessel.vessel,
+    ctFfr: vessel.ctFfr,
+    invasiveFfr: null,
+  }));
+  const ask = (coverage: AuditCoverage) => firstQuery(crossRecords, cohortVessels, [], { coverage });
 
   it('complete-bases releases cohort counts whose difference counts 3 patients', () => {
     const outcome = ask('complete-bases');

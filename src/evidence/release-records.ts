@@ -110,6 +110,10 @@ const TABLE_UNIT: Record<TableName, Exclude<Unit, 'patients'>> = {
   accuracy: 'vessels',
 };
 const TABLES = Object.keys(TABLE_UNIT) as TableName[];
+const UNIT_TABLES: Record<Exclude<Unit, 'patients'>, TableName[]> = {
+  analyses: TABLES.filter((name) => TABLE_UNIT[name] === 'analyses'),
+  vessels: TABLES.filter((name) => TABLE_UNIT[name] === 'vessels'),
+};
 /**
  * How far the audit reaches within a unit (analyses; vessels), and across units.
  * - `complete-cross` (since migration 1764400000000, where FW_EVIDENCE_AUDIT_COVERAGE chooses it): `complete-bases`,
@@ -220,6 +224,8 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
   private readonly maxWork: number;
   private readonly maxJointAtoms: number;
   private readonly coverage: AuditCoverage;
+  /** release-audit.ts AuditOptions.disjointBases: `complete-bases` and `complete-cross`. */
+  private readonly disjointBases: boolean;
 
   constructor(
     private readonly records: ProductRecords,
@@ -231,6 +237,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
     this.maxWork = limits.maxWork ?? DEFAULT_MAX_WORK;
     this.maxJointAtoms = limits.maxJointAtoms ?? DEFAULT_MAX_JOINT_ATOMS;
     this.coverage = limits.coverage ?? 'complete-bases';
+    this.disjointBases = this.coverage === 'complete-bases' || this.coverage === 'complete-cross';
     this.budget = new AuditBudget(limits.operationLimit ?? DEFAULT_AUDIT_OPERATIONS);
     const patientIndex = new Map<string, number>();
     this.patientOfAnalysis = Int32Array.from(records.analyses, (analysis) => {
@@ -398,6 +405,14 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
     return interned;
   }
 
+  /** A unit's earlier partitions, every table of it with the cohort counts, refined once per query. */
+  private jointEarlier(unit: Exclude<Unit, 'patients'>) {
+    return this.earlierOf(`joint:${unit}`, unit, () => [
+      ...this.earlierCohort[unit],
+      ...UNIT_TABLES[unit].flatMap((name) => this.earlierTables.get(name)!),
+    ]);
+  }
+
   private earlierOf(family: string, unit: Unit, build: () => ReleasedPartition[]) {
     let earlier = this.earlierRefinements.get(family);
     if (!earlier) {
@@ -451,14 +466,10 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
     const pairs = this.coverage === 'pairs';
     const joint = new Set<Exclude<Unit, 'patients'>>();
     for (const unit of ['analyses', 'vessels'] as const) {
-      const tables = TABLES.filter((name) => TABLE_UNIT[name] === unit);
       if (candidate && TABLE_UNIT[candidate.name] !== unit) continue;
       if (pairs && this.jointUndecided.has(unit)) continue;
-      const earlier = this.earlierOf(`joint:${unit}`, unit, () => [
-        ...this.earlierCohort[unit],
-        ...tables.flatMap((name) => this.earlierTables.get(name)!),
-      ]);
-      const partitions = [...this.candidateCohort[unit], ...tables.flatMap(tableOf)];
+      const earlier = this.jointEarlier(unit);
+      const partitions = [...this.candidateCohort[unit], ...UNIT_TABLES[unit].flatMap(tableOf)];
       const recordCount = this.patientOf[unit].length;
       if (pairs && refine(recordCount, partitions, earlier.refinement).classCount > this.maxJointAtoms)
         continue;
@@ -469,7 +480,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         memo: this.memo,
         budget: this.budget,
         smallComponents: !pairs,
-        disjointBases: this.coverage === 'complete-bases' || this.coverage === 'complete-cross',
+        disjointBases: this.disjointBases,
         componentTally: this.componentTally,
       });
       // `pairs`: a joint search that does not finish is not a verdict: the pairs below decide (and fail closed
@@ -513,7 +524,7 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
         memo: this.memo,
         budget: this.budget,
         smallComponents: !pairs,
-        disjointBases: this.coverage === 'complete-bases' || this.coverage === 'complete-cross',
+        disjointBases: this.disjointBases,
         componentTally: this.componentTally,
       };
       const verdict = auditFamily(this.patientOf.patients, patients, this.k, options);
@@ -524,12 +535,9 @@ export class ProductReleaseAudit implements CrossReleaseAudit {
       const unitSource = (unit: Exclude<Unit, 'patients'>) => ({
         patientOf: this.patientOf[unit],
         partitions: [
-          ...this.earlierCohort[unit],
-          ...TABLES.filter((name) => TABLE_UNIT[name] === unit).flatMap((name) =>
-            this.earlierTables.get(name)!,
-          ),
+          ...this.jointEarlier(unit).partitions,
           ...this.candidateCohort[unit],
-          ...TABLES.filter((name) => TABLE_UNIT[name] === unit).flatMap(tableOf),
+          ...UNIT_TABLES[unit].flatMap(tableOf),
         ],
       });
       const verdict = auditPatientFamily(

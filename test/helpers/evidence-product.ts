@@ -4,9 +4,20 @@ import request from 'supertest';
 import { ensureTopics } from '../../scripts/kafka-admin';
 import { allTopics, topicsFor } from '../../src/kafka/topics';
 import { registerFleet, RegisteredFleet, startApp } from './app';
-import { connectedProducer, signedMessage } from './events';
+import { analysisEvent, connectedProducer, invasiveFfrEvent, signedMessage } from './events';
 import { pollUntil } from './poll';
 import { TEST_ADMIN_TOKEN, TEST_KAFKA_BROKERS } from './test-environment';
+
+/**
+ * A patient of one completed analysis in March 2026 (BMI 23, GE, Agatston 0, model ffrnet-2026.1), CT-FFR 0.9 on each
+ * of `vessels`, and an invasive FFR of 0.9 on each ten days later, so that every vessel is linked.
+ */
+export interface LinkedPatient {
+  readonly patientRef: string;
+  readonly ageYears: number;
+  readonly sex: 'F' | 'M';
+  readonly vessels: readonly string[];
+}
 
 /**
  * A product for the evidence suites: the app booted on `environment`, one device (`<site>-DEV`) and one cath lab
@@ -17,8 +28,8 @@ export interface EvidenceProduct {
   readonly fleet: RegisteredFleet;
   readonly producer: Producer;
   readonly researcher: string;
-  /** Sends a site's analyses (signed by its device) and invasive FFRs (signed by its cath lab). */
-  send(siteId: string, analyses: object[], outcomes: object[]): Promise<void>;
+  /** Sends the patients' analyses (signed by the site's device) and invasive FFRs (by its cath lab); their vessels. */
+  sendLinkedPatients(siteId: string, patients: readonly LinkedPatient[]): Promise<number>;
   /** Waits until the product has `vessels` linked vessels (every analysis and invasive FFR sent is in). */
   untilLinked(vessels: number): Promise<void>;
   close(): Promise<void>;
@@ -50,16 +61,42 @@ export async function startEvidenceProduct(
     fleet,
     producer,
     researcher,
-    async send(siteId, analyses, outcomes) {
+    async sendLinkedPatients(siteId, patients) {
       const device = `${siteId}-DEV`;
+      const cathLab = `${siteId}-CATH`;
+      const analyses = [];
+      const outcomes = [];
+      for (const [p, { patientRef, ageYears, sex, vessels }] of patients.entries()) {
+        const occurredAt = new Date(Date.UTC(2026, 2, 1 + (p % 27), 9, p % 60)).toISOString();
+        analyses.push(
+          analysisEvent(device, siteId, {
+            patientRef,
+            occurredAt,
+            modelVersion: 'ffrnet-2026.1',
+            patient: { ageYears, sex, bmi: 23 },
+            acquisition: { scannerVendor: 'GE', agatstonScore: 0 },
+            vessels: vessels.map((vessel) => ({ vessel, ctFfr: 0.9 })),
+          }),
+        );
+        for (const vessel of vessels)
+          outcomes.push(
+            invasiveFfrEvent(cathLab, siteId, patientRef, {
+              measuredAt: new Date(Date.parse(occurredAt) + 10 * 86_400_000).toISOString(),
+              vessel,
+              segment: null,
+              value: 0.9,
+            }),
+          );
+      }
       await producer.send({
         topic: topics.analyses,
         messages: analyses.map((event) => signedMessage(device, event, fleet.devices[device])),
       });
       await producer.send({
         topic: topics.outcomes,
-        messages: outcomes.map((event) => signedMessage(siteId, event, fleet.dataSources[`${siteId}-CATH`])),
+        messages: outcomes.map((event) => signedMessage(siteId, event, fleet.dataSources[cathLab])),
       });
+      return outcomes.length;
     },
     async untilLinked(vessels) {
       await pollUntil(
